@@ -1,0 +1,77 @@
+package io.averager.cli;
+
+import io.averager.ema.TensorSpec;
+import io.averager.format.SafetensorsReader;
+import io.averager.publish.SnapshotPublisher;
+import io.averager.publish.TensorSource;
+import io.averager.wire.avro.SnapshotMode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code averager publish}: sends a safetensors file as one snapshot. */
+@Command(name = "publish", mixinStandardHelpOptions = true,
+        description = "Publishes the tensors of a safetensors file as one snapshot of a run, in one transaction.")
+final class PublishCommand implements Callable<Integer> {
+
+    @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT")
+    String bootstrapServers;
+
+    @Option(names = "--run", required = true, description = "Run id (the record key).")
+    String run;
+
+    @Option(names = "--step", required = true, description = "Optimizer step of these weights; increasing per run.")
+    long step;
+
+    @Option(names = "--mode", defaultValue = "UPDATE", description = "UPDATE folds into the EMA; SET resets the EMA to these weights (default: ${DEFAULT-VALUE}).")
+    SnapshotMode mode;
+
+    @Option(names = "--end-of-run", description = "Last snapshot of the run: it is always checkpointed.")
+    boolean endOfRun;
+
+    @Option(names = "--grid", defaultValue = "1048576", description = "Chunk grid in elements (default: ${DEFAULT-VALUE}).")
+    long grid;
+
+    @Option(names = "--topic", defaultValue = "snapshots", description = "Snapshots topic (default: ${DEFAULT-VALUE}).")
+    String topic;
+
+    @Option(names = {"-X", "--producer"}, paramLabel = "KEY=VALUE", description = "A Kafka producer setting (security, say).")
+    Map<String, String> producer = new HashMap<>();
+
+    @Parameters(paramLabel = "FILE.safetensors")
+    Path file;
+
+    @Override
+    public Integer call() throws IOException {
+        Map<String, Object> props = new HashMap<>(producer);
+        props.put("bootstrap.servers", bootstrapServers);
+        try (SafetensorsReader reader = SafetensorsReader.open(file);
+             SnapshotPublisher publisher = new SnapshotPublisher(props, topic, grid)) {
+            List<TensorSource> tensors = new ArrayList<>();
+            for (TensorSpec spec : reader.tensors()) {
+                tensors.add(new TensorSource() {
+                    @Override
+                    public TensorSpec spec() {
+                        return spec;
+                    }
+
+                    @Override
+                    public ByteBuffer read(long elementOffset, int count) throws IOException {
+                        return reader.read(spec.name(), elementOffset, count);
+                    }
+                });
+            }
+            publisher.publish(run, step, mode, endOfRun, reader.metadata(), tensors);
+            System.out.printf("published run=%s step=%d: %d tensors from %s%n", run, step, tensors.size(), file);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,2 @@
+/** The command line: thin picocli commands that parse, build a configuration and call. */
+package io.averager.cli;

@@ -1,0 +1,169 @@
+package io.averager.config;
+
+import io.averager.ema.Profile;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.common.config.AbstractConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.Range;
+import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.streams.StreamsConfig;
+
+/**
+ * The service's configuration. Keys prefixed {@code averager.} are defined here; every other key
+ * passes through unchanged to Kafka Streams and to the sink's consumer and producer (security
+ * settings included). Immutable.
+ */
+public final class AveragerConfig extends AbstractConfig {
+
+    public static final String PREFIX = "averager.";
+
+    public static final String TOPIC_SNAPSHOTS_CONFIG = "averager.topic.snapshots";
+    private static final String TOPIC_SNAPSHOTS_DOC = "Topic the training runs publish snapshots to, keyed by run id.";
+    public static final String TOPIC_CHECKPOINTS_CONFIG = "averager.topic.checkpoints";
+    private static final String TOPIC_CHECKPOINTS_DOC = "Topic the EMA checkpoints are emitted to, as header, chunk and commit records.";
+    public static final String TOPIC_MANIFESTS_CONFIG = "averager.topic.manifests";
+    private static final String TOPIC_MANIFESTS_DOC = "Topic the sink publishes a manifest to once a checkpoint file is complete.";
+    public static final String TOPIC_DEAD_LETTERS_CONFIG = "averager.topic.dead.letters";
+    private static final String TOPIC_DEAD_LETTERS_DOC = "Topic for records that failed validation, with the reason in the 'averager.error' header.";
+    public static final String TOPIC_PARTITIONS_CONFIG = "averager.topic.partitions";
+    private static final String TOPIC_PARTITIONS_DOC = "Partitions of the topics the service creates; -1 takes each topic's spec in topology/topics.properties.";
+    public static final String TOPIC_REPLICATION_FACTOR_CONFIG = "averager.topic.replication.factor";
+    private static final String TOPIC_REPLICATION_FACTOR_DOC = "Replication factor of the topics the service creates; -1 takes the broker's default.";
+
+    public static final String PROFILES_CONFIG = "averager.profiles";
+    private static final String PROFILES_DOC = "Names of the EMA profiles (decay schedules) every run is averaged with, all in one pass."
+            + " Each is configured by averager.profile.NAME.* keys (see the profile table).";
+
+    public static final String CHECKPOINT_EVERY_STEPS_CONFIG = "averager.checkpoint.every.steps";
+    private static final String CHECKPOINT_EVERY_STEPS_DOC = "Emit a checkpoint at the first snapshot whose step crosses a multiple of this. 0 disables.";
+    public static final String CHECKPOINT_EVERY_MS_CONFIG = "averager.checkpoint.every.ms";
+    private static final String CHECKPOINT_EVERY_MS_DOC = "Emit a checkpoint when this many milliseconds of snapshot timestamps have passed since the last one. 0 disables.";
+    public static final String CHECKPOINT_STORE_CONFIG = "averager.checkpoint.store";
+    private static final String CHECKPOINT_STORE_DOC = "Where checkpoint files go: a directory (path or file: URI). Files land at runs/RUN/PROFILE/step-STEP.safetensors below it.";
+    public static final String SINK_SPOOL_DIR_CONFIG = "averager.sink.spool.dir";
+    private static final String SINK_SPOOL_DIR_DOC = "Local directory where the sink assembles checkpoint files before storing them. Empty: STATE_DIR/spool.";
+
+    public static final String KERNEL_CONFIG = "averager.kernel";
+    private static final String KERNEL_DOC = "Where the EMA arithmetic runs: 'java' (plain Java on the CPU).";
+    public static final String MAX_GRID_CONFIG = "averager.max.grid";
+    private static final String MAX_GRID_DOC = "Largest chunk grid, in elements, a snapshot may declare. Bounds the memory one record can ask for.";
+    public static final String MAX_TENSOR_ELEMENTS_CONFIG = "averager.max.tensor.elements";
+    private static final String MAX_TENSOR_ELEMENTS_DOC = "Largest tensor, in elements, a snapshot may declare.";
+
+    /** Kafka's default; kept here so the README can say what the service is called by default. */
+    public static final String DEFAULT_APPLICATION_ID = "averager";
+
+    /** Largest record the service produces or accepts (a chunk of 16M F32 elements plus framing). */
+    public static final int MAX_MESSAGE_BYTES = 64 * 1024 * 1024 + 64 * 1024;
+
+    public static final ConfigDef CONFIG = new ConfigDef()
+            .define(TOPIC_SNAPSHOTS_CONFIG, Type.STRING, "snapshots", new ConfigDef.NonEmptyString(), Importance.HIGH, TOPIC_SNAPSHOTS_DOC)
+            .define(TOPIC_CHECKPOINTS_CONFIG, Type.STRING, "checkpoints", new ConfigDef.NonEmptyString(), Importance.MEDIUM, TOPIC_CHECKPOINTS_DOC)
+            .define(TOPIC_MANIFESTS_CONFIG, Type.STRING, "checkpoint-manifests", new ConfigDef.NonEmptyString(), Importance.MEDIUM, TOPIC_MANIFESTS_DOC)
+            .define(TOPIC_DEAD_LETTERS_CONFIG, Type.STRING, "averager-dead-letters", new ConfigDef.NonEmptyString(), Importance.MEDIUM, TOPIC_DEAD_LETTERS_DOC)
+            .define(TOPIC_PARTITIONS_CONFIG, Type.INT, -1, Importance.LOW, TOPIC_PARTITIONS_DOC)
+            .define(TOPIC_REPLICATION_FACTOR_CONFIG, Type.SHORT, (short) -1, Importance.LOW, TOPIC_REPLICATION_FACTOR_DOC)
+            .define(PROFILES_CONFIG, Type.LIST, "ema", ConfigDef.ValidList.anyNonDuplicateValues(false, false), Importance.HIGH, PROFILES_DOC)
+            .define(CHECKPOINT_EVERY_STEPS_CONFIG, Type.LONG, 1000L, Range.atLeast(0), Importance.HIGH, CHECKPOINT_EVERY_STEPS_DOC)
+            .define(CHECKPOINT_EVERY_MS_CONFIG, Type.LONG, 0L, Range.atLeast(0), Importance.MEDIUM, CHECKPOINT_EVERY_MS_DOC)
+            .define(CHECKPOINT_STORE_CONFIG, Type.STRING, "checkpoints", new ConfigDef.NonEmptyString(), Importance.HIGH, CHECKPOINT_STORE_DOC)
+            .define(SINK_SPOOL_DIR_CONFIG, Type.STRING, "", Importance.LOW, SINK_SPOOL_DIR_DOC)
+            .define(KERNEL_CONFIG, Type.STRING, "java", ConfigDef.ValidString.in("java"), Importance.LOW, KERNEL_DOC)
+            .define(MAX_GRID_CONFIG, Type.LONG, 16L << 20, Range.between(1, 16L << 20), Importance.LOW, MAX_GRID_DOC)
+            .define(MAX_TENSOR_ELEMENTS_CONFIG, Type.LONG, 1L << 36, Range.atLeast(1), Importance.LOW, MAX_TENSOR_ELEMENTS_DOC);
+
+    private static final Set<String> CLIENT_KEYS = Set.of(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG,
+            CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, CommonClientConfigs.CLIENT_DNS_LOOKUP_CONFIG,
+            CommonClientConfigs.REQUEST_TIMEOUT_MS_CONFIG, CommonClientConfigs.RETRY_BACKOFF_MS_CONFIG);
+
+    private final List<Profile> profiles;
+
+    public AveragerConfig(Map<?, ?> props) {
+        super(CONFIG, props, false);
+        if (!originals().containsKey(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG)) {
+            throw new ConfigException("Missing required configuration \"bootstrap.servers\": the Kafka cluster to use.");
+        }
+        List<Profile> list = new ArrayList<>();
+        for (String name : getList(PROFILES_CONFIG)) {
+            list.add(ProfileConfig.parse(name, originalsWithPrefix(ProfileConfig.prefix(name))));
+        }
+        this.profiles = List.copyOf(list);
+        for (String key : originalsStrings().keySet()) {
+            if (key.startsWith(PREFIX) && !CONFIG.names().contains(key) && !isProfileKey(key)) {
+                throw new ConfigException(key, originals().get(key), "unknown averager setting"
+                        + " (profile keys are averager.profile.NAME.* with NAME in " + PROFILES_CONFIG + ")");
+            }
+        }
+    }
+
+    /** Reads a Java properties file. */
+    public static AveragerConfig load(Path file, Map<String, String> overrides) {
+        Properties props = new Properties();
+        try (InputStream in = Files.newInputStream(file)) {
+            props.load(in);
+        } catch (IOException e) {
+            throw new ConfigException("Cannot read config file " + file + ": " + e.getMessage());
+        }
+        props.putAll(overrides);
+        return new AveragerConfig(props);
+    }
+
+    private boolean isProfileKey(String key) {
+        return profiles.stream().anyMatch(p -> key.startsWith(ProfileConfig.prefix(p.name())));
+    }
+
+    /** The EMA profiles, in configured order. */
+    public List<Profile> profiles() {
+        return profiles;
+    }
+
+    public String applicationId() {
+        Object id = originals().get(StreamsConfig.APPLICATION_ID_CONFIG);
+        return id == null ? DEFAULT_APPLICATION_ID : id.toString();
+    }
+
+    public Path stateDir() {
+        Object dir = originals().get(StreamsConfig.STATE_DIR_CONFIG);
+        return Paths.get(dir == null ? "averager-state" : dir.toString());
+    }
+
+    public Path spoolDir() {
+        String dir = getString(SINK_SPOOL_DIR_CONFIG);
+        return dir.isEmpty() ? stateDir().resolve("spool") : Paths.get(dir);
+    }
+
+    /** Every key not prefixed {@code averager.}: what Kafka Streams and the clients receive. */
+    public Map<String, Object> kafkaProperties() {
+        Map<String, Object> kafka = new HashMap<>();
+        originals().forEach((k, v) -> {
+            if (!k.startsWith(PREFIX)) {
+                kafka.put(k, v);
+            }
+        });
+        return kafka;
+    }
+
+    /** Settings shared by every Kafka client: connection and security only. */
+    public Map<String, Object> clientProperties() {
+        Map<String, Object> common = new HashMap<>();
+        kafkaProperties().forEach((k, v) -> {
+            if (CLIENT_KEYS.contains(k) || k.startsWith("ssl.") || k.startsWith("sasl.")) {
+                common.put(k, v);
+            }
+        });
+        return common;
+    }
+}

@@ -1,0 +1,106 @@
+package io.averager.config;
+
+import io.averager.ema.Profile;
+import io.averager.ema.ProfileBuilder;
+import java.util.Locale;
+import java.util.Map;
+import org.apache.kafka.common.config.AbstractConfig;
+import org.apache.kafka.common.config.ConfigDef;
+import org.apache.kafka.common.config.ConfigDef.Importance;
+import org.apache.kafka.common.config.ConfigDef.Range;
+import org.apache.kafka.common.config.ConfigDef.Type;
+import org.apache.kafka.common.config.ConfigException;
+
+/**
+ * The keys of one EMA profile, {@code averager.profile.NAME.*}, and their translation into an
+ * {@link Profile}. Stateless.
+ */
+public final class ProfileConfig {
+
+    public static final String DECAY_CONFIG = "decay";
+    private static final String DECAY_DOC = "EMA decay: ema = decay * ema + (1 - decay) * weights. timm's default.";
+    public static final String HALFLIFE_STEPS_CONFIG = "halflife.steps";
+    private static final String HALFLIFE_STEPS_DOC = "Instead of decay: the number of optimizer steps after which a snapshot's weight has halved."
+            + " Sets decay = 0.5^(1/halflife) and, unless given, unit = step.";
+    public static final String WARMUP_CONFIG = "warmup";
+    private static final String WARMUP_DOC = "Decay warmup: 'none'; 'power' 1-(1+t/gamma)^-power as timm ModelEmaV3 and diffusers; 'tf' (1+t)/(10+t)."
+            + " t counts optimizer steps after update.after.step; the warmed-up decay never exceeds decay.";
+    public static final String WARMUP_GAMMA_CONFIG = "warmup.gamma";
+    private static final String WARMUP_GAMMA_DOC = "gamma of the power warmup.";
+    public static final String WARMUP_POWER_CONFIG = "warmup.power";
+    private static final String WARMUP_POWER_DOC = "power of the power warmup (2/3 suits long runs, 3/4 short ones).";
+    public static final String UPDATE_AFTER_STEP_CONFIG = "update.after.step";
+    private static final String UPDATE_AFTER_STEP_DOC = "Until the optimizer step passes this (plus one, as timm and diffusers count), the EMA copies the weights.";
+    public static final String MIN_DECAY_CONFIG = "min.decay";
+    private static final String MIN_DECAY_DOC = "Lower bound of the decay.";
+    public static final String UNIT_CONFIG = "unit";
+    private static final String UNIT_DOC = "What one decay is for: 'snapshot' (one update per snapshot, timm's meaning) or 'step'"
+            + " (per optimizer step: the decay is raised to the step gap since the last update, so sparse or irregular publishing averages over the same horizon).";
+
+    public static final ConfigDef CONFIG = new ConfigDef()
+            .define(DECAY_CONFIG, Type.DOUBLE, 0.9999, Range.between(0.0, 1.0), Importance.HIGH, DECAY_DOC)
+            .define(HALFLIFE_STEPS_CONFIG, Type.DOUBLE, null, Importance.MEDIUM, HALFLIFE_STEPS_DOC)
+            .define(WARMUP_CONFIG, Type.STRING, "none", ConfigDef.CaseInsensitiveValidString.in("none", "power", "tf"), Importance.MEDIUM, WARMUP_DOC)
+            .define(WARMUP_GAMMA_CONFIG, Type.DOUBLE, 1.0, Importance.LOW, WARMUP_GAMMA_DOC)
+            .define(WARMUP_POWER_CONFIG, Type.DOUBLE, 0.75, Importance.LOW, WARMUP_POWER_DOC)
+            .define(UPDATE_AFTER_STEP_CONFIG, Type.LONG, 0L, Range.atLeast(0), Importance.LOW, UPDATE_AFTER_STEP_DOC)
+            .define(MIN_DECAY_CONFIG, Type.DOUBLE, 0.0, Range.between(0.0, 1.0), Importance.LOW, MIN_DECAY_DOC)
+            .define(UNIT_CONFIG, Type.STRING, null, new NullOr(ConfigDef.CaseInsensitiveValidString.in("snapshot", "step")), Importance.MEDIUM,
+                    UNIT_DOC + " Default: 'snapshot', or 'step' with halflife.steps.");
+
+    private ProfileConfig() {
+    }
+
+    /** Accepts no value (the default applies) or one the inner validator accepts. */
+    private record NullOr(ConfigDef.Validator inner) implements ConfigDef.Validator {
+        @Override
+        public void ensureValid(String name, Object value) {
+            if (value != null) {
+                inner.ensureValid(name, value);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return inner.toString();
+        }
+    }
+
+    /** The key prefix of profile {@code name}. */
+    public static String prefix(String name) {
+        return "averager.profile." + name + ".";
+    }
+
+    /** Builds profile {@code name} from its keys (prefix removed); errors name the full key. */
+    public static Profile parse(String name, Map<String, Object> keys) {
+        for (String key : keys.keySet()) {
+            if (!CONFIG.names().contains(key)) {
+                throw new ConfigException(prefix(name) + key, keys.get(key), "unknown profile setting; known: " + CONFIG.names());
+            }
+        }
+        AbstractConfig c;
+        try {
+            c = new AbstractConfig(CONFIG, keys, false);
+        } catch (ConfigException e) {
+            throw new ConfigException("Profile '" + name + "' (keys " + prefix(name) + "*): " + e.getMessage());
+        }
+        ProfileBuilder b = Profile.builder(name)
+                .decay(c.getDouble(DECAY_CONFIG))
+                .warmup(Profile.Warmup.valueOf(c.getString(WARMUP_CONFIG).toUpperCase(Locale.ROOT)))
+                .warmupGamma(c.getDouble(WARMUP_GAMMA_CONFIG))
+                .warmupPower(c.getDouble(WARMUP_POWER_CONFIG))
+                .updateAfterStep(c.getLong(UPDATE_AFTER_STEP_CONFIG))
+                .minDecay(c.getDouble(MIN_DECAY_CONFIG));
+        if (c.getString(UNIT_CONFIG) != null) {
+            b.unit(Profile.Unit.valueOf(c.getString(UNIT_CONFIG).toUpperCase(Locale.ROOT)));
+        }
+        if (c.getDouble(HALFLIFE_STEPS_CONFIG) != null) {
+            b.halfLifeSteps(c.getDouble(HALFLIFE_STEPS_CONFIG));
+        }
+        try {
+            return b.build();
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
+    }
+}

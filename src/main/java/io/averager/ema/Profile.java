@@ -1,0 +1,219 @@
+package io.averager.ema;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A named EMA decay schedule: the decay, an optional warmup, a number of steps to copy before
+ * averaging starts, a floor, and the unit the decay is counted in.
+ *
+ * <p>{@link #decayAt(long, long)} follows timm's {@code ModelEmaV3.get_decay} and diffusers'
+ * {@code EMAModel.get_decay}, so a profile configured like either gives the same decays. With
+ * {@link Unit#STEP} the decay is per optimizer step and is raised to the gap between snapshots,
+ * so sparse or irregular publishing still averages over the intended horizon.
+ *
+ * <p>Immutable and thread-safe; build one with {@link #builder(String)}.
+ */
+public final class Profile {
+
+    /** Warmup of the decay over the first steps of a run. */
+    public enum Warmup {
+        /** The decay from the first averaged step. */
+        NONE,
+        /** timm/diffusers power warmup, {@code 1 - (1 + t / gamma) ^ -power}. */
+        POWER,
+        /** TensorFlow-style warmup, {@code (1 + t) / (10 + t)}. */
+        TF;
+
+        /** The lower-case name used in configuration and checkpoint metadata. */
+        public String configName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /**
+         * The warmup with the given configuration name, ignoring case.
+         *
+         * @throws IllegalArgumentException naming the value and listing the valid names
+         */
+        public static Warmup parse(String name) {
+            for (Warmup w : values()) {
+                if (w.configName().equalsIgnoreCase(name)) {
+                    return w;
+                }
+            }
+            throw new IllegalArgumentException("Unknown warmup '" + name + "'; expected one of [none, power, tf]");
+        }
+    }
+
+    /** What one application of the decay stands for. */
+    public enum Unit {
+        /** Once per received snapshot, whatever the step gap: timm's meaning. */
+        SNAPSHOT,
+        /** Once per optimizer step: the decay is raised to the step gap between snapshots. */
+        STEP;
+
+        /** The lower-case name used in configuration and checkpoint metadata. */
+        public String configName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /**
+         * The unit with the given configuration name, ignoring case.
+         *
+         * @throws IllegalArgumentException naming the value and listing the valid names
+         */
+        public static Unit parse(String name) {
+            for (Unit u : values()) {
+                if (u.configName().equalsIgnoreCase(name)) {
+                    return u;
+                }
+            }
+            throw new IllegalArgumentException("Unknown decay unit '" + name + "'; expected one of [snapshot, step]");
+        }
+    }
+
+    /** Default {@code gamma} of the power warmup, as in timm and diffusers. */
+    public static final double DEFAULT_WARMUP_GAMMA = 1.0;
+    /** Default {@code power} of the power warmup; timm and diffusers suggest 2/3 or 3/4. */
+    public static final double DEFAULT_WARMUP_POWER = 0.75;
+
+    private final String name;
+    private final double decay;
+    private final Warmup warmup;
+    private final double warmupGamma;
+    private final double warmupPower;
+    private final long updateAfterStep;
+    private final double minDecay;
+    private final Unit unit;
+
+    // Values arrive validated from ProfileBuilder, the only caller.
+    Profile(String name, double decay, Warmup warmup, double warmupGamma, double warmupPower,
+            long updateAfterStep, double minDecay, Unit unit) {
+        this.name = name;
+        this.decay = decay;
+        this.warmup = warmup;
+        this.warmupGamma = warmupGamma;
+        this.warmupPower = warmupPower;
+        this.updateAfterStep = updateAfterStep;
+        this.minDecay = minDecay;
+        this.unit = unit;
+    }
+
+    /** Starts a builder for a profile with this name; the name is checked by {@code build()}. */
+    public static ProfileBuilder builder(String name) {
+        return new ProfileBuilder(name);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** The decay after warmup, in [0, 1], per {@link #unit()}. */
+    public double decay() {
+        return decay;
+    }
+
+    public Warmup warmup() {
+        return warmup;
+    }
+
+    public double warmupGamma() {
+        return warmupGamma;
+    }
+
+    public double warmupPower() {
+        return warmupPower;
+    }
+
+    /** Snapshots up to optimizer step {@code updateAfterStep + 1} copy the weights. */
+    public long updateAfterStep() {
+        return updateAfterStep;
+    }
+
+    /** The floor under the (warmed-up) decay, in [0, decay]. */
+    public double minDecay() {
+        return minDecay;
+    }
+
+    public Unit unit() {
+        return unit;
+    }
+
+    /**
+     * The decay to use when an EMA entry last updated at optimizer step {@code lastStep} receives
+     * a snapshot of optimizer step {@code step}: {@code ema = d * ema + (1 - d) * weights}.
+     *
+     * @return the decay in [0, 1]; 0.0 when the update must copy the weights
+     * @throws IllegalArgumentException unless {@code step > lastStep >= 0}
+     */
+    public double decayAt(long step, long lastStep) {
+        if (lastStep < 0 || step <= lastStep) {
+            throw new IllegalArgumentException(String.format(
+                    "Profile %s: decay asked for step %d after step %d; expected step > last step >= 0",
+                    name, step, lastStep));
+        }
+        // Counts steps past update_after_step the way timm and diffusers do, off by one included.
+        long s = step - updateAfterStep - 1;
+        if (s <= 0) {
+            return 0.0;
+        }
+        double d;
+        switch (warmup) {
+            case POWER:
+                d = Math.min(1 - Math.pow(1 + s / warmupGamma, -warmupPower), decay);
+                break;
+            case TF:
+                d = Math.min((1.0 + s) / (10.0 + s), decay);
+                break;
+            default:
+                d = decay;
+        }
+        d = Math.max(d, minDecay);
+        return unit == Unit.STEP ? Math.pow(d, step - lastStep) : d;
+    }
+
+    /**
+     * Every field as a string, under stable keys ({@code name}, {@code decay}, {@code warmup},
+     * {@code warmup.gamma}, {@code warmup.power}, {@code update_after_step}, {@code min_decay},
+     * {@code unit}), in that order. Doubles are written so they read back exactly; used as
+     * checkpoint metadata so a checkpoint says how it was averaged.
+     */
+    public Map<String, String> describe() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("name", name);
+        m.put("decay", Double.toString(decay));
+        m.put("warmup", warmup.configName());
+        m.put("warmup.gamma", Double.toString(warmupGamma));
+        m.put("warmup.power", Double.toString(warmupPower));
+        m.put("update_after_step", Long.toString(updateAfterStep));
+        m.put("min_decay", Double.toString(minDecay));
+        m.put("unit", unit.configName());
+        return Collections.unmodifiableMap(m);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Profile p
+                && name.equals(p.name)
+                && Double.compare(decay, p.decay) == 0
+                && warmup == p.warmup
+                && Double.compare(warmupGamma, p.warmupGamma) == 0
+                && Double.compare(warmupPower, p.warmupPower) == 0
+                && updateAfterStep == p.updateAfterStep
+                && Double.compare(minDecay, p.minDecay) == 0
+                && unit == p.unit;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(name, decay, warmup, warmupGamma, warmupPower, updateAfterStep, minDecay, unit);
+    }
+
+    @Override
+    public String toString() {
+        return "Profile" + describe();
+    }
+}

@@ -1,0 +1,112 @@
+package io.averager.ema;
+
+/**
+ * Collects the settings of a {@link Profile}; {@link #build()} validates them all, so a profile
+ * that exists is valid. Either {@link #decay(double)} or {@link #halfLifeSteps(double)} must be
+ * given; the later call wins. Not thread-safe; obtain one with {@link Profile#builder(String)}.
+ */
+public final class ProfileBuilder {
+
+    private final String name;
+    private double decay = Double.NaN;
+    private double halfLife = Double.NaN;
+    private Profile.Warmup warmup = Profile.Warmup.NONE;
+    private double warmupGamma = Profile.DEFAULT_WARMUP_GAMMA;
+    private double warmupPower = Profile.DEFAULT_WARMUP_POWER;
+    private long updateAfterStep;
+    private double minDecay;
+    private Profile.Unit unit;
+
+    ProfileBuilder(String name) {
+        this.name = name;
+    }
+
+    /** The decay after warmup, in [0, 1]. */
+    public ProfileBuilder decay(double decay) {
+        this.decay = decay;
+        this.halfLife = Double.NaN;
+        return this;
+    }
+
+    /**
+     * Gives the decay as a half-life: {@code decay = 0.5 ^ (1 / h)}, so the weight of the old
+     * state halves every {@code h} units. Sets the unit to {@link Profile.Unit#STEP} unless
+     * {@link #unit(Profile.Unit)} is called, before or after.
+     */
+    public ProfileBuilder halfLifeSteps(double h) {
+        this.halfLife = h;
+        this.decay = Double.NaN;
+        return this;
+    }
+
+    /** The warmup; default {@link Profile.Warmup#NONE}. */
+    public ProfileBuilder warmup(Profile.Warmup warmup) {
+        this.warmup = warmup;
+        return this;
+    }
+
+    /** The power warmup's {@code gamma}, finite and > 0; default 1. */
+    public ProfileBuilder warmupGamma(double gamma) {
+        this.warmupGamma = gamma;
+        return this;
+    }
+
+    /** The power warmup's {@code power}, finite and > 0; default 0.75. */
+    public ProfileBuilder warmupPower(double power) {
+        this.warmupPower = power;
+        return this;
+    }
+
+    /** Steps to copy before averaging, >= 0; default 0. */
+    public ProfileBuilder updateAfterStep(long step) {
+        this.updateAfterStep = step;
+        return this;
+    }
+
+    /** The floor under the decay, in [0, decay]; default 0. */
+    public ProfileBuilder minDecay(double minDecay) {
+        this.minDecay = minDecay;
+        return this;
+    }
+
+    /** The unit of the decay; default {@link Profile.Unit#SNAPSHOT}, or STEP with a half-life. */
+    public ProfileBuilder unit(Profile.Unit unit) {
+        if (unit == null) {
+            throw new IllegalArgumentException("Profile " + name + ": unit is null; expected one of [snapshot, step]");
+        }
+        this.unit = unit;
+        return this;
+    }
+
+    /**
+     * @throws IllegalArgumentException naming the profile, the field, its value and what was
+     *                                  expected, for the first invalid setting
+     */
+    public Profile build() {
+        if (name == null || name.isBlank()) {
+            throw new IllegalArgumentException(
+                    "Profile name is " + (name == null ? "null" : "'" + name + "'") + "; expected a non-blank name");
+        }
+        boolean fromHalfLife = !Double.isNaN(halfLife);
+        if (fromHalfLife) {
+            check(halfLife > 0 && !Double.isInfinite(halfLife), "half_life_steps", halfLife, "a finite number > 0");
+        }
+        double d = fromHalfLife ? Math.pow(0.5, 1.0 / halfLife) : decay;
+        check(d >= 0 && d <= 1, "decay", d, "a number in [0, 1]; set decay or half_life_steps");
+        check(warmup != null, "warmup", null, "one of [none, power, tf]");
+        check(warmupGamma > 0 && !Double.isInfinite(warmupGamma), "warmup.gamma", warmupGamma, "a finite number > 0");
+        check(warmupPower > 0 && !Double.isInfinite(warmupPower), "warmup.power", warmupPower, "a finite number > 0");
+        check(updateAfterStep >= 0, "update_after_step", updateAfterStep, "a step >= 0");
+        check(minDecay >= 0 && minDecay <= d, "min_decay", minDecay, "a number in [0, decay = " + d + "]");
+        Profile.Unit u = unit != null ? unit : fromHalfLife ? Profile.Unit.STEP : Profile.Unit.SNAPSHOT;
+        return new Profile(name, d, warmup, warmupGamma, warmupPower, updateAfterStep, minDecay, u);
+    }
+
+    // NaN fails every comparison, so it is rejected along with out-of-range values.
+    private void check(boolean ok, String field, Object value, String expected) {
+        if (!ok) {
+            throw new IllegalArgumentException(String.format(
+                    "Profile %s: %s is %s; expected %s", name, field, value, expected));
+        }
+    }
+}

@@ -1,0 +1,140 @@
+package io.averager.embedded;
+
+import io.averager.AveragerException;
+import io.averager.config.AveragerConfig;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Properties;
+import kafka.server.KafkaConfig;
+import kafka.server.KafkaRaftServer;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.utils.Time;
+import org.apache.kafka.metadata.storage.Formatter;
+import org.apache.kafka.raft.DynamicVoters;
+import org.apache.kafka.server.common.MetadataVersion;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A real single-node KRaft broker in this JVM, its logs under a data directory that survives
+ * restarts. Settings suit one machine: replication factor 1, records up to
+ * {@link AveragerConfig#MAX_MESSAGE_BYTES}, fast session expiry so a restart after a crash
+ * recovers in seconds. Not thread-safe; close it once.
+ */
+public final class EmbeddedKafka implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(EmbeddedKafka.class);
+    private static final int NODE_ID = 1;
+
+    private final KafkaRaftServer server;
+    private final String bootstrapServers;
+
+    private EmbeddedKafka(KafkaRaftServer server, String bootstrapServers) {
+        this.server = server;
+        this.bootstrapServers = bootstrapServers;
+    }
+
+    /** Starts a broker with its state under {@code dataDir}, formatting it on first use. */
+    public static EmbeddedKafka start(Path dataDir) {
+        return start(dataDir, Map.of());
+    }
+
+    /**
+     * Starts a broker with its state under {@code dataDir}; {@code overrides} replace or add
+     * broker settings (listeners for SASL, say).
+     */
+    public static EmbeddedKafka start(Path dataDir, Map<String, String> overrides) {
+        try {
+            Files.createDirectories(dataDir);
+            int brokerPort = freePort();
+            int controllerPort = freePort();
+            Properties p = new Properties();
+            p.put("process.roles", "broker,controller");
+            p.put("node.id", Integer.toString(NODE_ID));
+            p.put("controller.quorum.bootstrap.servers", "127.0.0.1:" + controllerPort);
+            p.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+            p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
+            p.put("controller.listener.names", "CONTROLLER");
+            p.put("inter.broker.listener.name", "PLAINTEXT");
+            p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+            p.put("log.dirs", dataDir.resolve("kafka").toAbsolutePath().toString());
+            p.put("offsets.topic.replication.factor", "1");
+            p.put("offsets.topic.num.partitions", "1");
+            p.put("transaction.state.log.replication.factor", "1");
+            p.put("transaction.state.log.min.isr", "1");
+            p.put("transaction.state.log.num.partitions", "1");
+            p.put("share.coordinator.state.topic.replication.factor", "1");
+            p.put("share.coordinator.state.topic.min.isr", "1");
+            p.put("group.initial.rebalance.delay.ms", "0");
+            p.put("num.partitions", "1");
+            p.put("message.max.bytes", Integer.toString(AveragerConfig.MAX_MESSAGE_BYTES));
+            p.put("replica.fetch.max.bytes", Integer.toString(AveragerConfig.MAX_MESSAGE_BYTES));
+            p.put("broker.session.timeout.ms", "3000");
+            p.put("broker.heartbeat.interval.ms", "1000");
+            p.putAll(overrides);
+            KafkaConfig config = KafkaConfig.fromProps(p, false);
+            if (!Files.exists(Path.of(config.metadataLogDir(), "meta.properties"))) {
+                format(config, controllerPort);
+            }
+            KafkaRaftServer server = new KafkaRaftServer(config, Time.SYSTEM);
+            server.startup();
+            String bootstrap = "127.0.0.1:" + brokerPort;
+            log.info("Embedded Kafka broker listening on {} with data in {}", bootstrap, dataDir);
+            return new EmbeddedKafka(server, bootstrap);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (Exception e) {
+            throw new AveragerException("Cannot start the embedded Kafka broker in " + dataDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void format(KafkaConfig config, int controllerPort) throws Exception {
+        new Formatter()
+                .setNodeId(NODE_ID)
+                .setClusterId(Uuid.randomUuid().toString())
+                .setDirectories(config.logDirs())
+                .setMetadataLogDirectory(config.metadataLogDir())
+                .setControllerListenerName("CONTROLLER")
+                .setReleaseVersion(MetadataVersion.LATEST_PRODUCTION)
+                .setHasDynamicQuorum(true)
+                .setInitialControllers(DynamicVoters.parse(NODE_ID + "@127.0.0.1:" + controllerPort + ":" + Uuid.randomUuid()))
+                .setIgnoreFormatted(true)
+                .setPrintStream(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()))
+                .run();
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    /**
+     * Service settings for running against this broker with all state under {@code dataDir}:
+     * Streams state, spool and checkpoint files, and a short session timeout so that a restart
+     * after a crash is not held up by the dead member.
+     */
+    public Map<String, String> serviceDefaults(Path dataDir) {
+        return Map.of(
+                "bootstrap.servers", bootstrapServers,
+                "state.dir", dataDir.resolve("state").toAbsolutePath().toString(),
+                "consumer.session.timeout.ms", "6000",
+                AveragerConfig.CHECKPOINT_STORE_CONFIG, dataDir.resolve("checkpoints").toAbsolutePath().toString());
+    }
+
+    /** host:port of the PLAINTEXT listener. */
+    public String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    @Override
+    public void close() {
+        server.shutdown();
+        server.awaitShutdown();
+    }
+}

@@ -1,0 +1,130 @@
+package io.averager.kernel;
+
+import io.averager.ema.Dtype;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
+
+/**
+ * The plain-Java {@link Kernel}, the default: runs on the calling thread, on any heap or direct
+ * buffers. Stateless and thread-safe.
+ *
+ * <p>The work is memory-bound, so it moves data in blocks: bulk little-endian copies into small
+ * per-call arrays (a plain memory copy on little-endian machines), then a loop over arrays simple
+ * enough for the JIT to vectorize, then a bulk copy back.
+ */
+public final class JavaKernel implements Kernel {
+
+    // Small enough that a block of each operand stays in L1/L2, large enough to amortize calls.
+    private static final int BLOCK = 4096;
+
+    /** Creates a kernel; instances hold no state, so one can be shared. */
+    public JavaKernel() {
+    }
+
+    @Override
+    public void set(ByteBuffer ema, Dtype accumulator, ByteBuffer x, Dtype input, int count) {
+        KernelArguments.check(ema, accumulator, x, input, count);
+        if (input == accumulator) {
+            ema.put(ema.position(), x, x.position(), count * input.size());
+            return;
+        }
+        FloatBuffer e = floats(ema);
+        ShortBuffer xs = shorts(x);
+        int block = Math.min(BLOCK, count);
+        short[] halves = new short[block];
+        float[] xb = new float[block];
+        for (int start = 0; start < count; start += block) {
+            int n = Math.min(block, count - start);
+            xs.get(start, halves, 0, n);
+            widen(input, halves, xb, n);
+            e.put(start, xb, 0, n);
+        }
+    }
+
+    @Override
+    public void update(ByteBuffer ema, Dtype accumulator, ByteBuffer x, Dtype input, int count, double decay) {
+        KernelArguments.check(ema, accumulator, x, input, count);
+        KernelArguments.checkDecay(decay);
+        if (!input.floating()) {
+            ema.put(ema.position(), x, x.position(), count * input.size());
+        } else if (accumulator == Dtype.F64) {
+            updateF64(ema, x, count, decay);
+        } else {
+            updateF32(ema, x, input, count, decay);
+        }
+    }
+
+    private static void updateF32(ByteBuffer ema, ByteBuffer x, Dtype input, int count, double decay) {
+        // PyTorch casts Python-float scalars to the tensor's type before a float32 op.
+        float d = (float) decay;
+        float omd = (float) (1.0 - decay);
+        FloatBuffer e = floats(ema);
+        FloatBuffer xf = input == Dtype.F32 ? floats(x) : null;
+        ShortBuffer xs = input == Dtype.F32 ? null : shorts(x);
+        int block = Math.min(BLOCK, count);
+        float[] eb = new float[block];
+        float[] xb = new float[block];
+        short[] halves = xs == null ? null : new short[block];
+        for (int start = 0; start < count; start += block) {
+            int n = Math.min(block, count - start);
+            e.get(start, eb, 0, n);
+            if (xf != null) {
+                xf.get(start, xb, 0, n);
+            } else {
+                xs.get(start, halves, 0, n);
+                widen(input, halves, xb, n);
+            }
+            blend(eb, xb, n, d, omd);
+            e.put(start, eb, 0, n);
+        }
+    }
+
+    private static void updateF64(ByteBuffer ema, ByteBuffer x, int count, double decay) {
+        double omd = 1.0 - decay;
+        DoubleBuffer e = ema.duplicate().order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer();
+        DoubleBuffer xd = x.duplicate().order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer();
+        int block = Math.min(BLOCK, count);
+        double[] eb = new double[block];
+        double[] xb = new double[block];
+        for (int start = 0; start < count; start += block) {
+            int n = Math.min(block, count - start);
+            e.get(start, eb, 0, n);
+            xd.get(start, xb, 0, n);
+            for (int i = 0; i < n; i++) {
+                eb[i] = decay * eb[i] + omd * xb[i];
+            }
+            e.put(start, eb, 0, n);
+        }
+    }
+
+    // Java forbids fusing these into an FMA, which keeps the result equal to PyTorch's.
+    private static void blend(float[] e, float[] x, int n, float d, float omd) {
+        for (int i = 0; i < n; i++) {
+            e[i] = d * e[i] + omd * x[i];
+        }
+    }
+
+    private static void widen(Dtype input, short[] halves, float[] out, int n) {
+        if (input == Dtype.BF16) {
+            for (int i = 0; i < n; i++) {
+                out[i] = Float16.bf16ToFloat(halves[i]);
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                out[i] = Float16.halfToFloat(halves[i]);
+            }
+        }
+    }
+
+    // duplicate() resets the byte order to big-endian, hence order() after it.
+    private static FloatBuffer floats(ByteBuffer b) {
+        return b.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    }
+
+    private static ShortBuffer shorts(ByteBuffer b) {
+        return b.duplicate().order(ByteOrder.LITTLE_ENDIAN).asShortBuffer();
+    }
+}

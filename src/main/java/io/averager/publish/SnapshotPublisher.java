@@ -1,0 +1,117 @@
+package io.averager.publish;
+
+import io.averager.AveragerException;
+import io.averager.config.AveragerConfig;
+import io.averager.ema.TensorSpec;
+import io.averager.wire.ChunkDigest;
+import io.averager.wire.Tensors;
+import io.averager.wire.WireSerializer;
+import io.averager.wire.avro.SnapshotChunk;
+import io.averager.wire.avro.SnapshotCommit;
+import io.averager.wire.avro.SnapshotHeader;
+import io.averager.wire.avro.SnapshotMode;
+import io.averager.wire.avro.TensorInfo;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * Publishes snapshots: for each, a header, the chunks of every tensor on the grid, and a commit,
+ * all in one Kafka transaction keyed by the run id, so a read_committed consumer sees all of a
+ * snapshot or none. Memory stays at a few chunks: the producer's buffer bounds what is in flight
+ * and {@code send} blocks when it is full. Not thread-safe: one publisher per training process.
+ */
+public final class SnapshotPublisher implements AutoCloseable {
+
+    /** Default chunk grid: 1M elements, 4 MiB of float32. */
+    public static final long DEFAULT_GRID = 1L << 20;
+
+    private final KafkaProducer<String, SpecificRecordBase> producer;
+    private final String topic;
+    private final long grid;
+
+    /**
+     * @param producerProperties Kafka producer settings: at least bootstrap.servers; a
+     *     transactional.id is generated when absent (set one per training process to fence a
+     *     zombie after a restart)
+     */
+    public SnapshotPublisher(Map<String, Object> producerProperties, String topic, long grid) {
+        if (grid < 1) {
+            throw new IllegalArgumentException("grid must be positive, got " + grid);
+        }
+        Map<String, Object> p = new HashMap<>(producerProperties);
+        p.putIfAbsent(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "averager-publisher-" + UUID.randomUUID());
+        p.putIfAbsent(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, AveragerConfig.MAX_MESSAGE_BYTES);
+        p.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        this.producer = new KafkaProducer<>(p, new StringSerializer(), new WireSerializer());
+        this.topic = topic;
+        this.grid = grid;
+        producer.initTransactions();
+    }
+
+    /**
+     * Sends one snapshot and waits until its transaction is committed.
+     *
+     * @param endOfRun the run's last snapshot: the service checkpoints it whatever the cadence
+     */
+    public void publish(String run, long step, SnapshotMode mode, boolean endOfRun, Map<String, String> metadata,
+                        List<TensorSource> tensors) throws IOException {
+        List<TensorInfo> infos = new ArrayList<>();
+        long chunks = 0;
+        for (TensorSource t : tensors) {
+            infos.add(Tensors.info(t.spec()));
+            chunks += (t.spec().numel() + grid - 1) / grid;
+        }
+        producer.beginTransaction();
+        try {
+            send(run, new SnapshotHeader(run, step, mode, infos, grid, Math.toIntExact(chunks), endOfRun, metadata));
+            long digest = 0;
+            for (TensorSource t : tensors) {
+                TensorSpec spec = t.spec();
+                for (long offset = 0; offset < spec.numel(); offset += grid) {
+                    int count = (int) Math.min(grid, spec.numel() - offset);
+                    ByteBuffer data = t.read(offset, count);
+                    digest += ChunkDigest.of(spec.name(), offset, data);
+                    send(run, new SnapshotChunk(run, step, spec.name(), offset, data));
+                }
+            }
+            send(run, new SnapshotCommit(run, step, Math.toIntExact(chunks), digest));
+            producer.commitTransaction();
+        } catch (KafkaException e) {
+            abort(e);
+            throw new AveragerException("Publishing snapshot of run " + run + " step " + step + " failed: "
+                    + e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+            abort(e);
+            throw e;
+        }
+    }
+
+    private void send(String run, SpecificRecordBase record) {
+        producer.send(new ProducerRecord<>(topic, run, record));
+    }
+
+    private void abort(Exception cause) {
+        try {
+            producer.abortTransaction();
+        } catch (KafkaException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        producer.close();
+    }
+}

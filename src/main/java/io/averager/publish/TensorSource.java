@@ -1,0 +1,60 @@
+package io.averager.publish;
+
+import io.averager.ema.TensorSpec;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * One tensor of a snapshot, read a chunk at a time so the publisher never needs the whole
+ * snapshot in memory.
+ */
+public interface TensorSource {
+
+    TensorSpec spec();
+
+    /** {@code count} elements from {@code elementOffset}, little-endian, as a buffer of exactly those bytes. */
+    ByteBuffer read(long elementOffset, int count) throws IOException;
+
+    /** A float32 tensor held in an array (row-major); the array is read at publish time. */
+    static TensorSource ofFloats(String name, float[] data, long... shape) {
+        TensorSpec spec = new TensorSpec(name, io.averager.ema.Dtype.F32, shape);
+        if (spec.numel() != data.length) {
+            throw new IllegalArgumentException("tensor " + name + ": " + data.length + " values for shape "
+                    + java.util.Arrays.toString(shape));
+        }
+        return new TensorSource() {
+            @Override
+            public TensorSpec spec() {
+                return spec;
+            }
+
+            @Override
+            public ByteBuffer read(long elementOffset, int count) {
+                ByteBuffer out = ByteBuffer.allocate(count * 4).order(ByteOrder.LITTLE_ENDIAN);
+                out.asFloatBuffer().put(data, Math.toIntExact(elementOffset), count);
+                return out;
+            }
+        };
+    }
+
+    /** A tensor of any dtype whose little-endian bytes are in a buffer (read from position 0). */
+    static TensorSource ofBytes(TensorSpec spec, ByteBuffer littleEndian) {
+        if (littleEndian.capacity() != spec.byteSize()) {
+            throw new IllegalArgumentException("tensor " + spec.name() + ": " + littleEndian.capacity()
+                    + " bytes, expected " + spec.byteSize());
+        }
+        return new TensorSource() {
+            @Override
+            public TensorSpec spec() {
+                return spec;
+            }
+
+            @Override
+            public ByteBuffer read(long elementOffset, int count) {
+                int size = spec.dtype().size();
+                return littleEndian.slice(Math.toIntExact(elementOffset * size), count * size).order(ByteOrder.LITTLE_ENDIAN);
+            }
+        };
+    }
+}

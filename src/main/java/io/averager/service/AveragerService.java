@@ -1,0 +1,160 @@
+package io.averager.service;
+
+import io.averager.AveragerException;
+import io.averager.config.AveragerConfig;
+import io.averager.kernel.Kernels;
+import io.averager.sink.CheckpointSink;
+import io.averager.sink.FileSystemObjectStore;
+import io.averager.sink.ObjectStore;
+import io.averager.topology.AveragerTopology;
+import io.averager.topology.TopicSpec;
+import io.averager.topology.TopologySettings;
+import io.averager.wire.avro.CheckpointManifest;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.streams.CloseOptions;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The averager service: topics, the Kafka Streams topology and the checkpoint sink, started
+ * together and stopped together. A failure of either stops the service and completes
+ * {@link #failure()}, so the process can exit and be restarted by whatever supervises it.
+ */
+public final class AveragerService implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(AveragerService.class);
+
+    private final KafkaStreams streams;
+    private final CheckpointSink sink;
+    private final Thread sinkThread;
+    private final CompletableFuture<Throwable> failure = new CompletableFuture<>();
+
+    private AveragerService(KafkaStreams streams, CheckpointSink sink) {
+        this.streams = streams;
+        this.sink = sink;
+        this.sinkThread = new Thread(this::runSink, "averager-sink");
+    }
+
+    /**
+     * Creates missing topics, then starts the topology and the sink.
+     *
+     * @param onCheckpoint told of each checkpoint once its manifest is published (sink thread)
+     */
+    public static AveragerService start(AveragerConfig config, Consumer<CheckpointManifest> onCheckpoint) {
+        createTopics(config);
+        Topology topology = AveragerTopology.build(settings(config));
+        KafkaStreams streams = new KafkaStreams(topology, streamsProperties(config));
+        ObjectStore store = objectStore(config.getString(AveragerConfig.CHECKPOINT_STORE_CONFIG));
+        CheckpointSink sink = new CheckpointSink(config.clientProperties(), config.applicationId() + "-sink",
+                config.getString(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG),
+                config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG), store, config.spoolDir(), onCheckpoint);
+        AveragerService service = new AveragerService(streams, sink);
+        streams.setUncaughtExceptionHandler(e -> {
+            log.error("Stream thread failed; stopping the service", e);
+            service.failure.complete(e);
+            return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+        });
+        streams.start();
+        service.sinkThread.start();
+        log.info("averager running: application.id={}, profiles={}, checkpoints to {}", config.applicationId(),
+                config.profiles(), store.describe());
+        return service;
+    }
+
+    public static TopologySettings settings(AveragerConfig config) {
+        return new TopologySettings(
+                config.getString(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG),
+                config.getString(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG),
+                config.getString(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG),
+                config.profiles(),
+                Kernels.byName(config.getString(AveragerConfig.KERNEL_CONFIG)),
+                config.getLong(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG),
+                config.getLong(AveragerConfig.CHECKPOINT_EVERY_MS_CONFIG),
+                config.getLong(AveragerConfig.MAX_GRID_CONFIG),
+                config.getLong(AveragerConfig.MAX_TENSOR_ELEMENTS_CONFIG),
+                AveragerConfig.MAX_MESSAGE_BYTES);
+    }
+
+    /** The specifications of the service's topics, under their configured names. */
+    public static List<TopicSpec> topics(AveragerConfig config) {
+        int partitions = config.getInt(AveragerConfig.TOPIC_PARTITIONS_CONFIG);
+        return List.of(
+                TopicSpec.load("snapshots", config.getString(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG), partitions),
+                TopicSpec.load("checkpoints", config.getString(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG), partitions),
+                TopicSpec.load("manifests", config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG), -1),
+                TopicSpec.load("dead-letters", config.getString(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG), -1));
+    }
+
+    private static void createTopics(AveragerConfig config) {
+        try (Admin admin = Admin.create(config.clientProperties())) {
+            TopicSpec.createMissing(admin, topics(config), config.getShort(AveragerConfig.TOPIC_REPLICATION_FACTOR_CONFIG));
+        }
+    }
+
+    private static Properties streamsProperties(AveragerConfig config) {
+        Map<String, Object> p = new HashMap<>();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, config.applicationId());
+        p.put(StreamsConfig.STATE_DIR_CONFIG, config.stateDir().toAbsolutePath().toString());
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG), AveragerConfig.MAX_MESSAGE_BYTES);
+        p.putAll(config.kafkaProperties());
+        Properties props = new Properties();
+        props.putAll(p);
+        return props;
+    }
+
+    static ObjectStore objectStore(String location) {
+        if (location.startsWith("file:")) {
+            return new FileSystemObjectStore(Path.of(URI.create(location)));
+        }
+        if (location.contains("://")) {
+            throw new AveragerException("Unsupported checkpoint store " + location + ": give a directory or a file: URI");
+        }
+        return new FileSystemObjectStore(Path.of(location));
+    }
+
+    private void runSink() {
+        try {
+            sink.run();
+        } catch (RuntimeException e) {
+            log.error("Checkpoint sink failed; stopping the service", e);
+            failure.complete(e);
+        }
+    }
+
+    /** Completes with the cause when the topology or the sink fails. */
+    public CompletableFuture<Throwable> failure() {
+        return failure;
+    }
+
+    public KafkaStreams.State state() {
+        return streams.state();
+    }
+
+    @Override
+    public void close() {
+        sink.close();
+        streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+                .withTimeout(Duration.ofSeconds(30)));
+        try {
+            sinkThread.join(Duration.ofSeconds(30).toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        log.info("averager stopped");
+    }
+}

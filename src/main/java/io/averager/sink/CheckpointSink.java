@@ -1,0 +1,223 @@
+package io.averager.sink;
+
+import io.averager.AveragerException;
+import io.averager.wire.WireCodec;
+import io.averager.wire.WireException;
+import io.averager.wire.WireSerializer;
+import io.averager.wire.avro.CheckpointChunk;
+import io.averager.wire.avro.CheckpointCommit;
+import io.averager.wire.avro.CheckpointHeader;
+import io.averager.wire.avro.CheckpointManifest;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.Consumer;
+import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Consumes the checkpoints topic (read_committed), assembles each checkpoint into a local file,
+ * stores it, then publishes its manifest and commits the consumed offsets in one transaction.
+ * Offsets never move past the header of a checkpoint still being assembled, so after a crash the
+ * sink re-reads it from its start. Runs on its own thread: {@link #run()} until {@link #close()}.
+ */
+public final class CheckpointSink implements Runnable, AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(CheckpointSink.class);
+
+    private final KafkaConsumer<String, byte[]> consumer;
+    private final KafkaProducer<String, SpecificRecordBase> producer;
+    private final String checkpointsTopic;
+    private final String manifestsTopic;
+    private final ObjectStore store;
+    private final Path spoolDir;
+    private final Consumer<CheckpointManifest> listener;
+    private final Map<String, CheckpointAssembly> assemblies = new HashMap<>();
+    private final Map<String, TopicPartition> assemblyPartitions = new HashMap<>();
+    private final Map<TopicPartition, Long> consumed = new HashMap<>();
+    private volatile boolean closed;
+
+    /**
+     * @param clientProperties connection and security settings for the consumer and producer
+     * @param groupId consumer group; also the producer's transactional id
+     * @param listener told of each manifest once published (progress output); may do nothing
+     */
+    public CheckpointSink(Map<String, Object> clientProperties, String groupId, String checkpointsTopic,
+                          String manifestsTopic, ObjectStore store, Path spoolDir, Consumer<CheckpointManifest> listener) {
+        this.checkpointsTopic = checkpointsTopic;
+        this.manifestsTopic = manifestsTopic;
+        this.store = store;
+        this.spoolDir = spoolDir;
+        this.listener = listener;
+        Map<String, Object> c = new HashMap<>(clientProperties);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 16);
+        c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
+        this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
+        Map<String, Object> p = new HashMap<>(clientProperties);
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, groupId);
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        this.producer = new KafkaProducer<>(p, new StringSerializer(), new WireSerializer());
+    }
+
+    @Override
+    public void run() {
+        try {
+            Files.createDirectories(spoolDir);
+            producer.initTransactions();
+            consumer.subscribe(List.of(checkpointsTopic), new Rebalance());
+            while (!closed) {
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+                    handle(record);
+                    consumed.put(new TopicPartition(record.topic(), record.partition()), record.offset() + 1);
+                }
+            }
+        } catch (WakeupException e) {
+            if (!closed) {
+                throw e;
+            }
+        } catch (IOException e) {
+            throw new AveragerException("Checkpoint sink failed: " + e.getMessage(), e);
+        } finally {
+            dropAll(assemblies.keySet());
+            consumer.close();
+            producer.close();
+        }
+    }
+
+    private void handle(ConsumerRecord<String, byte[]> record) throws IOException {
+        SpecificRecordBase message;
+        try {
+            message = WireCodec.decode(record.value());
+        } catch (WireException e) {
+            log.error("Skipping undecodable record at {}-{}@{}: {}", record.topic(), record.partition(), record.offset(),
+                    e.getMessage());
+            return;
+        }
+        if (message instanceof CheckpointHeader h) {
+            String id = id(h.getRun(), h.getProfile());
+            dropAll(List.of(id));
+            Path file = spoolDir.resolve(UUID.randomUUID() + ".safetensors.part");
+            assemblies.put(id, new CheckpointAssembly(h, record.offset(), file));
+            assemblyPartitions.put(id, new TopicPartition(record.topic(), record.partition()));
+        } else if (message instanceof CheckpointChunk c) {
+            CheckpointAssembly a = assemblies.get(id(c.getRun(), c.getProfile()));
+            if (a == null || a.header().getStep() != c.getStep()) {
+                log.warn("Chunk of run {} profile {} step {} without its checkpoint header; skipped",
+                        c.getRun(), c.getProfile(), c.getStep());
+                return;
+            }
+            a.write(c);
+        } else if (message instanceof CheckpointCommit m) {
+            complete(m);
+        }
+    }
+
+    private void complete(CheckpointCommit m) throws IOException {
+        String id = id(m.getRun(), m.getProfile());
+        CheckpointAssembly a = assemblies.get(id);
+        if (a == null || a.header().getStep() != m.getStep()) {
+            log.warn("Commit of run {} profile {} step {} without its checkpoint header; skipped",
+                    m.getRun(), m.getProfile(), m.getStep());
+            return;
+        }
+        if (m.getAbortReason() != null) {
+            log.warn("Checkpoint of run {} profile {} step {} discarded: {}", m.getRun(), m.getProfile(), m.getStep(),
+                    m.getAbortReason());
+            dropAll(List.of(id));
+            return;
+        }
+        CheckpointAssembly.Finished file = a.finish(m.getChunkCount());
+        String key = ObjectKeys.checkpoint(m.getRun(), m.getProfile(), m.getStep(), "safetensors");
+        URI uri = store.put(key, file.file());
+        assemblies.remove(id);
+        TopicPartition partition = assemblyPartitions.remove(id);
+        CheckpointManifest manifest = new CheckpointManifest(m.getRun(), m.getProfile(), m.getStep(), uri.toString(),
+                "safetensors", file.size(), file.sha256(), a.header().getTensors(), Instant.now());
+        producer.beginTransaction();
+        producer.send(new ProducerRecord<>(manifestsTopic, m.getRun(), manifest));
+        producer.sendOffsetsToTransaction(safeOffsets(partition), consumer.groupMetadata());
+        producer.commitTransaction();
+        log.info("Checkpoint of run {} profile {} step {} stored at {} ({} bytes)", m.getRun(), m.getProfile(),
+                m.getStep(), uri, file.size());
+        listener.accept(manifest);
+    }
+
+    /** Offsets that re-read every checkpoint still being assembled on the partition. */
+    private Map<TopicPartition, OffsetAndMetadata> safeOffsets(TopicPartition partition) {
+        long offset = consumed.getOrDefault(partition, 0L) + 1;
+        for (Map.Entry<String, CheckpointAssembly> e : assemblies.entrySet()) {
+            if (partition.equals(assemblyPartitions.get(e.getKey()))) {
+                offset = Math.min(offset, e.getValue().headerOffset());
+            }
+        }
+        return Map.of(partition, new OffsetAndMetadata(offset));
+    }
+
+    private void dropAll(Collection<String> ids) {
+        for (String id : new ArrayList<>(ids)) {
+            CheckpointAssembly a = assemblies.remove(id);
+            assemblyPartitions.remove(id);
+            if (a != null) {
+                a.close();
+            }
+        }
+    }
+
+    private static String id(String run, String profile) {
+        return run.length() + ":" + run + "/" + profile;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        consumer.wakeup();
+    }
+
+    private final class Rebalance implements ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            Iterator<Map.Entry<String, TopicPartition>> it = assemblyPartitions.entrySet().iterator();
+            List<String> drop = new ArrayList<>();
+            while (it.hasNext()) {
+                Map.Entry<String, TopicPartition> e = it.next();
+                if (partitions.contains(e.getValue())) {
+                    drop.add(e.getKey());
+                }
+            }
+            dropAll(drop);
+            partitions.forEach(consumed::remove);
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+        }
+    }
+}

@@ -1,0 +1,36 @@
+package io.averager.store;
+
+import java.util.Map;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.StoreBuilder;
+
+/** Names and builders of the service's persistent, changelog-backed state stores. */
+public final class Stores {
+
+    /** EMA entries: {@link EmaKey} to {@link EmaEntry} bytes. */
+    public static final String EMA = "ema";
+    /** Run metadata: run id to an encoded {@code RunState}. */
+    public static final String RUNS = "runs";
+
+    private Stores() {
+    }
+
+    /**
+     * @param maxMessageBytes the largest value the store may hold, applied to its changelog topic
+     */
+    public static StoreBuilder<KeyValueStore<Bytes, byte[]>> ema(int maxMessageBytes) {
+        return org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
+                        org.apache.kafka.streams.state.Stores.persistentKeyValueStore(EMA), Serdes.Bytes(), Serdes.ByteArray())
+                .withLoggingEnabled(Map.of("max.message.bytes", Integer.toString(maxMessageBytes)))
+                .withCachingDisabled();
+    }
+
+    public static StoreBuilder<KeyValueStore<String, byte[]>> runs(int maxMessageBytes) {
+        return org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
+                        org.apache.kafka.streams.state.Stores.persistentKeyValueStore(RUNS), Serdes.String(), Serdes.ByteArray())
+                .withLoggingEnabled(Map.of("max.message.bytes", Integer.toString(maxMessageBytes)))
+                .withCachingDisabled();
+    }
+}

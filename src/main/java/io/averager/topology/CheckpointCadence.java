@@ -1,0 +1,29 @@
+package io.averager.topology;
+
+import io.averager.wire.avro.RunState;
+
+/**
+ * Decides at a snapshot's header whether its EMA becomes a checkpoint. Uses record timestamps,
+ * not the clock, so that a replay of the same history checkpoints the same steps.
+ *
+ * @param everySteps checkpoint the first snapshot whose step crosses a multiple of this; 0: off
+ * @param everyMs checkpoint once this much snapshot time has passed since the last checkpoint; 0: off
+ */
+record CheckpointCadence(long everySteps, long everyMs) {
+
+    /**
+     * @param state the run's state before this snapshot, null for its first snapshot
+     */
+    boolean isDue(RunState state, long step, long timestamp, boolean endOfRun) {
+        if (endOfRun) {
+            return true;
+        }
+        if (state == null) {
+            return false;
+        }
+        if (everySteps > 0 && Math.floorDiv(step, everySteps) > Math.floorDiv(state.getLastStep(), everySteps)) {
+            return true;
+        }
+        return everyMs > 0 && timestamp - state.getLastCheckpointTime() >= everyMs;
+    }
+}

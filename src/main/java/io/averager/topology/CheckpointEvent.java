@@ -1,0 +1,21 @@
+package io.averager.topology;
+
+import io.averager.wire.avro.SnapshotHeader;
+import java.nio.ByteBuffer;
+
+/** What apply tells emit about a snapshot being checkpointed. */
+sealed interface CheckpointEvent {
+
+    /** The snapshot's header was accepted and its EMA will be checkpointed. */
+    record Begin(SnapshotHeader header, long snapshotsAveraged) implements CheckpointEvent {
+    }
+
+    /** One EMA entry of one profile after this snapshot's chunk was applied; valid during the call only. */
+    record Data(String run, String profile, long step, String tensor, long offset, ByteBuffer ema)
+            implements CheckpointEvent {
+    }
+
+    /** The snapshot closed: committed (abortReason null) or not. */
+    record End(String run, long step, int chunkCount, String abortReason) implements CheckpointEvent {
+    }
+}

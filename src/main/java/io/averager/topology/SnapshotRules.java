@@ -1,0 +1,125 @@
+package io.averager.topology;
+
+import io.averager.ema.TensorSpec;
+import io.averager.wire.Tensors;
+import io.averager.wire.avro.SnapshotChunk;
+import io.averager.wire.avro.SnapshotCommit;
+import io.averager.wire.avro.SnapshotHeader;
+import io.averager.wire.avro.TensorInfo;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * The checks a snapshot record must pass on its own, before any state is read. Each returns null
+ * when the record is fine, or the reason it is not, naming the run, step and tensor.
+ */
+final class SnapshotRules {
+
+    /** Longest tensor name accepted: a guard against absurd keys, far above real state dicts. */
+    static final int MAX_NAME_LENGTH = 1024;
+
+    private final long maxGrid;
+    private final long maxTensorElements;
+
+    SnapshotRules(long maxGrid, long maxTensorElements) {
+        this.maxGrid = maxGrid;
+        this.maxTensorElements = maxTensorElements;
+    }
+
+    String check(SnapshotHeader h) {
+        String at = "Snapshot header for run " + h.getRun() + " step " + h.getStep();
+        if (h.getStep() < 0) {
+            return at + ": step is negative";
+        }
+        if (h.getGrid() < 1 || h.getGrid() > maxGrid) {
+            return at + ": grid " + h.getGrid() + " is outside [1, " + maxGrid + "] elements";
+        }
+        if (h.getTensors().isEmpty()) {
+            return at + ": no tensors";
+        }
+        Set<String> names = new HashSet<>();
+        long chunks = 0;
+        for (TensorInfo t : h.getTensors()) {
+            String problem = checkTensor(t);
+            if (problem != null) {
+                return at + ": " + problem;
+            }
+            if (!names.add(t.getName())) {
+                return at + ": tensor " + t.getName() + " is declared twice";
+            }
+            chunks += chunksOf(Tensors.spec(t).numel(), h.getGrid());
+        }
+        if (chunks != h.getChunkCount()) {
+            return at + ": chunkCount is " + h.getChunkCount() + ", the tensors on grid " + h.getGrid()
+                    + " make " + chunks + " chunks";
+        }
+        return null;
+    }
+
+    private String checkTensor(TensorInfo t) {
+        String name = t.getName();
+        if (name.isEmpty() || name.length() > MAX_NAME_LENGTH) {
+            return "tensor name of " + name.length() + " characters (expected 1 to " + MAX_NAME_LENGTH + ")";
+        }
+        long numel = 1;
+        for (long dim : t.getShape()) {
+            if (dim < 0) {
+                return "tensor " + name + " has negative dimension in shape " + t.getShape();
+            }
+            try {
+                numel = Math.multiplyExact(numel, dim);
+            } catch (ArithmeticException e) {
+                return "tensor " + name + " has shape " + t.getShape() + " whose size overflows";
+            }
+            if (numel > maxTensorElements) {
+                return "tensor " + name + " has shape " + t.getShape() + " with more than "
+                        + maxTensorElements + " elements (averager.max.tensor.elements)";
+            }
+        }
+        return null;
+    }
+
+    String check(SnapshotChunk c) {
+        if (c.getStep() < 0) {
+            return "Chunk for run " + c.getRun() + " step " + c.getStep() + ": step is negative";
+        }
+        if (c.getOffset() < 0) {
+            return "Chunk for run " + c.getRun() + " step " + c.getStep() + ": tensor " + c.getTensor()
+                    + " has negative offset " + c.getOffset();
+        }
+        return null;
+    }
+
+    String check(SnapshotCommit c) {
+        if (c.getChunkCount() < 0) {
+            return "Commit for run " + c.getRun() + " step " + c.getStep() + ": negative chunkCount";
+        }
+        return null;
+    }
+
+    /** The chunk's problem against its run's declared layout, or null. */
+    static String checkAgainstLayout(SnapshotChunk c, TensorInfo tensor, long grid) {
+        String at = "Chunk for run " + c.getRun() + " step " + c.getStep() + ": tensor " + c.getTensor();
+        if (tensor == null) {
+            return at + " is not declared in the snapshot header";
+        }
+        TensorSpec spec = Tensors.spec(tensor);
+        if (c.getOffset() % grid != 0) {
+            return at + " offset " + c.getOffset() + " is not on the chunk grid of " + grid + " elements";
+        }
+        if (c.getOffset() >= spec.numel()) {
+            return at + " offset " + c.getOffset() + " is past the tensor's end (" + spec.numel() + " elements)";
+        }
+        long elements = Math.min(grid, spec.numel() - c.getOffset());
+        long expected = elements * spec.dtype().size();
+        if (c.getData().remaining() != expected) {
+            return at + " at offset " + c.getOffset() + " has " + c.getData().remaining() + " bytes, expected "
+                    + expected + " (" + elements + " " + spec.dtype() + " elements)";
+        }
+        return null;
+    }
+
+    static long chunksOf(long numel, long grid) {
+        return (numel + grid - 1) / grid;
+    }
+}

@@ -1,0 +1,93 @@
+package io.averager.topology;
+
+import io.averager.AveragerException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One topic the service uses: its name on the cluster and its specification from
+ * {@code topology/topics.properties} (partitions and topic configs).
+ *
+ * @param logical the name in topics.properties: snapshots, checkpoints, manifests, dead-letters
+ */
+public record TopicSpec(String logical, String name, int partitions, Map<String, String> configs) {
+
+    private static final Logger log = LoggerFactory.getLogger(TopicSpec.class);
+    private static final String RESOURCE = "/topology/topics.properties";
+
+    /** The spec of {@code logical} from topics.properties, under the cluster name {@code name}. */
+    public static TopicSpec load(String logical, String name, int partitionsOverride) {
+        Properties p = new Properties();
+        try (InputStream in = TopicSpec.class.getResourceAsStream(RESOURCE)) {
+            if (in == null) {
+                throw new AveragerException("Topic specifications " + RESOURCE + " are missing from the classpath");
+            }
+            p.load(in);
+        } catch (IOException e) {
+            throw new AveragerException("Cannot read topic specifications " + RESOURCE, e);
+        }
+        String partitions = p.getProperty(logical + ".partitions");
+        if (partitions == null) {
+            throw new AveragerException("No topic specification for '" + logical + "' in " + RESOURCE);
+        }
+        Map<String, String> configs = new HashMap<>();
+        String prefix = logical + ".config.";
+        for (String key : p.stringPropertyNames()) {
+            if (key.startsWith(prefix)) {
+                configs.put(key.substring(prefix.length()), p.getProperty(key));
+            }
+        }
+        int n = partitionsOverride > 0 ? partitionsOverride : Integer.parseInt(partitions.trim());
+        return new TopicSpec(logical, name, n, Map.copyOf(configs));
+    }
+
+    /** Creates the topics that do not exist yet; leaves existing ones as they are. */
+    public static void createMissing(Admin admin, Collection<TopicSpec> specs, short replicationFactor) {
+        try {
+            Set<String> existing = admin.listTopics().names().get();
+            List<NewTopic> missing = new ArrayList<>();
+            for (TopicSpec spec : specs) {
+                if (!existing.contains(spec.name())) {
+                    missing.add(new NewTopic(spec.name(), Optional.of(spec.partitions()),
+                            replicationFactor > 0 ? Optional.of(replicationFactor) : Optional.empty())
+                            .configs(spec.configs()));
+                }
+            }
+            if (missing.isEmpty()) {
+                return;
+            }
+            admin.createTopics(missing).values().forEach((name, future) -> {
+                try {
+                    future.get();
+                    log.info("Created topic {}", name);
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof TopicExistsException)) {
+                        throw new AveragerException("Cannot create topic " + name + ": " + e.getCause().getMessage(), e.getCause());
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new AveragerException("Interrupted while creating topic " + name, e);
+                }
+            });
+        } catch (ExecutionException e) {
+            throw new AveragerException("Cannot list topics: " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AveragerException("Interrupted while listing topics", e);
+        }
+    }
+}

@@ -1,0 +1,34 @@
+package io.averager.topology;
+
+import io.averager.ema.Profile;
+import io.averager.kernel.Kernel;
+import java.util.List;
+
+/**
+ * What the topology needs to know, as typed values.
+ *
+ * @param checkpointEverySteps checkpoint when a snapshot's step crosses a multiple of this; 0: never
+ * @param checkpointEveryMs checkpoint when this much snapshot time has passed since the last; 0: never
+ * @param maxGrid largest chunk grid in elements a snapshot may declare
+ * @param maxTensorElements largest tensor a snapshot may declare
+ * @param maxMessageBytes largest record produced, and largest value kept in a state store
+ */
+public record TopologySettings(
+        String snapshotsTopic,
+        String checkpointsTopic,
+        String deadLettersTopic,
+        List<Profile> profiles,
+        Kernel kernel,
+        long checkpointEverySteps,
+        long checkpointEveryMs,
+        long maxGrid,
+        long maxTensorElements,
+        int maxMessageBytes) {
+
+    public TopologySettings {
+        profiles = List.copyOf(profiles);
+        if (profiles.isEmpty()) {
+            throw new IllegalArgumentException("at least one EMA profile is needed");
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package io.averager.topology;
+
+import io.averager.wire.WireCodec;
+import io.averager.wire.WireException;
+import io.averager.wire.avro.SnapshotChunk;
+import io.averager.wire.avro.SnapshotCommit;
+import io.averager.wire.avro.SnapshotHeader;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+
+/**
+ * Decodes each snapshot record and checks what can be checked without state: the key is the run
+ * id in UTF-8, the value is a snapshot header, chunk or commit of that run, and its fields are
+ * sane. Passes an {@link Inbound} on to apply, or dead-letters the record with the reason.
+ */
+final class ValidateProcessor implements Processor<byte[], byte[], Object, Object> {
+
+    private final SnapshotRules rules;
+    private ProcessorContext<Object, Object> context;
+
+    ValidateProcessor(TopologySettings settings) {
+        this.rules = new SnapshotRules(settings.maxGrid(), settings.maxTensorElements());
+    }
+
+    @Override
+    public void init(ProcessorContext<Object, Object> context) {
+        this.context = context;
+    }
+
+    @Override
+    public void process(Record<byte[], byte[]> record) {
+        String problem;
+        String run = null;
+        SpecificRecordBase message = null;
+        if (record.key() == null) {
+            problem = "record has no key: expected the run id";
+        } else if ((run = utf8(record.key())) == null) {
+            problem = "record key is not valid UTF-8: expected the run id";
+        } else {
+            try {
+                message = WireCodec.decode(record.value());
+                problem = check(run, message);
+            } catch (WireException e) {
+                problem = "Record for run " + run + ": " + e.getMessage();
+            }
+        }
+        if (problem != null) {
+            DeadLetter.send(context, record, record.key(), record.value(), problem);
+            return;
+        }
+        context.forward(record.withKey((Object) run).withValue(new Inbound(record.key(), record.value(), message)),
+                AveragerTopology.APPLY);
+    }
+
+    private String check(String key, SpecificRecordBase message) {
+        String run;
+        if (message instanceof SnapshotHeader h) {
+            run = h.getRun();
+        } else if (message instanceof SnapshotChunk c) {
+            run = c.getRun();
+        } else if (message instanceof SnapshotCommit c) {
+            run = c.getRun();
+        } else {
+            return "Record for run " + key + ": " + message.getSchema().getName()
+                    + " does not belong on the snapshots topic (expected SnapshotHeader, SnapshotChunk or SnapshotCommit)";
+        }
+        if (!key.equals(run)) {
+            return message.getSchema().getName() + " for run " + run + " was published with key " + key
+                    + ": the key must be the run id";
+        }
+        if (message instanceof SnapshotHeader h) {
+            return rules.check(h);
+        }
+        return message instanceof SnapshotChunk c ? rules.check(c) : rules.check((SnapshotCommit) message);
+    }
+
+    private static String utf8(byte[] bytes) {
+        try {
+            return StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
+            return null;
+        }
+    }
+}

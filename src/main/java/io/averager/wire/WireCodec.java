@@ -1,0 +1,119 @@
+package io.averager.wire;
+
+import io.averager.wire.avro.CheckpointChunk;
+import io.averager.wire.avro.CheckpointCommit;
+import io.averager.wire.avro.CheckpointHeader;
+import io.averager.wire.avro.CheckpointManifest;
+import io.averager.wire.avro.RunState;
+import io.averager.wire.avro.SnapshotChunk;
+import io.averager.wire.avro.SnapshotCommit;
+import io.averager.wire.avro.SnapshotHeader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaNormalization;
+import org.apache.avro.message.BinaryMessageDecoder;
+import org.apache.avro.message.BinaryMessageEncoder;
+import org.apache.avro.specific.SpecificData;
+import org.apache.avro.specific.SpecificRecordBase;
+
+/**
+ * Encodes and decodes every averager record with Avro single-object encoding: {@code C3 01},
+ * the 8-byte little-endian CRC-64-AVRO fingerprint of the writer schema, then the binary body.
+ * The fingerprint says which record a message holds, so one topic can carry several types.
+ * Thread-safe.
+ */
+public final class WireCodec {
+
+    /** Bytes before the Avro body: marker and fingerprint. */
+    public static final int PREFIX_LENGTH = 10;
+
+    private static final List<Schema> SCHEMAS = List.of(
+            SnapshotHeader.SCHEMA$, SnapshotChunk.SCHEMA$, SnapshotCommit.SCHEMA$,
+            CheckpointHeader.SCHEMA$, CheckpointChunk.SCHEMA$, CheckpointCommit.SCHEMA$,
+            CheckpointManifest.SCHEMA$, RunState.SCHEMA$);
+
+    private static final Map<Long, BinaryMessageDecoder<SpecificRecordBase>> DECODERS = new HashMap<>();
+    private static final Map<Long, String> NAMES = new HashMap<>();
+    private static final Map<Schema, BinaryMessageEncoder<SpecificRecordBase>> ENCODERS = new HashMap<>();
+
+    static {
+        for (Schema schema : SCHEMAS) {
+            DECODERS.put(SchemaNormalization.parsingFingerprint64(schema),
+                    new BinaryMessageDecoder<>(SpecificData.get(), schema));
+            NAMES.put(SchemaNormalization.parsingFingerprint64(schema), schema.getName());
+            ENCODERS.put(schema, new BinaryMessageEncoder<>(SpecificData.get(), schema));
+        }
+    }
+
+    private WireCodec() {
+    }
+
+    /** The single-object encoding of a record of one of the averager schemas. */
+    public static byte[] encode(SpecificRecordBase record) {
+        BinaryMessageEncoder<SpecificRecordBase> encoder = ENCODERS.get(record.getSchema());
+        if (encoder == null) {
+            throw new IllegalArgumentException("Not an averager record: " + record.getSchema().getFullName());
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+        try {
+            encoder.encode(record, out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    /**
+     * Decodes a message of any averager schema.
+     *
+     * @throws WireException naming what is wrong: empty, wrong marker, unknown fingerprint, or a
+     *     body that does not parse with the schema the fingerprint names
+     */
+    public static SpecificRecordBase decode(byte[] message) {
+        if (message == null || message.length == 0) {
+            throw new WireException("empty message: expected Avro single-object encoding");
+        }
+        if (message.length < PREFIX_LENGTH) {
+            throw new WireException("message of " + message.length
+                    + " bytes is shorter than the 10-byte single-object prefix");
+        }
+        if ((message[0] & 0xff) != 0xC3 || (message[1] & 0xff) != 0x01) {
+            throw new WireException(String.format(
+                    "not Avro single-object encoding: marker is %02X %02X, expected C3 01",
+                    message[0] & 0xff, message[1] & 0xff));
+        }
+        long fingerprint = ByteBuffer.wrap(message, 2, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        BinaryMessageDecoder<SpecificRecordBase> decoder = DECODERS.get(fingerprint);
+        if (decoder == null) {
+            throw new WireException(String.format(
+                    "unknown schema fingerprint %016X: not an averager record", fingerprint));
+        }
+        try {
+            return decoder.decode(message);
+        } catch (IOException | RuntimeException e) {
+            throw new WireException("malformed " + NAMES.get(fingerprint) + " body: " + e.getMessage(), e);
+        }
+    }
+
+    /** Decodes stored bytes that must hold a {@code type}; null stays null. */
+    public static <T extends SpecificRecordBase> T decodeOrNull(byte[] message, Class<T> type) {
+        return message == null ? null : decode(message, type);
+    }
+
+    /** Decodes a message that must be of type {@code type}. */
+    public static <T extends SpecificRecordBase> T decode(byte[] message, Class<T> type) {
+        SpecificRecordBase record = decode(message);
+        if (!type.isInstance(record)) {
+            throw new WireException("expected " + type.getSimpleName() + ", got "
+                    + record.getClass().getSimpleName());
+        }
+        return type.cast(record);
+    }
+}
