@@ -78,12 +78,16 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 16);
+        // Bounded in records and bytes: chunks are large, and the heap must not grow with the model.
+        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 4);
+        c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 8 << 20);
+        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 4 << 20);
         c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
         this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
         Map<String, Object> p = new HashMap<>(clientProperties);
         p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, groupId);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        p.put(ProducerConfig.BUFFER_MEMORY_CONFIG, 4L << 20);
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new WireSerializer());
     }
 

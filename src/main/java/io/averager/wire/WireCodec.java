@@ -61,13 +61,19 @@ public final class WireCodec {
         if (encoder == null) {
             throw new IllegalArgumentException("Not an averager record: " + record.getSchema().getFullName());
         }
-        ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+        ByteArrayOutputStream out = new ByteArrayOutputStream(sizeHint(record));
         try {
             encoder.encode(record, out);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         return out.toByteArray();
+    }
+
+    /** Room for a record's bulk payload, so a multi-MiB chunk is not copied while the buffer doubles. */
+    private static int sizeHint(SpecificRecordBase record) {
+        Schema.Field data = record.getSchema().getField("data");
+        return data == null ? 256 : ((ByteBuffer) record.get(data.pos())).remaining() + 1024;
     }
 
     /**

@@ -1,0 +1,22 @@
+package io.averager.cli;
+
+import io.averager.config.ConfigDocs;
+import io.averager.wire.WireDocs;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/** {@code averager docs}: prints a reference section of the README, generated from the code. */
+@Command(name = "docs", mixinStandardHelpOptions = true,
+        description = "Prints a reference (Markdown) generated from the definitions the service uses: 'config' or 'wire'.")
+final class DocsCommand implements Runnable {
+
+    enum Section { config, wire }
+
+    @Parameters(paramLabel = "SECTION", description = "config or wire")
+    Section section;
+
+    @Override
+    public void run() {
+        System.out.print(section == Section.config ? ConfigDocs.markdown() : WireDocs.markdown());
+    }
+}

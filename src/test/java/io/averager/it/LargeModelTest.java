@@ -1,0 +1,139 @@
+package io.averager.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.averager.config.AveragerConfig;
+import io.averager.ema.Dtype;
+import io.averager.ema.TensorSpec;
+import io.averager.format.SafetensorsReader;
+import io.averager.publish.SnapshotPublisher;
+import io.averager.publish.TensorSource;
+import io.averager.wire.WireCodec;
+import io.averager.wire.avro.CheckpointManifest;
+import io.averager.wire.avro.SnapshotMode;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A model larger than the service's whole heap goes through: the service runs as its own JVM
+ * with -Xmx128m and averages two snapshots of a 256 MiB tensor into a checkpoint file. Were any
+ * stage to hold a snapshot or checkpoint in the heap, it would fail with OutOfMemoryError.
+ */
+class LargeModelTest {
+
+    private static final long ELEMENTS = 64L << 20;
+    private static final String HEAP = "-Xmx128m";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void modelLargerThanTheServiceHeapIsAveraged() throws Exception {
+        String name = SharedKafka.unique("large");
+        Properties config = new Properties();
+        config.put("bootstrap.servers", SharedKafka.bootstrapServers());
+        config.put("application.id", name);
+        config.put("state.dir", dir.resolve("state").toString());
+        config.put(AveragerConfig.CHECKPOINT_STORE_CONFIG, dir.resolve("checkpoints").toString());
+        config.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, name + "-snapshots");
+        config.put(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG, name + "-checkpoints");
+        config.put(AveragerConfig.TOPIC_MANIFESTS_CONFIG, name + "-manifests");
+        config.put(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG, name + "-dead-letters");
+        config.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, "1");
+        config.put("averager.profile.ema.decay", "0.5");
+        Path configFile = dir.resolve("averager.properties");
+        try (OutputStream out = Files.newOutputStream(configFile)) {
+            config.store(out, null);
+        }
+        Path log = dir.resolve("service.log");
+        Process service = new ProcessBuilder("java", HEAP, "-XX:+ExitOnOutOfMemoryError",
+                "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
+                "io.averager.cli.Main", "run", "--config", configFile.toString())
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            Map<String, Object> producer = Map.of("bootstrap.servers", SharedKafka.bootstrapServers());
+            try (SnapshotPublisher publisher = new SnapshotPublisher(producer, name + "-snapshots", SnapshotPublisher.DEFAULT_GRID)) {
+                publisher.publish("big-run", 1, SnapshotMode.UPDATE, false, Map.of(), List.of(generated(1)));
+                publisher.publish("big-run", 2, SnapshotMode.UPDATE, true, Map.of(), List.of(generated(2)));
+            }
+            CheckpointManifest manifest = awaitManifest(name + "-manifests", service, log);
+            Path file = Path.of(URI.create(manifest.getUri()));
+            try (SafetensorsReader r = SafetensorsReader.open(file)) {
+                assertThat(r.tensors()).containsExactly(new TensorSpec("w", Dtype.F32, new long[] {ELEMENTS}));
+                for (long i = 0; i < ELEMENTS; i += 1_000_003) {
+                    float got = r.read("w", i, 1).getFloat(0);
+                    float want = 0.5f * value(i, 1) + 0.5f * value(i, 2);
+                    assertThat(got).as("w[%d]", i).isEqualTo(want);
+                }
+            }
+        } finally {
+            service.destroy();
+            if (!service.waitFor(60, TimeUnit.SECONDS)) {
+                service.destroyForcibly();
+            }
+        }
+    }
+
+    private static float value(long i, long step) {
+        return (i % 1000) * 0.001f + step;
+    }
+
+    /** One F32 tensor of {@link #ELEMENTS} elements, made chunk by chunk, never whole. */
+    private static TensorSource generated(long step) {
+        TensorSpec spec = new TensorSpec("w", Dtype.F32, new long[] {ELEMENTS});
+        return new TensorSource() {
+            @Override
+            public TensorSpec spec() {
+                return spec;
+            }
+
+            @Override
+            public ByteBuffer read(long offset, int count) {
+                ByteBuffer b = ByteBuffer.allocate(count * 4).order(ByteOrder.LITTLE_ENDIAN);
+                for (int k = 0; k < count; k++) {
+                    b.putFloat(k * 4, value(offset + k, step));
+                }
+                return b;
+            }
+        };
+    }
+
+    private static CheckpointManifest awaitManifest(String topic, Process service, Path log) throws IOException {
+        Map<String, Object> props = Map.of("bootstrap.servers", SharedKafka.bootstrapServers(),
+                "isolation.level", "read_committed", "auto.offset.reset", "earliest", "group.id", topic + "-reader");
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+            while (System.nanoTime() < deadline) {
+                if (!service.isAlive()) {
+                    throw new AssertionError("The service exited with " + service.exitValue() + ":\n" + tail(log));
+                }
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofSeconds(1))) {
+                    return WireCodec.decode(r.value(), CheckpointManifest.class);
+                }
+            }
+        }
+        throw new AssertionError("No checkpoint within 5 minutes; service log:\n" + tail(log));
+    }
+
+    private static String tail(Path log) throws IOException {
+        List<String> lines = Files.readAllLines(log);
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+    }
+}

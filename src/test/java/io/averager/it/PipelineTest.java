@@ -1,0 +1,151 @@
+package io.averager.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.averager.config.AveragerConfig;
+import io.averager.ema.Dtype;
+import io.averager.ema.TensorSpec;
+import io.averager.format.SafetensorsReader;
+import io.averager.publish.SnapshotPublisher;
+import io.averager.wire.avro.CheckpointManifest;
+import io.averager.wire.avro.SnapshotMode;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * End to end on a real broker: 20 snapshots of a mixed-dtype model published through the
+ * publisher library, averaged by the service with two profiles, checkpointed to files; the final
+ * checkpoint is compared with an EMA computed here independently, and with one computed by
+ * PyTorch from the same snapshots.
+ */
+class PipelineTest {
+
+    private static final int SNAPSHOTS = 20;
+    private static final long STEP_GAP = 10;
+    private static final long LAST_STEP = SNAPSHOTS * STEP_GAP;
+    private static final double DECAY = 0.9;
+    private static final double HALF_LIFE_STEPS = 25;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void finalCheckpointEqualsAnIndependentEmaOfEverySnapshot() throws Exception {
+        String run = SharedKafka.unique("run");
+        Path snapshotFiles = Files.createDirectories(dir.resolve("snapshots"));
+        try (ServiceUnderTest service = new ServiceUnderTest(dir)) {
+            service.settings.put(AveragerConfig.PROFILES_CONFIG, "ema,halflife");
+            service.settings.put("averager.profile.ema.decay", Double.toString(DECAY));
+            service.settings.put("averager.profile.halflife.halflife.steps", Double.toString(HALF_LIFE_STEPS));
+            service.settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "50");
+            service.start();
+
+            Expected ema = new Expected(DECAY, 0);
+            Expected halflife = new Expected(0, HALF_LIFE_STEPS);
+            Map<String, Object> producer = Map.of("bootstrap.servers", SharedKafka.bootstrapServers());
+            try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024)) {
+                for (long step = STEP_GAP; step <= LAST_STEP; step += STEP_GAP) {
+                    Map<String, ByteBuffer> weights = TestModel.weights(step);
+                    TestModel.write(weights, snapshotFiles.resolve(String.format("step-%06d.safetensors", step)));
+                    publisher.publish(run, step, SnapshotMode.UPDATE, step == LAST_STEP, Map.of("arch", "test-model"),
+                            TestModel.sources(weights));
+                    ema.add(weights, step);
+                    halflife.add(weights, step);
+                }
+            }
+
+            Map<String, CheckpointManifest> halfway = service.awaitCheckpoints(run, 100, List.of("ema", "halflife"), Duration.ofSeconds(60));
+            assertThat(halfway).containsKeys("ema", "halflife");
+            Map<String, CheckpointManifest> last = service.awaitCheckpoints(run, LAST_STEP, List.of("ema", "halflife"), Duration.ofSeconds(60));
+
+            Path emaFile = verifiedFile(last.get("ema"));
+            assertMatches(emaFile, ema, 0.0);
+            assertMatches(verifiedFile(last.get("halflife")), halflife, 1e-6);
+            try (SafetensorsReader r = SafetensorsReader.open(emaFile)) {
+                assertThat(r.metadata()).containsEntry("run", run).containsEntry("profile", "ema")
+                        .containsEntry("step", Long.toString(LAST_STEP))
+                        .containsEntry("snapshots_averaged", Integer.toString(SNAPSHOTS))
+                        .containsEntry("ema.decay", Double.toString(DECAY))
+                        .containsEntry("arch", "test-model");
+            }
+            PythonCheck.run("src/test/python/check_ema.py", "--snapshots", snapshotFiles.toString(),
+                    "--checkpoint", emaFile.toString(), "--decay", Double.toString(DECAY),
+                    "--run", run, "--profile", "ema", "--step", Long.toString(LAST_STEP));
+        }
+    }
+
+    /** The manifest's file, after checking its size and SHA-256. */
+    private static Path verifiedFile(CheckpointManifest m) throws Exception {
+        Path file = Path.of(URI.create(m.getUri()));
+        assertThat(Files.size(file)).isEqualTo(m.getSize());
+        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+        assertThat(sha).isEqualTo(m.getSha256());
+        return file;
+    }
+
+    private static void assertMatches(Path file, Expected expected, double relative) throws IOException {
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            assertThat(r.tensors()).extracting(TensorSpec::name)
+                    .containsExactlyElementsOf(TestModel.TENSORS.stream().map(TensorSpec::name).toList());
+            for (TensorSpec t : r.tensors()) {
+                TensorSpec input = TestModel.TENSORS.stream().filter(s -> s.name().equals(t.name())).findFirst().orElseThrow();
+                assertThat(t.dtype()).as(t.name()).isEqualTo(input.dtype().accumulator());
+                ByteBuffer actual = r.read(t.name(), 0, Math.toIntExact(t.numel()));
+                double[] want = expected.state.get(t.name());
+                for (int i = 0; i < want.length; i++) {
+                    double got = TestModel.value(actual, t.dtype(), i);
+                    assertThat(got).as("%s[%d]", t.name(), i)
+                            .isCloseTo(want[i], org.assertj.core.data.Offset.offset(relative * Math.max(1, Math.abs(want[i]))));
+                }
+            }
+        }
+    }
+
+    /**
+     * The EMA as timm's ModelEmaV2 computes it for float32 tensors (float products and sum),
+     * double for F64, latest value for integers.
+     */
+    private static final class Expected {
+        final Map<String, double[]> state = new HashMap<>();
+        final double decay;
+        final double halfLife;
+        long lastStep = -1;
+
+        Expected(double decay, double halfLife) {
+            this.decay = decay;
+            this.halfLife = halfLife;
+        }
+
+        void add(Map<String, ByteBuffer> weights, long step) {
+            double d = halfLife > 0 ? Math.pow(0.5, (step - lastStep) / halfLife) : decay;
+            for (TensorSpec t : TestModel.TENSORS) {
+                ByteBuffer b = weights.get(t.name()).duplicate().order(ByteOrder.LITTLE_ENDIAN);
+                double[] s = state.computeIfAbsent(t.name(), k -> new double[Math.toIntExact(t.numel())]);
+                for (int i = 0; i < s.length; i++) {
+                    double x = TestModel.value(b, t.dtype(), i);
+                    if (lastStep < 0 || !t.dtype().floating()) {
+                        s[i] = x;
+                    } else if (t.dtype() == Dtype.F64) {
+                        s[i] = d * s[i] + (1 - d) * x;
+                    } else {
+                        s[i] = (float) ((float) d * (float) s[i]) + (float) ((float) (1 - d) * (float) x);
+                        s[i] = (float) s[i];
+                    }
+                }
+            }
+            lastStep = step;
+        }
+    }
+}

@@ -1,0 +1,75 @@
+package io.averager.it;
+
+import io.averager.config.AveragerConfig;
+import io.averager.service.AveragerService;
+import io.averager.wire.avro.CheckpointManifest;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The service on the shared broker, with topics and application id of its own, collecting the
+ * manifests its sink publishes.
+ */
+final class ServiceUnderTest implements AutoCloseable {
+
+    final String name;
+    final Map<String, String> settings = new HashMap<>();
+    private final BlockingQueue<CheckpointManifest> manifests = new LinkedBlockingQueue<>();
+    private AveragerService service;
+
+    ServiceUnderTest(Path dir) {
+        this.name = SharedKafka.unique("svc");
+        settings.put("bootstrap.servers", SharedKafka.bootstrapServers());
+        settings.put("application.id", name);
+        settings.put("state.dir", dir.resolve("state").toString());
+        settings.put("consumer.session.timeout.ms", "6000");
+        settings.put(AveragerConfig.CHECKPOINT_STORE_CONFIG, dir.resolve("checkpoints").toString());
+        settings.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, name + "-snapshots");
+        settings.put(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG, name + "-checkpoints");
+        settings.put(AveragerConfig.TOPIC_MANIFESTS_CONFIG, name + "-manifests");
+        settings.put(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG, name + "-dead-letters");
+        settings.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, "2");
+    }
+
+    String snapshotsTopic() {
+        return settings.get(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG);
+    }
+
+    ServiceUnderTest start() {
+        service = AveragerService.start(new AveragerConfig(settings), manifests::add);
+        return this;
+    }
+
+    /** Waits for the manifests of {@code step}, one per profile named. */
+    Map<String, CheckpointManifest> awaitCheckpoints(String run, long step, List<String> profiles, Duration timeout)
+            throws InterruptedException {
+        Map<String, CheckpointManifest> found = new HashMap<>();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (found.size() < profiles.size()) {
+            long left = deadline - System.nanoTime();
+            CheckpointManifest m = manifests.poll(Math.max(left, 0), TimeUnit.NANOSECONDS);
+            if (m == null) {
+                throw new AssertionError("No checkpoint of run " + run + " step " + step + " for " + profiles
+                        + " within " + timeout + "; got " + found.keySet() + "; service state " + service.state()
+                        + (service.failure().isDone() ? ", failed: " + service.failure().getNow(null) : ""));
+            }
+            if (m.getRun().equals(run) && m.getStep() == step) {
+                found.put(m.getProfile(), m);
+            }
+        }
+        return found;
+    }
+
+    @Override
+    public void close() {
+        if (service != null) {
+            service.close();
+        }
+    }
+}

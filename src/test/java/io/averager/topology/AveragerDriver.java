@@ -1,0 +1,163 @@
+package io.averager.topology;
+
+import io.averager.ema.Profile;
+import io.averager.kernel.Kernels;
+import io.averager.store.EmaEntry;
+import io.averager.store.EmaKey;
+import io.averager.store.Stores;
+import io.averager.wire.WireCodec;
+import io.averager.wire.avro.CheckpointCommit;
+import io.averager.wire.avro.SnapshotChunk;
+import io.averager.wire.avro.SnapshotCommit;
+import io.averager.wire.avro.SnapshotHeader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Properties;
+import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.test.TestRecord;
+
+/**
+ * The service's topology in a {@link TopologyTestDriver}, with the real serdes and stores: sends
+ * encoded snapshot records, reads decoded checkpoint records and dead letters, and reads EMA
+ * entries from the store. Not thread-safe; one per test.
+ */
+final class AveragerDriver implements AutoCloseable {
+
+    static final String SNAPSHOTS = "snapshots";
+    static final String CHECKPOINTS = "checkpoints";
+    static final String DEAD_LETTERS = "dead-letters";
+    static final String ERROR_HEADER = "averager.error";
+
+    /** A record of the dead-letter topic: the bytes as they arrived and the reason. */
+    record DeadLetterRecord(byte[] key, byte[] value, String reason) {
+    }
+
+    private final TopologyTestDriver driver;
+    private final TestInputTopic<byte[], byte[]> snapshots;
+    private final TestOutputTopic<String, byte[]> checkpoints;
+    private final TestOutputTopic<byte[], byte[]> deadLetters;
+    private final KeyValueStore<Bytes, byte[]> ema;
+
+    AveragerDriver(Path stateDir, long checkpointEverySteps, long checkpointEveryMs, Profile... profiles) {
+        TopologySettings settings = new TopologySettings(SNAPSHOTS, CHECKPOINTS, DEAD_LETTERS, List.of(profiles),
+                Kernels.byName(Kernels.JAVA), checkpointEverySteps, checkpointEveryMs, 16L << 20, 1L << 36,
+                64 * 1024 * 1024 + 64 * 1024);
+        Properties props = new Properties();
+        props.put(StreamsConfig.APPLICATION_ID_CONFIG, "averager-test");
+        props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+        props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
+        driver = new TopologyTestDriver(AveragerTopology.build(settings), props);
+        snapshots = driver.createInputTopic(SNAPSHOTS, new ByteArraySerializer(), new ByteArraySerializer());
+        checkpoints = driver.createOutputTopic(CHECKPOINTS, new StringDeserializer(), new ByteArrayDeserializer());
+        deadLetters = driver.createOutputTopic(DEAD_LETTERS, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        ema = driver.getKeyValueStore(Stores.EMA);
+    }
+
+    static Profile profile(String name, double decay) {
+        return Profile.builder(name).decay(decay).build();
+    }
+
+    /** Sends the snapshot's header, chunks and commit, in that order, at its timestamp. */
+    void publish(TestSnapshot snapshot) {
+        snapshot.records().forEach(r -> send(r, snapshot.timestamp()));
+    }
+
+    /** Sends a snapshot record keyed by its run, at the default timestamp. */
+    void send(SpecificRecordBase record) {
+        send(record, TestSnapshot.DEFAULT_TIMESTAMP);
+    }
+
+    void send(SpecificRecordBase record, long timestamp) {
+        sendRaw(utf8(runOf(record)), WireCodec.encode(record), timestamp);
+    }
+
+    void sendRaw(byte[] key, byte[] value) {
+        sendRaw(key, value, TestSnapshot.DEFAULT_TIMESTAMP);
+    }
+
+    void sendRaw(byte[] key, byte[] value, long timestamp) {
+        snapshots.pipeInput(new TestRecord<>(key, value, new RecordHeaders(), timestamp));
+    }
+
+    /** Every checkpoint record emitted since the last call, decoded, in order. */
+    List<SpecificRecordBase> checkpoints() {
+        return checkpoints.readRecordsToList().stream()
+                .map(r -> {
+                    SpecificRecordBase decoded = WireCodec.decode(r.value());
+                    if (!r.key().equals(runOf(decoded))) {
+                        throw new AssertionError("checkpoint record of run " + runOf(decoded) + " keyed " + r.key());
+                    }
+                    return decoded;
+                })
+                .toList();
+    }
+
+    /** The commits among the checkpoint records emitted since the last read. */
+    List<CheckpointCommit> checkpointCommits() {
+        return checkpoints().stream()
+                .filter(CheckpointCommit.class::isInstance)
+                .map(CheckpointCommit.class::cast)
+                .toList();
+    }
+
+    /** Every dead letter since the last call, in order. */
+    List<DeadLetterRecord> deadLetters() {
+        return deadLetters.readRecordsToList().stream()
+                .map(r -> {
+                    Header error = r.headers().lastHeader(ERROR_HEADER);
+                    String reason = error == null ? null : new String(error.value(), StandardCharsets.UTF_8);
+                    return new DeadLetterRecord(r.key(), r.value(), reason);
+                })
+                .toList();
+    }
+
+    /** The stored EMA entry, or null. */
+    EmaEntry entry(String run, String profile, String tensor, long offset) {
+        return EmaEntry.wrap(ema.get(EmaKey.of(run, profile, tensor, offset)));
+    }
+
+    /** A copy of the stored entry's bytes, or null: to show that nothing touched it. */
+    byte[] entryBytes(String run, String profile, String tensor, long offset) {
+        byte[] stored = ema.get(EmaKey.of(run, profile, tensor, offset));
+        return stored == null ? null : stored.clone();
+    }
+
+    float[] emaF32(String run, String profile, String tensor, long offset) {
+        return TensorData.readF32(entry(run, profile, tensor, offset).data());
+    }
+
+    static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    static String runOf(SpecificRecordBase record) {
+        if (record instanceof SnapshotHeader h) {
+            return h.getRun();
+        }
+        if (record instanceof SnapshotChunk c) {
+            return c.getRun();
+        }
+        if (record instanceof SnapshotCommit c) {
+            return c.getRun();
+        }
+        return record.get("run").toString();
+    }
+
+    @Override
+    public void close() {
+        driver.close();
+    }
+}

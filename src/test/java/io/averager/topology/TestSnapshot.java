@@ -1,0 +1,166 @@
+package io.averager.topology;
+
+import io.averager.wire.ChunkDigest;
+import io.averager.wire.avro.Dtype;
+import io.averager.wire.avro.SnapshotChunk;
+import io.averager.wire.avro.SnapshotCommit;
+import io.averager.wire.avro.SnapshotHeader;
+import io.averager.wire.avro.SnapshotMode;
+import io.averager.wire.avro.TensorInfo;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.avro.specific.SpecificRecordBase;
+
+/**
+ * One snapshot laid out as the publisher lays it out: a header, the chunks of each tensor on the
+ * grid in declaration order (the last one of a tensor a tail), and a commit whose digest is the
+ * sum of {@link ChunkDigest} terms. Tests send its records as they are, reordered, repeated or
+ * altered. Not thread-safe.
+ */
+final class TestSnapshot {
+
+    static final long DEFAULT_GRID = 4;
+    static final long DEFAULT_TIMESTAMP = 1_000_000L;
+
+    private final String run;
+    private final long step;
+    private final List<TensorInfo> tensors = new ArrayList<>();
+    private final List<byte[]> data = new ArrayList<>();
+    private final Map<String, String> metadata = new LinkedHashMap<>();
+    private long grid = DEFAULT_GRID;
+    private SnapshotMode mode = SnapshotMode.UPDATE;
+    private boolean endOfRun;
+    private long timestamp = DEFAULT_TIMESTAMP;
+
+    private TestSnapshot(String run, long step) {
+        this.run = run;
+        this.step = step;
+    }
+
+    static TestSnapshot of(String run, long step) {
+        return new TestSnapshot(run, step);
+    }
+
+    TestSnapshot grid(long elements) {
+        this.grid = elements;
+        return this;
+    }
+
+    TestSnapshot set() {
+        this.mode = SnapshotMode.SET;
+        return this;
+    }
+
+    TestSnapshot endOfRun() {
+        this.endOfRun = true;
+        return this;
+    }
+
+    /** The record timestamp every record of the snapshot carries. */
+    TestSnapshot at(long timestampMs) {
+        this.timestamp = timestampMs;
+        return this;
+    }
+
+    TestSnapshot metadata(String key, String value) {
+        metadata.put(key, value);
+        return this;
+    }
+
+    /** A one-dimensional F32 tensor. */
+    TestSnapshot f32(String name, float... values) {
+        return tensor(name, Dtype.F32, new long[] {values.length}, TensorData.f32(values));
+    }
+
+    TestSnapshot tensor(String name, Dtype dtype, long[] shape, byte[] bytes) {
+        List<Long> dims = new ArrayList<>();
+        Arrays.stream(shape).forEach(dims::add);
+        tensors.add(new TensorInfo(name, dtype, dims));
+        data.add(bytes.clone());
+        return this;
+    }
+
+    String run() {
+        return run;
+    }
+
+    long step() {
+        return step;
+    }
+
+    long timestamp() {
+        return timestamp;
+    }
+
+    SnapshotHeader header() {
+        return new SnapshotHeader(run, step, mode, List.copyOf(tensors), grid, chunks().size(), endOfRun,
+                Map.copyOf(metadata));
+    }
+
+    List<SnapshotChunk> chunks() {
+        List<SnapshotChunk> chunks = new ArrayList<>();
+        for (int t = 0; t < tensors.size(); t++) {
+            byte[] bytes = data.get(t);
+            int elementSize = elementSize(tensors.get(t).getDtype());
+            long numel = bytes.length / elementSize;
+            for (long offset = 0; offset < numel; offset += grid) {
+                int from = (int) (offset * elementSize);
+                int to = (int) (Math.min(offset + grid, numel) * elementSize);
+                chunks.add(new SnapshotChunk(run, step, tensors.get(t).getName(), offset,
+                        ByteBuffer.wrap(Arrays.copyOfRange(bytes, from, to))));
+            }
+        }
+        return chunks;
+    }
+
+    /** The chunk of {@code tensor} that starts at element {@code offset}. */
+    SnapshotChunk chunk(String tensor, long offset) {
+        return chunks().stream()
+                .filter(c -> c.getTensor().equals(tensor) && c.getOffset() == offset)
+                .findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no chunk of " + tensor + " at " + offset));
+    }
+
+    SnapshotCommit commit() {
+        List<SnapshotChunk> chunks = chunks();
+        return new SnapshotCommit(run, step, chunks.size(), digest(chunks));
+    }
+
+    /** Header, chunks, commit. */
+    List<SpecificRecordBase> records() {
+        List<SpecificRecordBase> records = new ArrayList<>();
+        records.add(header());
+        records.addAll(chunks());
+        records.add(commit());
+        return records;
+    }
+
+    static long digest(List<SnapshotChunk> chunks) {
+        long sum = 0;
+        for (SnapshotChunk c : chunks) {
+            sum += ChunkDigest.of(c.getTensor(), c.getOffset(), c.getData());
+        }
+        return sum;
+    }
+
+    private static int elementSize(Dtype dtype) {
+        switch (dtype) {
+            case F64:
+            case I64:
+                return 8;
+            case F32:
+            case I32:
+                return 4;
+            case F16:
+            case BF16:
+            case I16:
+                return 2;
+            default:
+                return 1;
+        }
+    }
+}
