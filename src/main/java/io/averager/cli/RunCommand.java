@@ -8,6 +8,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -37,6 +38,17 @@ final class RunCommand implements Callable<Integer> {
             System.err.println("Give --config FILE to join a cluster, or --embedded to run one here.");
             return 2;
         }
+        CountDownLatch stop = new CountDownLatch(1);
+        CountDownLatch stopped = new CountDownLatch(1);
+        // The JVM halts once shutdown hooks return: hold it until the service has closed cleanly.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stop.countDown();
+            try {
+                stopped.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "averager-shutdown"));
         EmbeddedKafka kafka = embedded ? EmbeddedKafka.start(dataDir.resolve("kafka")) : null;
         try {
             Map<String, String> settings = new HashMap<>();
@@ -46,9 +58,7 @@ final class RunCommand implements Callable<Integer> {
             }
             settings.putAll(overrides);
             AveragerConfig cfg = config != null ? AveragerConfig.load(config, settings) : new AveragerConfig(settings);
-            CountDownLatch stop = new CountDownLatch(1);
             try (AveragerService service = AveragerService.start(cfg, m -> System.out.println(Format.manifest(m)))) {
-                Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown, "averager-shutdown"));
                 service.failure().thenRun(stop::countDown);
                 stop.await();
                 return service.failure().isDone() ? 1 : 0;
@@ -57,6 +67,7 @@ final class RunCommand implements Callable<Integer> {
             if (kafka != null) {
                 kafka.close();
             }
+            stopped.countDown();
         }
     }
 }

@@ -28,7 +28,7 @@ public final class ConfigDocs {
         for (ConfigDef.ConfigKey k : keys) {
             out.append("| `").append(prefix).append(k.name).append("` | ")
                     .append(k.type.toString().toLowerCase()).append(" | ")
-                    .append(k.hasDefault() ? "`" + ConfigDef.convertToString(k.defaultValue, k.type) + "`" : "").append(" | ")
+                    .append(k.hasDefault() && k.defaultValue != null ? "`" + ConfigDef.convertToString(k.defaultValue, k.type) + "`" : "").append(" | ")
                     .append(k.validator == null ? "" : k.validator.toString().replace("|", "\\|")).append(" | ")
                     .append(k.importance.toString().toLowerCase()).append(" | ")
                     .append(k.documentation.replace("|", "\\|")).append(" |\n");
