@@ -38,7 +38,7 @@ public final class Demo {
 
     static {
         PROFILES.put("ema", Map.of("decay", "0.95"));
-        PROFILES.put("ema_warmup", Map.of("decay", "0.995", "warmup", "power"));
+        PROFILES.put("ema_warmup", Map.of("decay", "0.999", "warmup", "power", "unit", "step"));
     }
 
     private final Path dataDir;
@@ -140,7 +140,7 @@ public final class Demo {
                 float[] b = floats(r.read("linear.bias", 0, model.bias.length));
                 double loss = model.validationLoss(w, b, 2000);
                 losses.put(profile, loss);
-                out.printf("  %-10s %.5f  (EMA %s: %.1fx %s)%n", profile, loss, PROFILES.get(profile),
+                out.printf("  %-10s %.5f  (EMA %s: %.1fx %s)%n", profile, loss, new java.util.TreeMap<>(PROFILES.get(profile)),
                         Math.max(loss, losses.get("raw")) / Math.min(loss, losses.get("raw")), loss < losses.get("raw") ? "lower" : "HIGHER");
                 out.printf("             %s%n", finals.get(profile));
             }
