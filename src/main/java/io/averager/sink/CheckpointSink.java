@@ -58,7 +58,6 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
     private final Consumer<CheckpointManifest> listener;
     private final Map<String, CheckpointAssembly> assemblies = new HashMap<>();
     private final Map<String, TopicPartition> assemblyPartitions = new HashMap<>();
-    private final Map<TopicPartition, Long> consumed = new HashMap<>();
     private volatile boolean closed;
 
     /**
@@ -100,7 +99,6 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
             while (!closed) {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
                     handle(record);
-                    consumed.put(new TopicPartition(record.topic(), record.partition()), record.offset() + 1);
                 }
             }
         } catch (WakeupException e) {
@@ -134,21 +132,24 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         } else if (message instanceof CheckpointChunk c) {
             CheckpointAssembly a = assemblies.get(id(c.getRun(), c.getProfile()));
             if (a == null || a.header().getStep() != c.getStep()) {
-                log.warn("Chunk of run {} profile {} step {} without its checkpoint header; skipped",
+                // After a restart the sink re-reads from the oldest unfinished header, so chunks of
+                // checkpoints it already stored come again; they have no assembly and are not needed.
+                log.debug("Chunk of run {} profile {} step {} without its checkpoint header; skipped",
                         c.getRun(), c.getProfile(), c.getStep());
                 return;
             }
             a.write(c);
         } else if (message instanceof CheckpointCommit m) {
-            complete(m);
+            complete(m, record.offset() + 1);
         }
     }
 
-    private void complete(CheckpointCommit m) throws IOException {
+    /** @param next the offset after the commit record */
+    private void complete(CheckpointCommit m, long next) throws IOException {
         String id = id(m.getRun(), m.getProfile());
         CheckpointAssembly a = assemblies.get(id);
         if (a == null || a.header().getStep() != m.getStep()) {
-            log.warn("Commit of run {} profile {} step {} without its checkpoint header; skipped",
+            log.debug("Commit of run {} profile {} step {} without its checkpoint header; skipped",
                     m.getRun(), m.getProfile(), m.getStep());
             return;
         }
@@ -167,7 +168,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
                 "safetensors", file.size(), file.sha256(), a.header().getTensors(), Instant.now());
         producer.beginTransaction();
         producer.send(new ProducerRecord<>(manifestsTopic, m.getRun(), manifest));
-        producer.sendOffsetsToTransaction(safeOffsets(partition), consumer.groupMetadata());
+        producer.sendOffsetsToTransaction(safeOffsets(partition, next), consumer.groupMetadata());
         producer.commitTransaction();
         log.info("Checkpoint of run {} profile {} step {} stored at {} ({} bytes)", m.getRun(), m.getProfile(),
                 m.getStep(), uri, file.size());
@@ -175,8 +176,8 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
     }
 
     /** Offsets that re-read every checkpoint still being assembled on the partition. */
-    private Map<TopicPartition, OffsetAndMetadata> safeOffsets(TopicPartition partition) {
-        long offset = consumed.getOrDefault(partition, 0L) + 1;
+    private Map<TopicPartition, OffsetAndMetadata> safeOffsets(TopicPartition partition, long next) {
+        long offset = next;
         for (Map.Entry<String, CheckpointAssembly> e : assemblies.entrySet()) {
             if (partition.equals(assemblyPartitions.get(e.getKey()))) {
                 offset = Math.min(offset, e.getValue().headerOffset());
@@ -217,7 +218,6 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
                 }
             }
             dropAll(drop);
-            partitions.forEach(consumed::remove);
         }
 
         @Override

@@ -21,6 +21,9 @@ import org.apache.kafka.streams.processor.api.Record;
  */
 final class ValidateProcessor implements Processor<byte[], byte[], Object, Object> {
 
+    /** Longest run id accepted, in UTF-8 bytes: it names files and keys in object stores. */
+    static final int MAX_RUN_BYTES = 512;
+
     private final SnapshotRules rules;
     private ProcessorContext<Object, Object> context;
 
@@ -42,6 +45,8 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
             problem = "record has no key: expected the run id";
         } else if ((run = utf8(record.key())) == null) {
             problem = "record key is not valid UTF-8: expected the run id";
+        } else if (run.isEmpty() || record.key().length > MAX_RUN_BYTES) {
+            problem = "record key of " + record.key().length + " bytes: expected a run id of 1 to " + MAX_RUN_BYTES + " bytes";
         } else {
             try {
                 message = WireCodec.decode(record.value());
