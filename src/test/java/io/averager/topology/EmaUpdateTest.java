@@ -160,8 +160,10 @@ class EmaUpdateTest {
                         .containsExactly(driver.emaF32("in-order", "ema", tensor, offset));
             }
         }
-        assertThat(driver.emaF32("shuffled", "ema", "w", 8)).containsExactly(emaF32(DECAY, range(w, 8, 10), range(w2, 8, 10)));
-        assertThat(driver.emaF32("shuffled", "ema", "v", 4)).containsExactly(emaF32(DECAY, range(v, 4, 5), range(v2, 4, 5)));
+        assertThat(driver.emaF32("shuffled", "ema", "w", 8))
+                .containsExactly(emaF32(DECAY, range(w, 8, 10), range(w2, 8, 10)));
+        assertThat(driver.emaF32("shuffled", "ema", "v", 4))
+                .containsExactly(emaF32(DECAY, range(v, 4, 5), range(v2, 4, 5)));
         assertThat(driver.emaF32("other", "ema", "w", 0)).containsExactly(9, 9, 9);
     }
 

@@ -103,15 +103,16 @@ final class TestSnapshot {
 
     List<SnapshotChunk> chunks() {
         List<SnapshotChunk> chunks = new ArrayList<>();
+        // A grid below 1 is invalid; one chunk per tensor keeps such a snapshot finite.
+        long cell = grid > 0 ? grid : Long.MAX_VALUE;
         for (int t = 0; t < tensors.size(); t++) {
             byte[] bytes = data.get(t);
             int elementSize = elementSize(tensors.get(t).getDtype());
             long numel = bytes.length / elementSize;
-            for (long offset = 0; offset < numel; offset += grid) {
-                int from = (int) (offset * elementSize);
-                int to = (int) (Math.min(offset + grid, numel) * elementSize);
-                chunks.add(new SnapshotChunk(run, step, tensors.get(t).getName(), offset,
-                        ByteBuffer.wrap(Arrays.copyOfRange(bytes, from, to))));
+            for (long offset = 0, end; offset < numel; offset = end) {
+                end = numel - offset <= cell ? numel : offset + cell;
+                chunks.add(new SnapshotChunk(run, step, tensors.get(t).getName(), offset, ByteBuffer.wrap(
+                        Arrays.copyOfRange(bytes, (int) offset * elementSize, (int) end * elementSize))));
             }
         }
         return chunks;

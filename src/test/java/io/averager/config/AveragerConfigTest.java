@@ -1,0 +1,125 @@
+package io.averager.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.averager.ema.Profile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.kafka.common.config.ConfigException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AveragerConfigTest {
+
+    private static AveragerConfig config(String... keysAndValues) {
+        Map<String, Object> props = new HashMap<>();
+        props.put("bootstrap.servers", "broker:9092");
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            props.put(keysAndValues[i], keysAndValues[i + 1]);
+        }
+        return new AveragerConfig(props);
+    }
+
+    @Test
+    void defaultsNeedOnlyTheBootstrapServers() {
+        AveragerConfig c = config();
+
+        assertThat(c.getString(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG)).isEqualTo("snapshots");
+        assertThat(c.getString(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG)).isEqualTo("checkpoints");
+        assertThat(c.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG)).isEqualTo("checkpoint-manifests");
+        assertThat(c.getString(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG)).isEqualTo("averager-dead-letters");
+        assertThat(c.getInt(AveragerConfig.TOPIC_PARTITIONS_CONFIG)).isEqualTo(-1);
+        assertThat(c.getShort(AveragerConfig.TOPIC_REPLICATION_FACTOR_CONFIG)).isEqualTo((short) -1);
+        assertThat(c.getLong(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG)).isEqualTo(1000L);
+        assertThat(c.getLong(AveragerConfig.CHECKPOINT_EVERY_MS_CONFIG)).isZero();
+        assertThat(c.getString(AveragerConfig.CHECKPOINT_STORE_CONFIG)).isEqualTo("checkpoints");
+        assertThat(c.getString(AveragerConfig.KERNEL_CONFIG)).isEqualTo("java");
+        assertThat(c.getLong(AveragerConfig.MAX_GRID_CONFIG)).isEqualTo(16L << 20);
+        assertThat(c.getLong(AveragerConfig.MAX_TENSOR_ELEMENTS_CONFIG)).isEqualTo(1L << 36);
+        assertThat(c.applicationId()).isEqualTo("averager");
+        assertThat(c.stateDir()).isEqualTo(Paths.get("averager-state"));
+        assertThat(c.spoolDir()).isEqualTo(Paths.get("averager-state", "spool"));
+        assertThat(c.profiles()).containsExactly(Profile.builder("ema").decay(0.9999).build());
+    }
+
+    @Test
+    void spoolDirFollowsTheStateDirUnlessSet() {
+        assertThat(config("state.dir", "/var/averager").spoolDir()).isEqualTo(Paths.get("/var/averager/spool"));
+        assertThat(config("state.dir", "/var/averager", "averager.sink.spool.dir", "/scratch").spoolDir())
+                .isEqualTo(Paths.get("/scratch"));
+        assertThat(config("application.id", "ema-fleet").applicationId()).isEqualTo("ema-fleet");
+    }
+
+    @Test
+    void missingBootstrapServersIsAnErrorNamingTheKey() {
+        assertThatThrownBy(() -> new AveragerConfig(Map.of("averager.profiles", "ema")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("bootstrap.servers");
+    }
+
+    @Test
+    void unknownAveragerKeyIsRejectedWithTheKeyNamed() {
+        assertThatThrownBy(() -> config("averager.checkpoint.every.step", "10"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("averager.checkpoint.every.step")
+                .hasMessageContaining("unknown averager setting");
+    }
+
+    @Test
+    void keyOfAProfileNotListedIsRejectedWithTheKeyNamed() {
+        assertThatThrownBy(() -> config("averager.profile.slow.decay", "0.99"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("averager.profile.slow.decay")
+                .hasMessageContaining("averager.profiles");
+    }
+
+    @Test
+    void invalidValueOfAnAveragerKeyIsRejectedWithTheKeyNamed() {
+        assertThatThrownBy(() -> config("averager.checkpoint.every.steps", "-1"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("averager.checkpoint.every.steps");
+        assertThatThrownBy(() -> config("averager.kernel", "cuda"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("averager.kernel");
+    }
+
+    @Test
+    void nonAveragerKeysPassThroughUnchanged() {
+        AveragerConfig c = config(
+                "processing.guarantee", "exactly_once_v2",
+                "num.standby.replicas", "1",
+                "security.protocol", "SASL_SSL",
+                "sasl.mechanism", "PLAIN",
+                "ssl.truststore.location", "/etc/truststore.jks",
+                "averager.checkpoint.every.steps", "50");
+
+        assertThat(c.kafkaProperties())
+                .containsEntry("bootstrap.servers", "broker:9092")
+                .containsEntry("processing.guarantee", "exactly_once_v2")
+                .containsEntry("num.standby.replicas", "1")
+                .containsEntry("security.protocol", "SASL_SSL")
+                .containsEntry("sasl.mechanism", "PLAIN")
+                .containsEntry("ssl.truststore.location", "/etc/truststore.jks")
+                .doesNotContainKey("averager.checkpoint.every.steps")
+                .hasSize(6);
+        assertThat(c.clientProperties())
+                .containsOnlyKeys("bootstrap.servers", "security.protocol", "sasl.mechanism", "ssl.truststore.location");
+    }
+
+    @Test
+    void loadsAPropertiesFileWithOverridesWinning(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("averager.properties");
+        Files.writeString(file, "bootstrap.servers=broker:9092\naverager.checkpoint.every.steps=10\n");
+
+        AveragerConfig c = AveragerConfig.load(file, Map.of("averager.checkpoint.every.steps", "20"));
+
+        assertThat(c.getLong(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG)).isEqualTo(20L);
+        assertThatThrownBy(() -> AveragerConfig.load(dir.resolve("missing.properties"), Map.of()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("missing.properties");
+    }
+}
