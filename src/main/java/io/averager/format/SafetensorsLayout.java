@@ -49,7 +49,7 @@ public final class SafetensorsLayout {
      *
      * @param tensors the tensors, in file order; names must be unique
      * @param metadata string pairs stored under {@code __metadata__}; omitted from the header when empty
-     * @throws IllegalArgumentException on a duplicate or reserved tensor name or a negative dimension
+     * @throws IllegalArgumentException on a duplicate or reserved tensor name
      */
     public static SafetensorsLayout of(List<TensorSpec> tensors, Map<String, String> metadata) {
         TensorOffsets offsets = TensorOffsets.of(tensors);

@@ -34,8 +34,8 @@ final class TensorOffsets {
     /**
      * Places the tensors one after the other from offset 0.
      *
-     * @throws IllegalArgumentException on a duplicate or reserved name, a negative dimension, or
-     *     a total size that overflows a long
+     * @throws IllegalArgumentException on a duplicate or reserved name, or a total size that
+     *     overflows a long (a {@link TensorSpec} has no negative dimension)
      */
     static TensorOffsets of(List<TensorSpec> tensors) {
         Objects.requireNonNull(tensors, "tensors");
@@ -46,20 +46,12 @@ final class TensorOffsets {
         for (TensorSpec spec : tensors) {
             Objects.requireNonNull(spec, "tensor spec");
             String name = Objects.requireNonNull(spec.name(), "tensor name");
-            Objects.requireNonNull(spec.dtype(), () -> "dtype of tensor " + name);
-            Objects.requireNonNull(spec.shape(), () -> "shape of tensor " + name);
             if (name.equals(METADATA_KEY)) {
                 throw new IllegalArgumentException("Tensor name " + METADATA_KEY
                         + " is reserved by the safetensors format for metadata");
             }
             if (indexByName.putIfAbsent(name, copy.size()) != null) {
                 throw new IllegalArgumentException("Duplicate tensor " + name + " in safetensors layout");
-            }
-            for (long dim : spec.shape()) {
-                if (dim < 0) {
-                    throw new IllegalArgumentException("Tensor " + name + " has negative dimension in shape "
-                            + Arrays.toString(spec.shape()));
-                }
             }
             begins[copy.size()] = offset;
             try {

@@ -91,7 +91,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         }
         boolean checkpoint = cadence.isDue(state, h.getStep(), record.timestamp(), h.getEndOfRun());
         RunState next = state == null
-                ? new RunState(h.getTensors(), h.getGrid(), h.getChunkCount(), -1L, 0L, -1L, record.timestamp(), null)
+                ? new RunState(h.getTensors(), h.getGrid(), h.getChunkCount(), -1L, 0L, h.getStep(), record.timestamp(), null)
                 : state;
         if (set) {
             next.setTensors(h.getTensors());

@@ -6,7 +6,8 @@ import io.averager.wire.avro.RunState;
  * Decides at a snapshot's header whether its EMA becomes a checkpoint. Uses record timestamps,
  * not the clock, so that a replay of the same history checkpoints the same steps.
  *
- * @param everySteps checkpoint the first snapshot whose step crosses a multiple of this; 0: off
+ * @param everySteps checkpoint the first snapshot whose step crosses a multiple of this since the
+ *     last checkpoint (or the run's first snapshot); 0: off
  * @param everyMs checkpoint once this much snapshot time has passed since the last checkpoint; 0: off
  */
 record CheckpointCadence(long everySteps, long everyMs) {
@@ -21,7 +22,9 @@ record CheckpointCadence(long everySteps, long everyMs) {
         if (state == null) {
             return false;
         }
-        if (everySteps > 0 && Math.floorDiv(step, everySteps) > Math.floorDiv(state.getLastStep(), everySteps)) {
+        // Measured from the last checkpoint that was stored, not the last snapshot, so that a
+        // checkpoint lost to a broken snapshot is taken at the next one.
+        if (everySteps > 0 && Math.floorDiv(step, everySteps) > Math.floorDiv(state.getLastCheckpointStep(), everySteps)) {
             return true;
         }
         return everyMs > 0 && timestamp - state.getLastCheckpointTime() >= everyMs;

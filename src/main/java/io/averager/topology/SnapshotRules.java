@@ -80,6 +80,10 @@ final class SnapshotRules {
     }
 
     String check(SnapshotChunk c) {
+        if (c.getTensor().isEmpty() || c.getTensor().length() > MAX_NAME_LENGTH) {
+            return "Chunk for run " + c.getRun() + " step " + c.getStep() + ": tensor name of " + c.getTensor().length()
+                    + " characters (expected 1 to " + MAX_NAME_LENGTH + ")";
+        }
         if (c.getStep() < 0) {
             return "Chunk for run " + c.getRun() + " step " + c.getStep() + ": step is negative";
         }

@@ -1,5 +1,6 @@
 package io.averager.wire;
 
+import io.averager.config.AveragerConfig;
 import io.averager.wire.avro.CheckpointChunk;
 import io.averager.wire.avro.CheckpointCommit;
 import io.averager.wire.avro.CheckpointHeader;
@@ -33,6 +34,18 @@ public final class WireCodec {
 
     /** Bytes before the Avro body: marker and fingerprint. */
     public static final int PREFIX_LENGTH = 10;
+
+    static {
+        // Avro trusts a length prefix before reading what follows: without limits a 15-byte
+        // message can ask for a 2 GiB allocation. No field of ours can exceed a whole message.
+        String limit = Integer.toString(AveragerConfig.MAX_MESSAGE_BYTES);
+        for (String key : List.of("org.apache.avro.limits.string.maxLength", "org.apache.avro.limits.bytes.maxLength",
+                "org.apache.avro.limits.collectionItems.maxLength")) {
+            if (System.getProperty(key) == null) {
+                System.setProperty(key, limit);
+            }
+        }
+    }
 
     private static final List<Schema> SCHEMAS = List.of(
             SnapshotHeader.SCHEMA$, SnapshotChunk.SCHEMA$, SnapshotCommit.SCHEMA$,
