@@ -140,12 +140,15 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
             }
             a.write(c);
         } else if (message instanceof CheckpointCommit m) {
-            complete(m, record.offset() + 1);
+            complete(m, record.offset() + 1, record.timestamp());
         }
     }
 
-    /** @param next the offset after the commit record */
-    private void complete(CheckpointCommit m, long next) throws IOException {
+    /**
+     * @param next the offset after the commit record
+     * @param timestamp the commit record's timestamp, that of the snapshot commit
+     */
+    private void complete(CheckpointCommit m, long next, long timestamp) throws IOException {
         String id = id(m.getRun(), m.getProfile());
         CheckpointAssembly a = assemblies.get(id);
         if (a == null || a.header().getStep() != m.getStep()) {
@@ -165,7 +168,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         assemblies.remove(id);
         TopicPartition partition = assemblyPartitions.remove(id);
         CheckpointManifest manifest = new CheckpointManifest(m.getRun(), m.getProfile(), m.getStep(), uri.toString(),
-                "safetensors", file.size(), file.sha256(), a.header().getTensors(), Instant.now());
+                "safetensors", file.size(), file.sha256(), a.header().getTensors(), Instant.ofEpochMilli(timestamp));
         producer.beginTransaction();
         producer.send(new ProducerRecord<>(manifestsTopic, m.getRun(), manifest));
         producer.sendOffsetsToTransaction(safeOffsets(partition, next), consumer.groupMetadata());
