@@ -31,11 +31,12 @@ public final class EmbeddedKafka implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EmbeddedKafka.class);
     private static final int NODE_ID = 1;
 
-    private final KafkaRaftServer server;
+    private final KafkaConfig config;
     private final String bootstrapServers;
+    private KafkaRaftServer server;
 
-    private EmbeddedKafka(KafkaRaftServer server, String bootstrapServers) {
-        this.server = server;
+    private EmbeddedKafka(KafkaConfig config, String bootstrapServers) {
+        this.config = config;
         this.bootstrapServers = bootstrapServers;
     }
 
@@ -46,9 +47,26 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     /**
      * Starts a broker with its state under {@code dataDir}; {@code overrides} replace or add
-     * broker settings (listeners for SASL, say).
+     * broker settings.
      */
     public static EmbeddedKafka start(Path dataDir, Map<String, String> overrides) {
+        return start(dataDir, overrides, null);
+    }
+
+    /**
+     * Starts a broker whose client listener requires SASL/PLAIN with the given user names and
+     * passwords (security.protocol=SASL_PLAINTEXT, sasl.mechanism=PLAIN). The broker talks to
+     * itself over a second, plaintext loopback listener.
+     */
+    public static EmbeddedKafka startWithSaslPlain(Path dataDir, Map<String, String> users) {
+        StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required");
+        users.forEach((user, password) -> jaas.append(" user_").append(user).append("=\"").append(password).append('"'));
+        return start(dataDir, Map.of(
+                "sasl.enabled.mechanisms", "PLAIN",
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config", jaas.append(';').toString()), "SASL_PLAINTEXT");
+    }
+
+    private static EmbeddedKafka start(Path dataDir, Map<String, String> overrides, String clientProtocol) {
         try {
             Files.createDirectories(dataDir);
             int brokerPort = freePort();
@@ -57,11 +75,21 @@ public final class EmbeddedKafka implements AutoCloseable {
             p.put("process.roles", "broker,controller");
             p.put("node.id", Integer.toString(NODE_ID));
             p.put("controller.quorum.bootstrap.servers", "127.0.0.1:" + controllerPort);
-            p.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
-            p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
             p.put("controller.listener.names", "CONTROLLER");
-            p.put("inter.broker.listener.name", "PLAINTEXT");
-            p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+            if (clientProtocol == null) {
+                p.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+                p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
+                p.put("inter.broker.listener.name", "PLAINTEXT");
+                p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+            } else {
+                int internalPort = freePort();
+                p.put("listeners", clientProtocol + "://127.0.0.1:" + brokerPort + ",INTERNAL://127.0.0.1:" + internalPort
+                        + ",CONTROLLER://127.0.0.1:" + controllerPort);
+                p.put("advertised.listeners", clientProtocol + "://127.0.0.1:" + brokerPort + ",INTERNAL://127.0.0.1:" + internalPort);
+                p.put("inter.broker.listener.name", "INTERNAL");
+                p.put("listener.security.protocol.map", clientProtocol + ":" + clientProtocol
+                        + ",INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT");
+            }
             p.put("log.dirs", dataDir.resolve("kafka").toAbsolutePath().toString());
             p.put("offsets.topic.replication.factor", "1");
             p.put("offsets.topic.num.partitions", "1");
@@ -81,16 +109,27 @@ public final class EmbeddedKafka implements AutoCloseable {
             if (!Files.exists(Path.of(config.metadataLogDir(), "meta.properties"))) {
                 format(config, controllerPort);
             }
-            KafkaRaftServer server = new KafkaRaftServer(config, Time.SYSTEM);
-            server.startup();
-            String bootstrap = "127.0.0.1:" + brokerPort;
-            log.info("Embedded Kafka broker listening on {} with data in {}", bootstrap, dataDir);
-            return new EmbeddedKafka(server, bootstrap);
+            EmbeddedKafka kafka = new EmbeddedKafka(config, "127.0.0.1:" + brokerPort);
+            kafka.startServer();
+            log.info("Embedded Kafka broker listening on {} with data in {}", kafka.bootstrapServers, dataDir);
+            return kafka;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (Exception e) {
             throw new AveragerException("Cannot start the embedded Kafka broker in " + dataDir + ": " + e.getMessage(), e);
         }
+    }
+
+    private void startServer() {
+        server = new KafkaRaftServer(config, Time.SYSTEM);
+        server.startup();
+    }
+
+    /** Stops the broker and starts it again on the same ports and data, as an operator's restart would. */
+    public void restart() {
+        close();
+        startServer();
+        log.info("Embedded Kafka broker restarted on {}", bootstrapServers);
     }
 
     private static void format(KafkaConfig config, int controllerPort) throws Exception {
@@ -127,14 +166,17 @@ public final class EmbeddedKafka implements AutoCloseable {
                 AveragerConfig.CHECKPOINT_STORE_CONFIG, dataDir.resolve("checkpoints").toAbsolutePath().toString());
     }
 
-    /** host:port of the PLAINTEXT listener. */
+    /** host:port of the client listener. */
     public String bootstrapServers() {
         return bootstrapServers;
     }
 
     @Override
     public void close() {
-        server.shutdown();
-        server.awaitShutdown();
+        if (server != null) {
+            server.shutdown();
+            server.awaitShutdown();
+            server = null;
+        }
     }
 }
