@@ -58,6 +58,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
     private final Consumer<CheckpointManifest> listener;
     private final Map<String, CheckpointAssembly> assemblies = new HashMap<>();
     private final Map<String, TopicPartition> assemblyPartitions = new HashMap<>();
+    private Upload waiting;
     private volatile boolean closed;
 
     /**
@@ -97,8 +98,19 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
             producer.initTransactions();
             consumer.subscribe(List.of(checkpointsTopic), new Rebalance());
             while (!closed) {
-                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
-                    handle(record);
+                if (waiting != null && !retryStore()) {
+                    // Partitions are paused: polling only keeps the group membership alive.
+                    consumer.poll(Duration.ofMillis(200));
+                    continue;
+                }
+                List<ConsumerRecord<String, byte[]>> records = new ArrayList<>();
+                consumer.poll(Duration.ofMillis(500)).forEach(records::add);
+                for (int i = 0; i < records.size(); i++) {
+                    handle(records.get(i));
+                    if (waiting != null) {
+                        holdBack(records.subList(i + 1, records.size()));
+                        break;
+                    }
                 }
             }
         } catch (WakeupException e) {
@@ -109,6 +121,9 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
             throw new AveragerException("Checkpoint sink failed: " + e.getMessage(), e);
         } finally {
             dropAll(assemblies.keySet());
+            if (waiting != null) {
+                deleteQuietly(waiting.file());
+            }
             consumer.close();
             producer.close();
         }
@@ -163,19 +178,70 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
             return;
         }
         CheckpointAssembly.Finished file = a.finish(m.getChunkCount());
-        String key = ObjectKeys.checkpoint(m.getRun(), m.getProfile(), m.getStep(), "safetensors");
-        URI uri = store.put(key, file.file());
         assemblies.remove(id);
         TopicPartition partition = assemblyPartitions.remove(id);
-        CheckpointManifest manifest = new CheckpointManifest(m.getRun(), m.getProfile(), m.getStep(), uri.toString(),
+        CheckpointManifest manifest = new CheckpointManifest(m.getRun(), m.getProfile(), m.getStep(), null,
                 "safetensors", file.size(), file.sha256(), a.header().getTensors(), Instant.ofEpochMilli(timestamp));
+        waiting = new Upload(manifest, file.file(), partition, next, new Backoff());
+        retryStore();
+    }
+
+    /**
+     * Tries to store the waiting file; on success publishes its manifest and resumes consuming.
+     * On failure consumption stays paused (the EMA keeps advancing upstream) and the next try
+     * waits a little longer, up to a minute.
+     */
+    private boolean retryStore() {
+        if (!waiting.backoff().due()) {
+            return false;
+        }
+        CheckpointManifest manifest = waiting.manifest();
+        String key = ObjectKeys.checkpoint(manifest.getRun(), manifest.getProfile(), manifest.getStep(), "safetensors");
+        URI uri;
+        try {
+            uri = store.put(key, waiting.file());
+        } catch (IOException | RuntimeException e) {
+            long delay = waiting.backoff().failed();
+            log.warn("Cannot store checkpoint of run {} profile {} step {} in {} (attempt {}, next in {} ms): {}",
+                    manifest.getRun(), manifest.getProfile(), manifest.getStep(), store.describe(),
+                    waiting.backoff().attempts(), delay, e.toString());
+            consumer.pause(consumer.assignment());
+            return false;
+        }
+        manifest.setUri(uri.toString());
+        publish(manifest, waiting.partition(), waiting.next());
+        if (waiting.backoff().attempts() > 0) {
+            log.info("Stored checkpoint of run {} profile {} step {} after {} failed attempts", manifest.getRun(),
+                    manifest.getProfile(), manifest.getStep(), waiting.backoff().attempts());
+        }
+        waiting = null;
+        consumer.resume(consumer.assignment());
+        return true;
+    }
+
+    /** Publishes the manifest and commits the offsets in one transaction. */
+    private void publish(CheckpointManifest manifest, TopicPartition partition, long next) {
         producer.beginTransaction();
-        producer.send(new ProducerRecord<>(manifestsTopic, m.getRun(), manifest));
+        producer.send(new ProducerRecord<>(manifestsTopic, manifest.getRun(), manifest));
         producer.sendOffsetsToTransaction(safeOffsets(partition, next), consumer.groupMetadata());
         producer.commitTransaction();
-        log.info("Checkpoint of run {} profile {} step {} stored at {} ({} bytes)", m.getRun(), m.getProfile(),
-                m.getStep(), uri, file.size());
+        log.info("Checkpoint of run {} profile {} step {} stored at {} ({} bytes)", manifest.getRun(),
+                manifest.getProfile(), manifest.getStep(), manifest.getUri(), manifest.getSize());
         listener.accept(manifest);
+    }
+
+    /** Records consumed but not handled while a file waits: fetched again once consumption resumes. */
+    private void holdBack(List<ConsumerRecord<String, byte[]>> rest) {
+        Map<TopicPartition, Long> first = new HashMap<>();
+        for (ConsumerRecord<String, byte[]> r : rest) {
+            first.putIfAbsent(new TopicPartition(r.topic(), r.partition()), r.offset());
+        }
+        first.forEach(consumer::seek);
+        consumer.pause(consumer.assignment());
+    }
+
+    /** A complete checkpoint file waiting to be stored, and what to publish once it is. */
+    private record Upload(CheckpointManifest manifest, Path file, TopicPartition partition, long next, Backoff backoff) {
     }
 
     /** Offsets that re-read every checkpoint still being assembled on the partition. */
@@ -196,6 +262,14 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
             if (a != null) {
                 a.close();
             }
+        }
+    }
+
+    private static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException e) {
+            log.warn("Cannot delete spool file {}: {}", file, e.toString());
         }
     }
 
@@ -221,6 +295,11 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
                 }
             }
             dropAll(drop);
+            if (waiting != null && partitions.contains(waiting.partition())) {
+                // Another instance will assemble and store it again from the committed offsets.
+                deleteQuietly(waiting.file());
+                waiting = null;
+            }
         }
 
         @Override

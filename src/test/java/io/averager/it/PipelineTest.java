@@ -3,7 +3,6 @@ package io.averager.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.averager.config.AveragerConfig;
-import io.averager.ema.Dtype;
 import io.averager.ema.TensorSpec;
 import io.averager.format.SafetensorsReader;
 import io.averager.publish.SnapshotPublisher;
@@ -12,12 +11,10 @@ import io.averager.wire.avro.SnapshotMode;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -52,8 +49,8 @@ class PipelineTest {
             service.settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "50");
             service.start();
 
-            Expected ema = new Expected(DECAY, 0);
-            Expected halflife = new Expected(0, HALF_LIFE_STEPS);
+            ExpectedEma ema = new ExpectedEma(DECAY, 0);
+            ExpectedEma halflife = new ExpectedEma(0, HALF_LIFE_STEPS);
             Map<String, Object> producer = Map.of("bootstrap.servers", SharedKafka.bootstrapServers());
             try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024)) {
                 for (long step = STEP_GAP; step <= LAST_STEP; step += STEP_GAP) {
@@ -87,7 +84,7 @@ class PipelineTest {
     }
 
     /** The manifest's file, after checking its size and SHA-256. */
-    private static Path verifiedFile(CheckpointManifest m) throws Exception {
+    static Path verifiedFile(CheckpointManifest m) throws Exception {
         Path file = Path.of(URI.create(m.getUri()));
         assertThat(Files.size(file)).isEqualTo(m.getSize());
         String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
@@ -95,7 +92,7 @@ class PipelineTest {
         return file;
     }
 
-    private static void assertMatches(Path file, Expected expected, double relative) throws IOException {
+    static void assertMatches(Path file, ExpectedEma expected, double relative) throws IOException {
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             assertThat(r.tensors()).extracting(TensorSpec::name)
                     .containsExactlyElementsOf(TestModel.TENSORS.stream().map(TensorSpec::name).toList());
@@ -110,42 +107,6 @@ class PipelineTest {
                             .isCloseTo(want[i], org.assertj.core.data.Offset.offset(relative * Math.max(1, Math.abs(want[i]))));
                 }
             }
-        }
-    }
-
-    /**
-     * The EMA as timm's ModelEmaV2 computes it for float32 tensors (float products and sum),
-     * double for F64, latest value for integers.
-     */
-    private static final class Expected {
-        final Map<String, double[]> state = new HashMap<>();
-        final double decay;
-        final double halfLife;
-        long lastStep = -1;
-
-        Expected(double decay, double halfLife) {
-            this.decay = decay;
-            this.halfLife = halfLife;
-        }
-
-        void add(Map<String, ByteBuffer> weights, long step) {
-            double d = halfLife > 0 ? Math.pow(0.5, (step - lastStep) / halfLife) : decay;
-            for (TensorSpec t : TestModel.TENSORS) {
-                ByteBuffer b = weights.get(t.name()).duplicate().order(ByteOrder.LITTLE_ENDIAN);
-                double[] s = state.computeIfAbsent(t.name(), k -> new double[Math.toIntExact(t.numel())]);
-                for (int i = 0; i < s.length; i++) {
-                    double x = TestModel.value(b, t.dtype(), i);
-                    if (lastStep < 0 || !t.dtype().floating()) {
-                        s[i] = x;
-                    } else if (t.dtype() == Dtype.F64) {
-                        s[i] = d * s[i] + (1 - d) * x;
-                    } else {
-                        s[i] = (float) ((float) d * (float) s[i]) + (float) ((float) (1 - d) * (float) x);
-                        s[i] = (float) s[i];
-                    }
-                }
-            }
-            lastStep = step;
         }
     }
 }

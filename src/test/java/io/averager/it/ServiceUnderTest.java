@@ -66,6 +66,15 @@ final class ServiceUnderTest implements AutoCloseable {
         return found;
     }
 
+    /** Manifests received so far and not yet taken by {@link #awaitCheckpoints}. */
+    int manifestsWaiting() {
+        return manifests.size();
+    }
+
+    AveragerService service() {
+        return service;
+    }
+
     @Override
     public void close() {
         if (service != null) {
