@@ -7,15 +7,10 @@ import io.averager.wire.Tensors;
 import io.averager.wire.avro.CheckpointChunk;
 import io.averager.wire.avro.CheckpointHeader;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.Set;
 
 /**
@@ -63,24 +58,11 @@ final class CheckpointAssembly implements AutoCloseable {
         }
         writer.force();
         writer.close();
-        return new Finished(file, Files.size(file), sha256(file));
+        return new Finished(file, Files.size(file), FileDigest.sha256(file));
     }
 
     /** A complete local file. */
     record Finished(Path file, long size, String sha256) {
-    }
-
-    static String sha256(Path file) throws IOException {
-        MessageDigest digest;
-        try {
-            digest = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-        try (InputStream in = new DigestInputStream(Files.newInputStream(file), digest)) {
-            in.transferTo(java.io.OutputStream.nullOutputStream());
-        }
-        return HexFormat.of().formatHex(digest.digest());
     }
 
     /** Drops the partial file. */

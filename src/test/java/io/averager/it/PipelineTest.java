@@ -2,6 +2,7 @@ package io.averager.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.averager.cli.Main;
 import io.averager.config.AveragerConfig;
 import io.averager.ema.TensorSpec;
 import io.averager.format.SafetensorsReader;
@@ -11,14 +12,17 @@ import io.averager.wire.avro.SnapshotMode;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -80,6 +84,16 @@ class PipelineTest {
             PythonCheck.run("src/test/python/check_ema.py", "--snapshots", snapshotFiles.toString(),
                     "--checkpoint", emaFile.toString(), "--decay", Double.toString(DECAY),
                     "--run", run, "--profile", "ema", "--step", Long.toString(LAST_STEP));
+
+            String[] verify = {"verify", "--bootstrap-servers", SharedKafka.bootstrapServers(),
+                    "--topic", service.name + "-manifests", emaFile.toString()};
+            assertThat(new CommandLine(new Main()).execute(verify)).as("verify of the stored file").isZero();
+            try (FileChannel f = FileChannel.open(emaFile, StandardOpenOption.WRITE)) {
+                f.write(ByteBuffer.wrap(new byte[] {42}), Files.size(emaFile) - 1);
+            }
+            assertThat(new CommandLine(new Main()).execute(verify)).as("verify of a tampered file").isEqualTo(1);
+            verify[verify.length - 1] = snapshotFiles.resolve("step-000010.safetensors").toString();
+            assertThat(new CommandLine(new Main()).execute(verify)).as("verify of a file no manifest names").isEqualTo(2);
         }
     }
 
