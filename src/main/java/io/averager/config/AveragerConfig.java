@@ -23,8 +23,9 @@ import org.apache.kafka.streams.StreamsConfig;
 
 /**
  * The service's configuration. Keys prefixed {@code averager.} are defined here; every other key
- * passes through unchanged to Kafka Streams and to the sink's consumer and producer (security
- * settings included). Immutable.
+ * passes through unchanged to Kafka Streams; connection and security settings, and those with
+ * Kafka Streams' {@code consumer.} and {@code producer.} prefixes, also reach the sink's consumer
+ * and producer. Immutable.
  */
 public final class AveragerConfig extends AbstractConfig {
 
@@ -54,7 +55,8 @@ public final class AveragerConfig extends AbstractConfig {
     public static final String CHECKPOINT_STORE_CONFIG = "averager.checkpoint.store";
     private static final String CHECKPOINT_STORE_DOC = "Where checkpoint files go: a directory (path or file: URI). Files land at runs/RUN/PROFILE/step-STEP.safetensors below it.";
     public static final String SINK_SPOOL_DIR_CONFIG = "averager.sink.spool.dir";
-    private static final String SINK_SPOOL_DIR_DOC = "Local directory where the sink assembles checkpoint files before storing them. Empty: STATE_DIR/spool.";
+    private static final String SINK_SPOOL_DIR_DOC = "Local directory where the sink assembles checkpoint files before storing them. Empty: STATE_DIR/spool."
+            + " Partial files left there by a crash are deleted at start: give each instance its own.";
 
     public static final String KERNEL_CONFIG = "averager.kernel";
     private static final String KERNEL_DOC = "Where the EMA arithmetic runs: 'java' (plain Java on the CPU).";
@@ -62,6 +64,10 @@ public final class AveragerConfig extends AbstractConfig {
     private static final String MAX_GRID_DOC = "Largest chunk grid, in elements, a snapshot may declare. Bounds the memory one record can ask for.";
     public static final String MAX_TENSOR_ELEMENTS_CONFIG = "averager.max.tensor.elements";
     private static final String MAX_TENSOR_ELEMENTS_DOC = "Largest tensor, in elements, a snapshot may declare.";
+    public static final String NONFINITE_CONFIG = "averager.nonfinite";
+    private static final String NONFINITE_DOC = "What to do with a chunk of a floating tensor holding NaN or an infinity:"
+            + " 'reject' (dead-letter it, naming the first bad element, and checkpoint nothing of its snapshot)"
+            + " or 'allow' (apply it as it is).";
 
     /** Kafka's default; kept here so the README can say what the service is called by default. */
     public static final String DEFAULT_APPLICATION_ID = "averager";
@@ -83,7 +89,9 @@ public final class AveragerConfig extends AbstractConfig {
             .define(SINK_SPOOL_DIR_CONFIG, Type.STRING, "", Importance.LOW, SINK_SPOOL_DIR_DOC)
             .define(KERNEL_CONFIG, Type.STRING, "java", ConfigDef.ValidString.in("java"), Importance.LOW, KERNEL_DOC)
             .define(MAX_GRID_CONFIG, Type.LONG, 16L << 20, Range.between(1, 16L << 20), Importance.LOW, MAX_GRID_DOC)
-            .define(MAX_TENSOR_ELEMENTS_CONFIG, Type.LONG, 1L << 36, Range.atLeast(1), Importance.LOW, MAX_TENSOR_ELEMENTS_DOC);
+            .define(MAX_TENSOR_ELEMENTS_CONFIG, Type.LONG, 1L << 36, Range.atLeast(1), Importance.LOW, MAX_TENSOR_ELEMENTS_DOC)
+            .define(NONFINITE_CONFIG, Type.STRING, "reject", ConfigDef.CaseInsensitiveValidString.in("reject", "allow"),
+                    Importance.MEDIUM, NONFINITE_DOC);
 
     private static final Set<String> CLIENT_KEYS = Set.of(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG,
             CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, CommonClientConfigs.CLIENT_DNS_LOOKUP_CONFIG,
@@ -154,6 +162,27 @@ public final class AveragerConfig extends AbstractConfig {
             }
         });
         return kafka;
+    }
+
+    /**
+     * Settings of the service's own consumer (the sink's): connection and security, then every
+     * setting given with Kafka Streams' {@code consumer.} prefix, without it, as Kafka Streams
+     * applies them to its consumers: {@code consumer.session.timeout.ms},
+     * {@code consumer.group.instance.id} (static membership) and so on.
+     */
+    public Map<String, Object> consumerProperties() {
+        return withPrefixed(StreamsConfig.CONSUMER_PREFIX);
+    }
+
+    /** Settings of the service's own producer (the sink's): as {@link #consumerProperties()}, with the {@code producer.} prefix. */
+    public Map<String, Object> producerProperties() {
+        return withPrefixed(StreamsConfig.PRODUCER_PREFIX);
+    }
+
+    private Map<String, Object> withPrefixed(String prefix) {
+        Map<String, Object> settings = clientProperties();
+        settings.putAll(originalsWithPrefix(prefix));
+        return settings;
     }
 
     /** Settings shared by every Kafka client: connection and security only. */

@@ -13,6 +13,7 @@ import io.averager.wire.avro.SnapshotMode;
 import io.averager.wire.avro.TensorInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -44,6 +45,8 @@ public final class SnapshotPublisher implements AutoCloseable {
      * @param producerProperties Kafka producer settings: at least bootstrap.servers; a
      *     transactional.id is generated when absent (set one per training process to fence a
      *     zombie after a restart)
+     * @throws AveragerException if the producer cannot register its transactional.id (the
+     *     broker unreachable within max.block.ms, say); nothing is left running
      */
     public SnapshotPublisher(Map<String, Object> producerProperties, String topic, long grid) {
         if (grid < 1) {
@@ -57,13 +60,26 @@ public final class SnapshotPublisher implements AutoCloseable {
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new WireSerializer());
         this.topic = topic;
         this.grid = grid;
-        producer.initTransactions();
+        try {
+            producer.initTransactions();
+        } catch (KafkaException e) {
+            // Left open, the producer would keep retrying in the background and, once the broker
+            // answers, fence the publisher that replaced this one.
+            producer.close(Duration.ZERO);
+            throw new AveragerException("Cannot start publishing to " + topic + " as "
+                    + p.get(ProducerConfig.TRANSACTIONAL_ID_CONFIG) + ": " + e.getMessage(), e);
+        }
     }
 
     /**
      * Sends one snapshot and waits until its transaction is committed.
      *
      * @param endOfRun the run's last snapshot: the service checkpoints it whatever the cadence
+     * @throws AveragerException if Kafka failed or timed out (the broker unreachable, say). The
+     *     snapshot may still have been committed: publishing it again is harmless, the service
+     *     dead-letters a step it has already applied. A publisher whose commit timed out cannot
+     *     start another transaction: close it and publish again with a new one of the same
+     *     transactional.id, which settles whatever the old one left open.
      */
     public void publish(String run, long step, SnapshotMode mode, boolean endOfRun, Map<String, String> metadata,
                         List<TensorSource> tensors) throws IOException {
@@ -102,10 +118,12 @@ public final class SnapshotPublisher implements AutoCloseable {
         producer.send(new ProducerRecord<>(topic, run, record));
     }
 
+    /** Aborts the open transaction if Kafka allows it; either way {@code cause} is what the caller sees. */
     private void abort(Exception cause) {
         try {
             producer.abortTransaction();
-        } catch (KafkaException e) {
+        } catch (KafkaException | IllegalStateException e) {
+            // IllegalStateException: a commit that timed out may still complete, so Kafka refuses the abort.
             cause.addSuppressed(e);
         }
     }

@@ -7,6 +7,7 @@ import io.averager.sink.CheckpointSink;
 import io.averager.sink.FileSystemObjectStore;
 import io.averager.sink.ObjectStore;
 import io.averager.topology.AveragerTopology;
+import io.averager.topology.NonFinitePolicy;
 import io.averager.topology.TopicSpec;
 import io.averager.topology.TopologySettings;
 import io.averager.wire.avro.CheckpointManifest;
@@ -15,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
@@ -60,7 +62,8 @@ public final class AveragerService implements AutoCloseable {
         Topology topology = AveragerTopology.build(settings(config));
         KafkaStreams streams = new KafkaStreams(topology, streamsProperties(config));
         ObjectStore store = objectStore(config.getString(AveragerConfig.CHECKPOINT_STORE_CONFIG));
-        CheckpointSink sink = new CheckpointSink(config.clientProperties(), config.applicationId() + "-sink",
+        CheckpointSink sink = new CheckpointSink(config.consumerProperties(), config.producerProperties(),
+                config.applicationId() + "-sink",
                 config.getString(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG),
                 config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG), store, config.spoolDir(), onCheckpoint);
         AveragerService service = new AveragerService(streams, sink);
@@ -87,7 +90,8 @@ public final class AveragerService implements AutoCloseable {
                 config.getLong(AveragerConfig.CHECKPOINT_EVERY_MS_CONFIG),
                 config.getLong(AveragerConfig.MAX_GRID_CONFIG),
                 config.getLong(AveragerConfig.MAX_TENSOR_ELEMENTS_CONFIG),
-                AveragerConfig.MAX_MESSAGE_BYTES);
+                AveragerConfig.MAX_MESSAGE_BYTES,
+                NonFinitePolicy.valueOf(config.getString(AveragerConfig.NONFINITE_CONFIG).toUpperCase(Locale.ROOT)));
     }
 
     /** The specifications of the service's topics, under their configured names. */

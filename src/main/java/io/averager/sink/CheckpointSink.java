@@ -10,6 +10,7 @@ import io.averager.wire.avro.CheckpointHeader;
 import io.averager.wire.avro.CheckpointManifest;
 import java.io.IOException;
 import java.net.URI;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -48,6 +49,7 @@ import org.slf4j.LoggerFactory;
 public final class CheckpointSink implements Runnable, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(CheckpointSink.class);
+    private static final String PART_SUFFIX = ".safetensors.part";
 
     private final KafkaConsumer<String, byte[]> consumer;
     private final KafkaProducer<String, SpecificRecordBase> producer;
@@ -62,18 +64,24 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
     private volatile boolean closed;
 
     /**
-     * @param clientProperties connection and security settings for the consumer and producer
+     * @param consumerProperties consumer settings: connection, security and any the operator gave
+     *     (session.timeout.ms, group.instance.id, ...); those the sink depends on are its own
+     * @param producerProperties producer settings, likewise
      * @param groupId consumer group; also the producer's transactional id
+     * @param spoolDir where files are assembled; partial files found there at start are deleted
      * @param listener told of each manifest once published (progress output); may do nothing
      */
-    public CheckpointSink(Map<String, Object> clientProperties, String groupId, String checkpointsTopic,
-                          String manifestsTopic, ObjectStore store, Path spoolDir, Consumer<CheckpointManifest> listener) {
+    public CheckpointSink(Map<String, Object> consumerProperties, Map<String, Object> producerProperties, String groupId,
+                          String checkpointsTopic, String manifestsTopic, ObjectStore store, Path spoolDir,
+                          Consumer<CheckpointManifest> listener) {
         this.checkpointsTopic = checkpointsTopic;
         this.manifestsTopic = manifestsTopic;
         this.store = store;
         this.spoolDir = spoolDir;
         this.listener = listener;
-        Map<String, Object> c = new HashMap<>(clientProperties);
+        Map<String, Object> c = new HashMap<>();
+        c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
+        c.putAll(consumerProperties);
         c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
@@ -82,9 +90,8 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 4);
         c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 8 << 20);
         c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 4 << 20);
-        c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
         this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
-        Map<String, Object> p = new HashMap<>(clientProperties);
+        Map<String, Object> p = new HashMap<>(producerProperties);
         p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, groupId);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.BUFFER_MEMORY_CONFIG, 4L << 20);
@@ -95,6 +102,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
     public void run() {
         try {
             Files.createDirectories(spoolDir);
+            deleteLeftovers();
             producer.initTransactions();
             consumer.subscribe(List.of(checkpointsTopic), new Rebalance());
             while (!closed) {
@@ -129,6 +137,19 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         }
     }
 
+    /**
+     * Deletes the partial files of a sink that stopped mid-checkpoint (killed, or its machine lost):
+     * nothing is being assembled yet, and those checkpoints are read again from their headers.
+     */
+    private void deleteLeftovers() throws IOException {
+        try (DirectoryStream<Path> parts = Files.newDirectoryStream(spoolDir, "*" + PART_SUFFIX)) {
+            for (Path part : parts) {
+                log.info("Deleting {}, left by a sink that stopped mid-checkpoint", part);
+                Files.deleteIfExists(part);
+            }
+        }
+    }
+
     private void handle(ConsumerRecord<String, byte[]> record) throws IOException {
         SpecificRecordBase message;
         try {
@@ -141,7 +162,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         if (message instanceof CheckpointHeader h) {
             String id = id(h.getRun(), h.getProfile());
             dropAll(List.of(id));
-            Path file = spoolDir.resolve(UUID.randomUUID() + ".safetensors.part");
+            Path file = spoolDir.resolve(UUID.randomUUID() + PART_SUFFIX);
             assemblies.put(id, new CheckpointAssembly(h, record.offset(), file));
             assemblyPartitions.put(id, new TopicPartition(record.topic(), record.partition()));
         } else if (message instanceof CheckpointChunk c) {

@@ -4,6 +4,7 @@ import io.averager.ema.Dtype;
 import io.averager.ema.Profile;
 import io.averager.ema.TensorSpec;
 import io.averager.kernel.Kernel;
+import io.averager.kernel.NonFinite;
 import io.averager.store.EmaEntry;
 import io.averager.store.EmaKey;
 import io.averager.store.Stores;
@@ -17,6 +18,7 @@ import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
 import io.averager.wire.avro.SnapshotMode;
 import io.averager.wire.avro.TensorInfo;
+import io.micrometer.core.instrument.Metrics;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
@@ -32,15 +34,21 @@ import org.slf4j.LoggerFactory;
  * Applies snapshots to the EMA state, one record at a time: a header opens the run's pending
  * snapshot, each chunk updates one EMA entry per profile, the commit closes the snapshot. Records
  * that do not fit the run's state are dead-lettered and change nothing. An entry remembers the
- * last step applied to it, so a chunk delivered twice is applied once.
+ * last step applied to it, so a chunk delivered twice is applied once. Snapshots that close
+ * without being averaged whole (commit missing or not matching, a chunk rejected) are counted in
+ * {@value #INCOMPLETE_METRIC}, tagged with the reason, on Micrometer's global registry.
  */
 final class ApplyProcessor implements Processor<String, Inbound, Object, Object> {
 
     private static final Logger log = LoggerFactory.getLogger(ApplyProcessor.class);
 
+    /** Counter of snapshots closed without being averaged whole; tag {@code reason}. */
+    static final String INCOMPLETE_METRIC = "averager.snapshots.incomplete";
+
     private final List<Profile> profiles;
     private final Kernel kernel;
     private final CheckpointCadence cadence;
+    private final NonFinitePolicy nonFinite;
     private ProcessorContext<Object, Object> context;
     private KeyValueStore<Bytes, byte[]> ema;
     private KeyValueStore<String, byte[]> runs;
@@ -49,6 +57,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         this.profiles = settings.profiles();
         this.kernel = settings.kernel();
         this.cadence = new CheckpointCadence(settings.checkpointEverySteps(), settings.checkpointEveryMs());
+        this.nonFinite = settings.nonFinite();
     }
 
     @Override
@@ -98,7 +107,8 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
             next.setGrid(h.getGrid());
             next.setChunkCount(h.getChunkCount());
         }
-        next.setPending(new PendingSnapshot(h.getStep(), set, checkpoint, record.timestamp(), 0, 0L));
+        next.setPending(new PendingSnapshot(h.getStep(), set, checkpoint, record.timestamp(), 0, 0L,
+                ReceivedChunks.none(h.getChunkCount()), null));
         runs.put(h.getRun(), WireCodec.encode(next));
         if (checkpoint) {
             long averaged = set ? 1 : next.getSnapshots() + 1;
@@ -125,6 +135,12 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         TensorSpec spec = Tensors.spec(info);
         ByteBuffer x = c.getData().slice().order(ByteOrder.LITTLE_ENDIAN);
         int count = x.remaining() / spec.dtype().size();
+        if (nonFinite == NonFinitePolicy.REJECT) {
+            problem = rejectNonFinite(state, pending, c, spec.dtype(), x, count);
+            if (problem != null) {
+                return problem;
+            }
+        }
         boolean applied = false;
         for (Profile profile : profiles) {
             applied |= update(record, pending, profile, c, spec.dtype(), x, count);
@@ -136,8 +152,30 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         }
         pending.setChunksSeen(pending.getChunksSeen() + 1);
         pending.setDigest(pending.getDigest() + ChunkDigest.of(c.getTensor(), c.getOffset(), x));
+        pending.setReceived(ReceivedChunks.mark(pending.getReceived(), state.getTensors(), state.getGrid(),
+                c.getTensor(), c.getOffset()));
         runs.put(c.getRun(), WireCodec.encode(state));
         return null;
+    }
+
+    /**
+     * The reason a chunk holding NaN or an infinity is not applied, or null if it holds none. The
+     * first such chunk also marks its snapshot, so that the commit aborts the checkpoint.
+     */
+    private String rejectNonFinite(RunState state, PendingSnapshot pending, SnapshotChunk c, Dtype dtype,
+                                   ByteBuffer x, int count) {
+        int bad = NonFinite.firstIndex(x, dtype, count);
+        if (bad < 0) {
+            return null;
+        }
+        String reason = "Chunk for run " + c.getRun() + " step " + c.getStep() + ": tensor " + c.getTensor()
+                + " at offset " + c.getOffset() + " holds " + NonFinite.describe(x, dtype, bad) + " at element "
+                + (c.getOffset() + bad) + " (index " + bad + " of the chunk); not applied (averager.nonfinite=reject)";
+        if (pending.getAbortReason() == null) {
+            pending.setAbortReason(reason);
+            runs.put(c.getRun(), WireCodec.encode(state));
+        }
+        return reason;
     }
 
     /** Updates one profile's entry; false if the entry already holds this step (a duplicate). */
@@ -177,12 +215,17 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
                     + (pending == null ? "" : " (open step is " + pending.getStep() + ")");
         }
         String problem = null;
-        if (m.getChunkCount() != state.getChunkCount() || pending.getChunksSeen() != state.getChunkCount()) {
+        if (pending.getAbortReason() != null) {
+            problem = at + ": not averaged whole, a chunk was rejected: " + pending.getAbortReason();
+            countIncomplete("nonfinite");
+        } else if (m.getChunkCount() != state.getChunkCount() || pending.getChunksSeen() != state.getChunkCount()) {
             problem = at + ": " + pending.getChunksSeen() + " chunks received, commit says " + m.getChunkCount()
-                    + ", header declared " + state.getChunkCount();
+                    + ", header declared " + state.getChunkCount() + missing(state, pending);
+            countIncomplete("missing_chunks");
         } else if (m.getDigest() != pending.getDigest()) {
             problem = at + String.format(": digest %016X does not match the chunks received (%016X)",
                     m.getDigest(), pending.getDigest());
+            countIncomplete("digest_mismatch");
         }
         state.setLastStep(m.getStep());
         state.setPending(null);
@@ -207,7 +250,8 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         String run = record.key();
         String reason = "Snapshot of run " + run + " step " + pending.getStep() + " is incomplete ("
                 + pending.getChunksSeen() + " of " + state.getChunkCount() + " chunks): " + why
-                + ". The entries that received its chunks include it, the others do not.";
+                + missing(state, pending) + ". The entries that received its chunks include it, the others do not.";
+        countIncomplete("no_commit");
         state.setLastStep(Math.max(state.getLastStep(), pending.getStep()));
         state.setPending(null);
         runs.put(run, WireCodec.encode(state));
@@ -216,6 +260,16 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
                     AveragerTopology.EMIT);
         }
         DeadLetter.send(context, record, record.value().rawKey(), null, reason);
+    }
+
+    /** "; missing w@0, b@4 and 2 more", or nothing when that is not known or nothing is missing. */
+    private static String missing(RunState state, PendingSnapshot pending) {
+        String missing = ReceivedChunks.missing(pending.getReceived(), state.getTensors(), state.getGrid());
+        return missing == null || missing.isEmpty() ? "" : "; missing " + missing;
+    }
+
+    private static void countIncomplete(String reason) {
+        Metrics.counter(INCOMPLETE_METRIC, "reason", reason).increment();
     }
 
     private static String describeChange(RunState state, SnapshotHeader h) {

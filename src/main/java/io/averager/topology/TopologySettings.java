@@ -3,6 +3,7 @@ package io.averager.topology;
 import io.averager.ema.Profile;
 import io.averager.kernel.Kernel;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * What the topology needs to know, as typed values.
@@ -12,6 +13,7 @@ import java.util.List;
  * @param maxGrid largest chunk grid in elements a snapshot may declare
  * @param maxTensorElements largest tensor a snapshot may declare
  * @param maxMessageBytes largest record produced, and largest value kept in a state store
+ * @param nonFinite what to do with chunks holding NaN or infinities
  */
 public record TopologySettings(
         String snapshotsTopic,
@@ -23,10 +25,12 @@ public record TopologySettings(
         long checkpointEveryMs,
         long maxGrid,
         long maxTensorElements,
-        int maxMessageBytes) {
+        int maxMessageBytes,
+        NonFinitePolicy nonFinite) {
 
     public TopologySettings {
         profiles = List.copyOf(profiles);
+        Objects.requireNonNull(nonFinite, "nonFinite");
         if (profiles.isEmpty()) {
             throw new IllegalArgumentException("at least one EMA profile is needed");
         }
