@@ -111,6 +111,24 @@ class AveragerConfigTest {
     }
 
     @Test
+    void consumerAndProducerPrefixedKeysReachTheSinkClientsWithoutThePrefix() {
+        AveragerConfig c = config(
+                "security.protocol", "SASL_SSL",
+                "consumer.session.timeout.ms", "6000",
+                "consumer.group.instance.id", "averager-1",
+                "main.consumer.max.poll.records", "10",
+                "producer.compression.type", "lz4",
+                "num.standby.replicas", "1");
+
+        assertThat(c.consumerProperties()).containsOnly(
+                Map.entry("bootstrap.servers", "broker:9092"), Map.entry("security.protocol", "SASL_SSL"),
+                Map.entry("session.timeout.ms", "6000"), Map.entry("group.instance.id", "averager-1"));
+        assertThat(c.producerProperties()).containsOnly(
+                Map.entry("bootstrap.servers", "broker:9092"), Map.entry("security.protocol", "SASL_SSL"),
+                Map.entry("compression.type", "lz4"));
+    }
+
+    @Test
     void loadsAPropertiesFileWithOverridesWinning(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("averager.properties");
         Files.writeString(file, "bootstrap.servers=broker:9092\naverager.checkpoint.every.steps=10\n");

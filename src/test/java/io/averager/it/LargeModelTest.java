@@ -11,12 +11,9 @@ import io.averager.publish.TensorSource;
 import io.averager.wire.WireCodec;
 import io.averager.wire.avro.CheckpointManifest;
 import io.averager.wire.avro.SnapshotMode;
-import java.io.IOException;
-import java.io.OutputStream;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -57,22 +54,13 @@ class LargeModelTest {
         config.put(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG, name + "-dead-letters");
         config.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, "1");
         config.put("averager.profile.ema.decay", "0.5");
-        Path configFile = dir.resolve("averager.properties");
-        try (OutputStream out = Files.newOutputStream(configFile)) {
-            config.store(out, null);
-        }
-        Path log = dir.resolve("service.log");
-        Process service = new ProcessBuilder("java", HEAP, "-XX:+ExitOnOutOfMemoryError",
-                "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
-                "io.averager.cli.Main", "run", "--config", configFile.toString())
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        try {
+        try (ServiceProcess service = new ServiceProcess(dir, config, HEAP, "-XX:+ExitOnOutOfMemoryError").start()) {
             Map<String, Object> producer = Map.of("bootstrap.servers", SharedKafka.bootstrapServers());
             try (SnapshotPublisher publisher = new SnapshotPublisher(producer, name + "-snapshots", SnapshotPublisher.DEFAULT_GRID)) {
                 publisher.publish("big-run", 1, SnapshotMode.UPDATE, false, Map.of(), List.of(generated(1)));
                 publisher.publish("big-run", 2, SnapshotMode.UPDATE, true, Map.of(), List.of(generated(2)));
             }
-            CheckpointManifest manifest = awaitManifest(name + "-manifests", service, log);
+            CheckpointManifest manifest = awaitManifest(name + "-manifests", service);
             Path file = Path.of(URI.create(manifest.getUri()));
             try (SafetensorsReader r = SafetensorsReader.open(file)) {
                 assertThat(r.tensors()).containsExactly(new TensorSpec("w", Dtype.F32, new long[] {ELEMENTS}));
@@ -81,11 +69,6 @@ class LargeModelTest {
                     float want = 0.5f * value(i, 1) + 0.5f * value(i, 2);
                     assertThat(got).as("w[%d]", i).isEqualTo(want);
                 }
-            }
-        } finally {
-            service.destroy();
-            if (!service.waitFor(60, TimeUnit.SECONDS)) {
-                service.destroyForcibly();
             }
         }
     }
@@ -114,26 +97,19 @@ class LargeModelTest {
         };
     }
 
-    private static CheckpointManifest awaitManifest(String topic, Process service, Path log) throws IOException {
+    private static CheckpointManifest awaitManifest(String topic, ServiceProcess service) {
         Map<String, Object> props = Map.of("bootstrap.servers", SharedKafka.bootstrapServers(),
                 "isolation.level", "read_committed", "auto.offset.reset", "earliest", "group.id", topic + "-reader");
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
             consumer.subscribe(List.of(topic));
             long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
             while (System.nanoTime() < deadline) {
-                if (!service.isAlive()) {
-                    throw new AssertionError("The service exited with " + service.exitValue() + ":\n" + tail(log));
-                }
+                service.assertAlive();
                 for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofSeconds(1))) {
                     return WireCodec.decode(r.value(), CheckpointManifest.class);
                 }
             }
         }
-        throw new AssertionError("No checkpoint within 5 minutes; service log:\n" + tail(log));
-    }
-
-    private static String tail(Path log) throws IOException {
-        List<String> lines = Files.readAllLines(log);
-        return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+        throw new AssertionError("No checkpoint within 5 minutes; service log:\n" + service.logTail(40));
     }
 }

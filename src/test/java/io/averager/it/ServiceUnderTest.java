@@ -13,8 +13,8 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The service on the shared broker, with topics and application id of its own, collecting the
- * manifests its sink publishes.
+ * The service in this JVM, on the shared broker unless told another, with topics and application
+ * id of its own, collecting the manifests its sink publishes.
  */
 final class ServiceUnderTest implements AutoCloseable {
 
@@ -24,8 +24,12 @@ final class ServiceUnderTest implements AutoCloseable {
     private AveragerService service;
 
     ServiceUnderTest(Path dir) {
+        this(dir, SharedKafka.bootstrapServers());
+    }
+
+    ServiceUnderTest(Path dir, String bootstrapServers) {
         this.name = SharedKafka.unique("svc");
-        settings.put("bootstrap.servers", SharedKafka.bootstrapServers());
+        settings.put("bootstrap.servers", bootstrapServers);
         settings.put("application.id", name);
         settings.put("state.dir", dir.resolve("state").toString());
         settings.put("consumer.session.timeout.ms", "6000");

@@ -51,9 +51,14 @@ final class AveragerDriver implements AutoCloseable {
     private final KeyValueStore<Bytes, byte[]> ema;
 
     AveragerDriver(Path stateDir, long checkpointEverySteps, long checkpointEveryMs, Profile... profiles) {
+        this(stateDir, NonFinitePolicy.REJECT, checkpointEverySteps, checkpointEveryMs, profiles);
+    }
+
+    AveragerDriver(Path stateDir, NonFinitePolicy nonFinite, long checkpointEverySteps, long checkpointEveryMs,
+                   Profile... profiles) {
         TopologySettings settings = new TopologySettings(SNAPSHOTS, CHECKPOINTS, DEAD_LETTERS, List.of(profiles),
                 Kernels.byName(Kernels.JAVA), checkpointEverySteps, checkpointEveryMs, 16L << 20, 1L << 36,
-                64 * 1024 * 1024 + 64 * 1024);
+                64 * 1024 * 1024 + 64 * 1024, nonFinite);
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "averager-test");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");

@@ -53,7 +53,8 @@ class WireCodecTest {
                         "safetensors", 123_456L, "ab".repeat(32), TENSORS, Instant.ofEpochMilli(1_700_000_000_123L)),
                 new RunState(TENSORS, 4096L, 3, 1100L, 12L, 1000L, 1_700_000_000_000L, null),
                 new RunState(TENSORS, 4096L, 3, -1L, 0L, -1L, -1L,
-                        new PendingSnapshot(1200L, true, false, 1_700_000_000_500L, 2, 0x7FFF_FFFF_FFFFL)));
+                        new PendingSnapshot(1200L, true, false, 1_700_000_000_500L, 2, 0x7FFF_FFFF_FFFFL,
+                                ByteBuffer.wrap(new byte[] {5}), "chunk held NaN")));
     }
 
     @ParameterizedTest

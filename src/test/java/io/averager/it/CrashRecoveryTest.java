@@ -1,0 +1,292 @@
+package io.averager.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.averager.config.AveragerConfig;
+import io.averager.it.CheckpointComparison.Output;
+import io.averager.it.Workload.CheckpointKey;
+import io.averager.wire.WireCodec;
+import io.averager.wire.avro.CheckpointCommit;
+import io.averager.wire.avro.CheckpointHeader;
+import io.averager.wire.avro.CheckpointManifest;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Killing the service with SIGKILL at random moments, again and again while training runs
+ * publish, loses no checkpoint, changes none and publishes no conflicting manifest. The service
+ * runs as its own JVM and is killed at least {@value #KILLS} times, each time restarted on the
+ * same state while the runs publish {@value #SNAPSHOTS_PER_LIFE} more snapshots. Each kill lands,
+ * by a seeded random choice and delay, while the service starts (restoring state, joining its
+ * groups), at a random moment of its work, or a few milliseconds after its sink began a file;
+ * killing goes on until kills have landed in the middle of a checkpoint (its first records
+ * committed, not its last) and while the sink was writing a file. Left to finish, the service must
+ * have stored the same checkpoints, bitwise, with the same manifests, as an uninterrupted service
+ * that then averages the same snapshots topic. Nothing may be dead-lettered (under exactly-once no
+ * crash makes a valid snapshot look broken), and a restarted service must run again within
+ * {@link #RESTART_TIMEOUT}.
+ */
+class CrashRecoveryTest {
+
+    private static final Logger log = LoggerFactory.getLogger(CrashRecoveryTest.class);
+
+    private static final long SEED = 0x5EED_C0FFEEL;
+    private static final int KILLS = 12;
+    private static final int MAX_KILLS = 15;
+    private static final int SNAPSHOTS_PER_LIFE = 8;
+    private static final int MAX_STARTING_MS = 2_300;
+    private static final int MAX_WORKING_MS = 1_500;
+    private static final Duration FILE_TIMEOUT = Duration.ofSeconds(10);
+    private static final Duration RESTART_TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration FINISH_TIMEOUT = Duration.ofSeconds(120);
+    private static final int RUNS = 4;
+    private static final int SNAPSHOTS_PER_RUN = 30;
+    private static final long STEP_GAP = 10;
+    private static final long EVERY_STEPS = 30;
+    /** 42 chunks a snapshot of {@link TestModel}. */
+    private static final long GRID = 256;
+    private static final Duration PAUSE = Duration.ofMillis(20);
+    private static final List<String> PROFILES = List.of("ema", "slow");
+    private static final String RUNNING = "State transition from REBALANCING to RUNNING";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void serviceKilledAtRandomMomentsStoresExactlyWhatAnUninterruptedServiceStores() throws Exception {
+        String name = SharedKafka.unique("crash");
+        Workload workload = new Workload(name, RUNS, SNAPSHOTS_PER_RUN, STEP_GAP);
+        Set<CheckpointKey> expected = workload.checkpointsEvery(EVERY_STEPS, PROFILES);
+        Path crashed = Files.createDirectories(dir.resolve("crashed"));
+        long began = System.nanoTime();
+
+        List<CheckpointManifest> manifests;
+        try (ServiceProcess service = new ServiceProcess(crashed, serviceSettings(name, crashed), "-Xmx256m",
+                // The service then says when its topology runs.
+                "-Dorg.slf4j.simpleLogger.log.org.apache.kafka.streams.KafkaStreams=info").start()) {
+            Semaphore allowance = new Semaphore(0);
+            CompletableFuture<Void> publishing = CompletableFuture.runAsync(
+                    () -> publish(workload, name + "-snapshots", allowance));
+            killAtRandomMoments(service, new KillSites(name + "-checkpoints", crashed.resolve("state/spool"), workload),
+                    allowance);
+            allowance.release(workload.total());
+            publishing.get(3, TimeUnit.MINUTES);
+            manifests = TopicReader.awaitManifests(SharedKafka.bootstrapServers(), name + "-manifests", expected,
+                    FINISH_TIMEOUT, service::assertAlive);
+            log.info("Kills and recovery took {} s; {} manifests for {} checkpoints",
+                    TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - began), manifests.size(), expected.size());
+            service.stop();
+        }
+        assertThat(KillSites.partialFiles(crashed.resolve("state/spool")))
+                .as("partial files left in the spool after a clean stop").isEmpty();
+        assertThat(TopicReader.readAll(SharedKafka.bootstrapServers(), name + "-dead-letters"))
+                .as("records dead-lettered by the killed service").isEmpty();
+
+        try (ServiceUnderTest reference = new ServiceUnderTest(dir.resolve("reference"))) {
+            reference.settings.putAll(profileSettings());
+            reference.settings.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, name + "-snapshots");
+            reference.start();
+            Output referenceOutput = new Output(TopicReader.awaitManifests(SharedKafka.bootstrapServers(),
+                    reference.name + "-manifests", expected, FINISH_TIMEOUT,
+                    () -> assertThat(reference.service().failure()).isNotDone()), dir.resolve("reference/checkpoints"));
+            assertThat(referenceOutput.keys()).as("the reference's checkpoints").isEqualTo(expected);
+            CheckpointComparison.assertSameCheckpoints(new Output(manifests, crashed.resolve("checkpoints")), referenceOutput);
+        }
+    }
+
+    /**
+     * Kills and restarts the service {@value #KILLS} times, then on until kills have landed
+     * mid-checkpoint and mid-file, or {@value #MAX_KILLS} kills; each life the runs publish
+     * {@value #SNAPSHOTS_PER_LIFE} more snapshots.
+     */
+    private static void killAtRandomMoments(ServiceProcess service, KillSites sites, Semaphore allowance)
+            throws Exception {
+        Random random = new Random(SEED);
+        for (int kill = 1; kill <= KILLS || !sites.sawBoth() && kill <= MAX_KILLS; kill++) {
+            allowance.release(SNAPSHOTS_PER_LIFE);
+            String moment;
+            switch (random.nextInt(3)) {
+                case 0 -> {
+                    long delay = 300 + random.nextInt(MAX_STARTING_MS - 300);
+                    sleepWhileAlive(service, delay);
+                    moment = delay + " ms after start";
+                }
+                case 1 -> {
+                    long running = awaitRunning(service);
+                    long delay = random.nextInt(MAX_WORKING_MS);
+                    sleepWhileAlive(service, delay);
+                    moment = delay + " ms after running (" + running + " ms after start)";
+                }
+                default -> {
+                    long running = awaitRunning(service);
+                    long delay = random.nextInt(50);
+                    String writing = sites.awaitNewPartialFile(service) ? "the sink began a file" : "no file begun";
+                    sleepWhileAlive(service, delay);
+                    moment = delay + " ms after " + writing + " (running " + running + " ms after start)";
+                }
+            }
+            service.kill();
+            sites.observe(kill, moment, service);
+            service.start();
+        }
+        assertThat(sites.midCheckpoint).as("kills in the middle of a checkpoint").isPositive();
+        assertThat(sites.midFile).as("kills while the sink was writing a file").isPositive();
+    }
+
+    private static Properties serviceSettings(String name, Path dir) {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", SharedKafka.bootstrapServers());
+        p.put("application.id", name);
+        p.put("state.dir", dir.resolve("state").toString());
+        p.put("consumer.session.timeout.ms", "6000");
+        // Static membership: a restarted instance takes the place of the killed one at once, in the
+        // topology's consumer group and in the sink's, instead of waiting for its session to expire.
+        p.put("consumer.group.instance.id", name);
+        p.put(AveragerConfig.CHECKPOINT_STORE_CONFIG, dir.resolve("checkpoints").toString());
+        p.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, name + "-snapshots");
+        p.put(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG, name + "-checkpoints");
+        p.put(AveragerConfig.TOPIC_MANIFESTS_CONFIG, name + "-manifests");
+        p.put(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG, name + "-dead-letters");
+        p.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, "2");
+        p.putAll(profileSettings());
+        return p;
+    }
+
+    private static Map<String, String> profileSettings() {
+        return Map.of(
+                AveragerConfig.PROFILES_CONFIG, String.join(",", PROFILES),
+                "averager.profile.ema.decay", "0.9",
+                "averager.profile.slow.halflife.steps", "40",
+                AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, Long.toString(EVERY_STEPS));
+    }
+
+    private static void publish(Workload workload, String topic, Semaphore allowance) {
+        try {
+            workload.publish(Map.of("bootstrap.servers", SharedKafka.bootstrapServers()), topic, GRID, PAUSE, allowance);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Waits until the topology of the latest start runs; returns how long that took. */
+    private static long awaitRunning(ServiceProcess service) throws InterruptedException {
+        long start = System.nanoTime();
+        while (!service.logSinceStart().contains(RUNNING)) {
+            service.assertAlive();
+            if (System.nanoTime() - start > RESTART_TIMEOUT.toNanos()) {
+                throw new AssertionError("The restarted service did not run within " + RESTART_TIMEOUT + ":\n"
+                        + service.logTail(40));
+            }
+            Thread.sleep(20);
+        }
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    }
+
+    private static void sleepWhileAlive(ServiceProcess service, long millis) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        for (long left; (left = deadline - System.nanoTime()) > 0; ) {
+            service.assertAlive();
+            TimeUnit.NANOSECONDS.sleep(Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
+        }
+        service.assertAlive();
+    }
+
+    /**
+     * Where the kills landed, judged from what each killed service left: checkpoints whose first
+     * records were committed in its life but not their commit (the topology died mid-checkpoint),
+     * and partial files of its life in the sink's spool (the sink died writing them).
+     */
+    private static final class KillSites {
+
+        private final String checkpointsTopic;
+        private final Path spool;
+        private final Workload workload;
+        private long committed;
+        private Set<Path> partial = Set.of();
+        int midCheckpoint;
+        int midFile;
+
+        KillSites(String checkpointsTopic, Path spool, Workload workload) {
+            this.checkpointsTopic = checkpointsTopic;
+            this.spool = spool;
+            this.workload = workload;
+        }
+
+        boolean sawBoth() {
+            return midCheckpoint > 0 && midFile > 0;
+        }
+
+        /** Waits until the sink has begun a file in this life; false if it has not within {@link #FILE_TIMEOUT}. */
+        boolean awaitNewPartialFile(ServiceProcess service) throws IOException, InterruptedException {
+            long deadline = System.nanoTime() + FILE_TIMEOUT.toNanos();
+            while (partial.containsAll(partialFiles(spool))) {
+                service.assertAlive();
+                if (System.nanoTime() > deadline) {
+                    return false;
+                }
+                Thread.sleep(5);
+            }
+            return true;
+        }
+
+        void observe(int kill, String moment, ServiceProcess service) throws IOException {
+            List<ConsumerRecord<String, byte[]>> records = TopicReader.readAll(SharedKafka.bootstrapServers(), checkpointsTopic);
+            int open = openCheckpoints(records);
+            boolean inCheckpoint = records.size() > committed && open > 0;
+            committed = records.size();
+            Set<Path> before = partial;
+            partial = partialFiles(spool);
+            boolean inFile = !before.containsAll(partial);
+            midCheckpoint += inCheckpoint ? 1 : 0;
+            midFile += inFile ? 1 : 0;
+            log.info("Kill {} at {}: {}/{} snapshots published, {} checkpoints stored in this life, {} half committed{},"
+                            + " {} partial files in the spool{}", kill, moment, workload.published.get(), workload.total(),
+                    service.logSinceStart().split(" stored at ", -1).length - 1, open,
+                    inCheckpoint ? " (in this life)" : "", partial.size(), inFile ? " (in this life)" : "");
+        }
+
+        /** Checkpoints (run and profile) whose last committed record is not their commit. */
+        private static int openCheckpoints(List<ConsumerRecord<String, byte[]>> records) {
+            Map<String, Boolean> open = new HashMap<>();
+            for (ConsumerRecord<String, byte[]> r : records) {
+                SpecificRecordBase m = WireCodec.decode(r.value());
+                if (m instanceof CheckpointHeader h) {
+                    open.put(h.getRun() + "/" + h.getProfile(), true);
+                } else if (m instanceof CheckpointCommit c) {
+                    open.put(c.getRun() + "/" + c.getProfile(), false);
+                }
+            }
+            return (int) open.values().stream().filter(o -> o).count();
+        }
+
+        /** Partial checkpoint files in a spool directory; each is named anew. */
+        static Set<Path> partialFiles(Path spool) throws IOException {
+            if (!Files.isDirectory(spool)) {
+                return Set.of();
+            }
+            try (Stream<Path> files = Files.list(spool)) {
+                return files.filter(f -> f.getFileName().toString().endsWith(".part")).collect(Collectors.toSet());
+            }
+        }
+    }
+}

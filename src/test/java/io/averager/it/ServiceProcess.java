@@ -1,0 +1,109 @@
+package io.averager.it;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The service as its own JVM, {@code averager run --config FILE}, on the classpath of the build
+ * that runs the tests. Output of every start goes to one log file. It can be started again after
+ * it stopped or was killed, on the same configuration and state. Not thread-safe.
+ */
+final class ServiceProcess implements AutoCloseable {
+
+    private final Path configFile;
+    private final Path log;
+    private final List<String> jvmOptions;
+    private Process process;
+    private long logStart;
+
+    /**
+     * @param dir where the configuration file and the log go
+     * @param config the service's settings
+     * @param jvmOptions options for the service's JVM, e.g. -Xmx128m
+     */
+    ServiceProcess(Path dir, Properties config, String... jvmOptions) throws IOException {
+        this.configFile = dir.resolve("averager.properties");
+        this.log = dir.resolve("service.log");
+        this.jvmOptions = List.of(jvmOptions);
+        try (OutputStream out = Files.newOutputStream(configFile)) {
+            config.store(out, null);
+        }
+    }
+
+    /** Starts the service; it must not be running. */
+    ServiceProcess start() throws IOException {
+        if (process != null && process.isAlive()) {
+            throw new IllegalStateException("The service is already running (pid " + process.pid() + ")");
+        }
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
+                "io.averager.cli.Main", "run", "--config", configFile.toString()));
+        logStart = Files.exists(log) ? Files.size(log) : 0;
+        process = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        return this;
+    }
+
+    /** Kills the service with SIGKILL, as the kernel's OOM killer or a lost machine would, and waits until it is gone. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            throw new AssertionError("The service (pid " + process.pid() + ") survived SIGKILL for 30 s");
+        }
+    }
+
+    /** Stops the service with SIGTERM, killing it if it has not stopped within a minute. */
+    void stop() throws InterruptedException {
+        if (process == null) {
+            return;
+        }
+        process.destroy();
+        if (!process.waitFor(60, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            process.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Fails with the exit code and the end of the log unless the service is running. */
+    void assertAlive() {
+        if (!process.isAlive()) {
+            throw new AssertionError("The service exited with " + process.exitValue() + ":\n" + logTail(40));
+        }
+    }
+
+    /** What the service printed since its latest start. */
+    String logSinceStart() {
+        try {
+            byte[] all = Files.readAllBytes(log);
+            return new String(all, (int) Math.min(logStart, all.length), (int) Math.max(0, all.length - logStart),
+                    StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The last lines of the log, over every start. */
+    String logTail(int lines) {
+        try {
+            List<String> all = Files.readAllLines(log);
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        stop();
+    }
+}

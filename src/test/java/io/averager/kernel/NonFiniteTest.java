@@ -1,0 +1,92 @@
+package io.averager.kernel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.averager.ema.Dtype;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Known answers for the scan that finds NaN and infinities in tensor bytes, per dtype. */
+class NonFiniteTest {
+
+    @Test
+    void findsTheFirstNonFiniteFloat32AndNamesIt() {
+        ByteBuffer x = ByteBuffer.wrap(TensorBuffers.f32(1, Float.MAX_VALUE, -0f, Float.NaN, Float.POSITIVE_INFINITY));
+
+        assertThat(NonFinite.firstIndex(x, Dtype.F32, 5)).isEqualTo(3);
+        assertThat(NonFinite.describe(x, Dtype.F32, 3)).isEqualTo("NaN");
+        assertThat(NonFinite.describe(x, Dtype.F32, 4)).isEqualTo("+Inf");
+    }
+
+    @Test
+    void findsANegativeInfinityInFloat64AfterTheLargestFiniteValues() {
+        ByteBuffer x = le(8, Double.doubleToRawLongBits(Double.MAX_VALUE), Double.doubleToRawLongBits(-Double.MAX_VALUE),
+                Double.doubleToRawLongBits(Double.MIN_VALUE), Double.doubleToRawLongBits(Double.NEGATIVE_INFINITY));
+
+        assertThat(NonFinite.firstIndex(x, Dtype.F64, 4)).isEqualTo(3);
+        assertThat(NonFinite.describe(x, Dtype.F64, 3)).isEqualTo("-Inf");
+    }
+
+    @Test
+    void readsHalfPrecisionBitsNotTheirFloatValue() {
+        // 0x7BFF is the largest finite half (65504), 0x0001 the smallest subnormal; 0x7C00 is +Inf.
+        assertThat(NonFinite.firstIndex(le(2, 0x7BFF, 0xFBFF, 0x0001, 0x7C00), Dtype.F16, 4)).isEqualTo(3);
+        assertThat(NonFinite.firstIndex(le(2, 0x7BFF, 0xFE01), Dtype.F16, 2)).isEqualTo(1);
+        assertThat(NonFinite.describe(le(2, 0xFC00), Dtype.F16, 0)).isEqualTo("-Inf");
+    }
+
+    @Test
+    void readsBfloat16Bits() {
+        // 0x7F7F is the largest finite bfloat16; 0x7FC0 a NaN; 0xFF80 is -Inf.
+        assertThat(NonFinite.firstIndex(le(2, 0x7F7F, 0xFF7F, 0x7FC0), Dtype.BF16, 3)).isEqualTo(2);
+        assertThat(NonFinite.describe(le(2, 0x7FC0), Dtype.BF16, 0)).isEqualTo("NaN");
+        assertThat(NonFinite.describe(le(2, 0xFF80), Dtype.BF16, 0)).isEqualTo("-Inf");
+    }
+
+    @Test
+    void scansOnlyTheGivenCountFromTheBuffersPositionAndLeavesItAsItWas() {
+        ByteBuffer x = TensorBuffers.Placement.HEAP_AT_POSITION_3.holding(TensorBuffers.f32(1, 2, Float.NaN));
+        int position = x.position();
+
+        assertThat(NonFinite.firstIndex(x, Dtype.F32, 2)).isEqualTo(-1);
+        assertThat(NonFinite.firstIndex(x, Dtype.F32, 3)).isEqualTo(2);
+        assertThat(x.position()).isEqualTo(position);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Dtype.class, names = {"I64", "I32", "I16", "I8", "U8", "BOOL"})
+    void integerAndBoolDataIsAlwaysFinite(Dtype dtype) {
+        byte[] allOnes = new byte[dtype.size() * 3];
+        Arrays.fill(allOnes, (byte) 0xFF);
+        byte[] exponentBits = new byte[dtype.size() * 3];
+        Arrays.fill(exponentBits, (byte) 0x7F);
+
+        assertThat(NonFinite.firstIndex(ByteBuffer.wrap(allOnes), dtype, 3)).isEqualTo(-1);
+        assertThat(NonFinite.firstIndex(ByteBuffer.wrap(exponentBits), dtype, 3)).isEqualTo(-1);
+    }
+
+    @Test
+    void refusesACountLongerThanTheBuffer() {
+        assertThatThrownBy(() -> NonFinite.firstIndex(ByteBuffer.allocate(6), Dtype.F32, 2))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("2 F32 elements do not fit in 6 bytes");
+    }
+
+    /** Little-endian elements of {@code size} bytes with the given bits. */
+    private static ByteBuffer le(int size, long... bits) {
+        ByteBuffer b = ByteBuffer.allocate(bits.length * size).order(ByteOrder.LITTLE_ENDIAN);
+        for (long v : bits) {
+            if (size == 8) {
+                b.putLong(v);
+            } else {
+                b.putShort((short) v);
+            }
+        }
+        return b.flip();
+    }
+}
