@@ -1,12 +1,14 @@
 package io.averager.cli;
 
+import io.averager.AveragerException;
+import org.apache.kafka.common.config.ConfigException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** Entry point: {@code java -jar averager.jar COMMAND}. */
 @Command(name = "averager", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Exponential moving averages of neural-network weights for fleets of training runs, over Kafka.",
-        subcommands = {RunCommand.class, DemoCommand.class, PublishCommand.class, VerifyCommand.class, DocsCommand.class,
+        subcommands = {RunCommand.class, DemoCommand.class, PublishCommand.class, ReplayCommand.class, VerifyCommand.class, TopicsCommand.class, DocsCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
@@ -14,7 +16,21 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new Main()).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * The command line, with errors the user can act on (bad settings, a refused replay, a
+     * broker that cannot be reached) printed as one message rather than a stack trace.
+     */
+    public static CommandLine commandLine() {
+        return new CommandLine(new Main()).setExecutionExceptionHandler((e, cmd, parsed) -> {
+            if (e instanceof AveragerException || e instanceof ConfigException) {
+                cmd.getErr().println("averager " + cmd.getCommandName() + ": " + e.getMessage());
+                return 1;
+            }
+            throw e;
+        });
     }
 
     @Override

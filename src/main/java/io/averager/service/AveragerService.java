@@ -8,7 +8,9 @@ import io.averager.sink.FileSystemObjectStore;
 import io.averager.sink.ObjectStore;
 import io.averager.topology.AveragerTopology;
 import io.averager.topology.NonFinitePolicy;
+import io.averager.topology.Selection;
 import io.averager.topology.TopicSpec;
+import io.averager.topology.TopologyObserver;
 import io.averager.topology.TopologySettings;
 import io.averager.wire.avro.CheckpointManifest;
 import java.net.URI;
@@ -58,8 +60,18 @@ public final class AveragerService implements AutoCloseable {
      * @param onCheckpoint told of each checkpoint once its manifest is published (sink thread)
      */
     public static AveragerService start(AveragerConfig config, Consumer<CheckpointManifest> onCheckpoint) {
+        return start(config, Selection.ALL, TopologyObserver.NONE, onCheckpoint);
+    }
+
+    /**
+     * Starts the service averaging only {@code selection}, reporting to {@code observer}: a replay.
+     *
+     * @param onCheckpoint told of each checkpoint once its manifest is published (sink thread)
+     */
+    public static AveragerService start(AveragerConfig config, Selection selection, TopologyObserver observer,
+                                        Consumer<CheckpointManifest> onCheckpoint) {
         createTopics(config);
-        Topology topology = AveragerTopology.build(settings(config));
+        Topology topology = AveragerTopology.build(settings(config).scoped(selection, observer));
         KafkaStreams streams = new KafkaStreams(topology, streamsProperties(config));
         ObjectStore store = objectStore(config.getString(AveragerConfig.CHECKPOINT_STORE_CONFIG));
         CheckpointSink sink = new CheckpointSink(config.consumerProperties(), config.producerProperties(),
@@ -91,7 +103,8 @@ public final class AveragerService implements AutoCloseable {
                 config.getLong(AveragerConfig.MAX_GRID_CONFIG),
                 config.getLong(AveragerConfig.MAX_TENSOR_ELEMENTS_CONFIG),
                 AveragerConfig.MAX_MESSAGE_BYTES,
-                NonFinitePolicy.valueOf(config.getString(AveragerConfig.NONFINITE_CONFIG).toUpperCase(Locale.ROOT)));
+                NonFinitePolicy.valueOf(config.getString(AveragerConfig.NONFINITE_CONFIG).toUpperCase(Locale.ROOT)),
+                Selection.ALL, TopologyObserver.NONE);
     }
 
     /** The specifications of the service's topics, under their configured names. */

@@ -49,6 +49,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
     private final Kernel kernel;
     private final CheckpointCadence cadence;
     private final NonFinitePolicy nonFinite;
+    private final TopologyObserver observer;
     private ProcessorContext<Object, Object> context;
     private KeyValueStore<Bytes, byte[]> ema;
     private KeyValueStore<String, byte[]> runs;
@@ -58,6 +59,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         this.kernel = settings.kernel();
         this.cadence = new CheckpointCadence(settings.checkpointEverySteps(), settings.checkpointEveryMs());
         this.nonFinite = settings.nonFinite();
+        this.observer = settings.observer();
     }
 
     @Override
@@ -110,6 +112,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         next.setPending(new PendingSnapshot(h.getStep(), set, checkpoint, record.timestamp(), 0, 0L,
                 ReceivedChunks.none(h.getChunkCount()), null));
         runs.put(h.getRun(), WireCodec.encode(next));
+        observer.snapshotOpened(h.getRun(), h.getStep(), context.recordMetadata().map(m -> m.partition()).orElse(-1));
         if (checkpoint) {
             long averaged = set ? 1 : next.getSnapshots() + 1;
             context.forward(record.withValue(new CheckpointEvent.Begin(h, averaged)), AveragerTopology.EMIT);
@@ -230,6 +233,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         state.setLastStep(m.getStep());
         state.setPending(null);
         if (problem == null) {
+            observer.snapshotCommitted(m.getRun(), m.getStep());
             state.setSnapshots(pending.getSet() ? 1 : state.getSnapshots() + 1);
             if (pending.getCheckpoint()) {
                 state.setLastCheckpointStep(m.getStep());

@@ -23,10 +23,12 @@ import org.apache.kafka.streams.processor.api.Record;
 final class EmitProcessor implements Processor<String, CheckpointEvent, String, Object> {
 
     private final List<Profile> profiles;
+    private final TopologyObserver observer;
     private ProcessorContext<String, Object> context;
 
-    EmitProcessor(List<Profile> profiles) {
+    EmitProcessor(List<Profile> profiles, TopologyObserver observer) {
         this.profiles = profiles;
+        this.observer = observer;
     }
 
     @Override
@@ -52,6 +54,9 @@ final class EmitProcessor implements Processor<String, CheckpointEvent, String, 
         } else if (record.value() instanceof CheckpointEvent.End end) {
             for (Profile p : profiles) {
                 forward(record, new CheckpointCommit(end.run(), p.name(), end.step(), end.chunkCount(), end.abortReason()));
+                if (end.abortReason() == null) {
+                    observer.checkpointEmitted(end.run(), p.name(), end.step());
+                }
             }
         }
     }

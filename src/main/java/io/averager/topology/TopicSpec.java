@@ -13,6 +13,10 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.slf4j.Logger;
@@ -88,6 +92,55 @@ public record TopicSpec(String logical, String name, int partitions, Map<String,
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AveragerException("Interrupted while listing topics", e);
+        }
+    }
+
+    /**
+     * How the cluster's topics differ from {@code specs}, one line each ("MISSING topic",
+     * "DIFFERS topic: key is X, spec says Y"); empty when they match. A topic may have more
+     * partitions than its spec, never fewer.
+     */
+    public static List<String> differences(Admin admin, Collection<TopicSpec> specs) {
+        try {
+            Set<String> existing = admin.listTopics().names().get();
+            List<String> out = new ArrayList<>();
+            List<ConfigResource> resources = new ArrayList<>();
+            for (TopicSpec spec : specs) {
+                if (!existing.contains(spec.name())) {
+                    out.add("MISSING " + spec.name());
+                } else {
+                    resources.add(new ConfigResource(ConfigResource.Type.TOPIC, spec.name()));
+                }
+            }
+            if (resources.isEmpty()) {
+                return out;
+            }
+            Map<ConfigResource, Config> configs = admin.describeConfigs(resources).all().get();
+            Map<String, TopicDescription> descriptions = admin.describeTopics(
+                    resources.stream().map(ConfigResource::name).toList()).allTopicNames().get();
+            for (TopicSpec spec : specs) {
+                Config config = configs.get(new ConfigResource(ConfigResource.Type.TOPIC, spec.name()));
+                if (config == null) {
+                    continue;
+                }
+                int partitions = descriptions.get(spec.name()).partitions().size();
+                if (partitions < spec.partitions()) {
+                    out.add("DIFFERS " + spec.name() + ": " + partitions + " partitions, spec says " + spec.partitions());
+                }
+                spec.configs().forEach((key, want) -> {
+                    ConfigEntry entry = config.get(key);
+                    String actual = entry == null ? null : entry.value();
+                    if (!want.equals(actual)) {
+                        out.add("DIFFERS " + spec.name() + ": " + key + " is " + actual + ", spec says " + want);
+                    }
+                });
+            }
+            return out;
+        } catch (ExecutionException e) {
+            throw new AveragerException("Cannot describe topics: " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AveragerException("Interrupted while describing topics", e);
         }
     }
 }

@@ -14,6 +14,8 @@ import java.util.Objects;
  * @param maxTensorElements largest tensor a snapshot may declare
  * @param maxMessageBytes largest record produced, and largest value kept in a state store
  * @param nonFinite what to do with chunks holding NaN or infinities
+ * @param selection the runs and steps averaged: {@link Selection#ALL} for the live service
+ * @param observer told of progress: {@link TopologyObserver#NONE} for the live service
  */
 public record TopologySettings(
         String snapshotsTopic,
@@ -26,13 +28,24 @@ public record TopologySettings(
         long maxGrid,
         long maxTensorElements,
         int maxMessageBytes,
-        NonFinitePolicy nonFinite) {
+        NonFinitePolicy nonFinite,
+        Selection selection,
+        TopologyObserver observer) {
 
     public TopologySettings {
         profiles = List.copyOf(profiles);
         Objects.requireNonNull(nonFinite, "nonFinite");
+        Objects.requireNonNull(selection, "selection");
+        Objects.requireNonNull(observer, "observer");
         if (profiles.isEmpty()) {
             throw new IllegalArgumentException("at least one EMA profile is needed");
         }
+    }
+
+    /** These settings for a replay: only {@code selection}, reporting to {@code observer}. */
+    public TopologySettings scoped(Selection selection, TopologyObserver observer) {
+        return new TopologySettings(snapshotsTopic, checkpointsTopic, deadLettersTopic, profiles, kernel,
+                checkpointEverySteps, checkpointEveryMs, maxGrid, maxTensorElements, maxMessageBytes, nonFinite,
+                selection, observer);
     }
 }

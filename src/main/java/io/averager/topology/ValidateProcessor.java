@@ -25,10 +25,14 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
     static final int MAX_RUN_BYTES = 512;
 
     private final SnapshotRules rules;
+    private final Selection selection;
+    private final TopologyObserver observer;
     private ProcessorContext<Object, Object> context;
 
     ValidateProcessor(TopologySettings settings) {
         this.rules = new SnapshotRules(settings.maxGrid(), settings.maxTensorElements());
+        this.selection = settings.selection();
+        this.observer = settings.observer();
     }
 
     @Override
@@ -38,6 +42,16 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
 
     @Override
     public void process(Record<byte[], byte[]> record) {
+        try {
+            validate(record);
+        } finally {
+            // After the whole chain below has run: the record is fully processed.
+            context.recordMetadata().ifPresent(m -> observer.consumed(m.partition(), m.offset(),
+                    record.value() == null ? 0 : record.value().length));
+        }
+    }
+
+    private void validate(Record<byte[], byte[]> record) {
         String problem;
         String run = null;
         SpecificRecordBase message = null;
@@ -47,6 +61,8 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
             problem = "record key is not valid UTF-8: expected the run id";
         } else if (run.isEmpty() || record.key().length > MAX_RUN_BYTES) {
             problem = "record key of " + record.key().length + " bytes: expected a run id of 1 to " + MAX_RUN_BYTES + " bytes";
+        } else if (!selection.keepsRun(run)) {
+            return;
         } else {
             try {
                 message = WireCodec.decode(record.value());
@@ -57,6 +73,9 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
         }
         if (problem != null) {
             DeadLetter.send(context, record, record.key(), record.value(), problem);
+            return;
+        }
+        if (!selection.keepsStep(stepOf(message))) {
             return;
         }
         context.forward(record.withKey((Object) run).withValue(new Inbound(record.key(), record.value(), message)),
@@ -83,6 +102,13 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
             return rules.check(h);
         }
         return message instanceof SnapshotChunk c ? rules.check(c) : rules.check((SnapshotCommit) message);
+    }
+
+    private static long stepOf(SpecificRecordBase message) {
+        if (message instanceof SnapshotHeader h) {
+            return h.getStep();
+        }
+        return message instanceof SnapshotChunk c ? c.getStep() : ((SnapshotCommit) message).getStep();
     }
 
     private static String utf8(byte[] bytes) {

@@ -22,7 +22,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -87,13 +86,13 @@ class PipelineTest {
 
             String[] verify = {"verify", "--bootstrap-servers", SharedKafka.bootstrapServers(),
                     "--topic", service.name + "-manifests", emaFile.toString()};
-            assertThat(new CommandLine(new Main()).execute(verify)).as("verify of the stored file").isZero();
+            assertThat(Main.commandLine().execute(verify)).as("verify of the stored file").isZero();
             try (FileChannel f = FileChannel.open(emaFile, StandardOpenOption.WRITE)) {
                 f.write(ByteBuffer.wrap(new byte[] {42}), Files.size(emaFile) - 1);
             }
-            assertThat(new CommandLine(new Main()).execute(verify)).as("verify of a tampered file").isEqualTo(1);
+            assertThat(Main.commandLine().execute(verify)).as("verify of a tampered file").isEqualTo(1);
             verify[verify.length - 1] = snapshotFiles.resolve("step-000010.safetensors").toString();
-            assertThat(new CommandLine(new Main()).execute(verify)).as("verify of a file no manifest names").isEqualTo(2);
+            assertThat(Main.commandLine().execute(verify)).as("verify of a file no manifest names").isEqualTo(2);
         }
     }
 
