@@ -58,8 +58,18 @@ public final class Replay {
         this.keepState = keepState;
     }
 
-    /** Runs the replay to the end; returns the manifests it published. */
-    public List<CheckpointManifest> run(PrintStream out, boolean terminal) throws InterruptedException {
+    /**
+     * What a replay did.
+     *
+     * @param manifests the manifests it published
+     * @param bytes snapshot bytes read
+     * @param seconds from start to the last checkpoint stored
+     */
+    public record Result(List<CheckpointManifest> manifests, int snapshots, long bytes, double seconds) {
+    }
+
+    /** Runs the replay to the end. */
+    public Result run(PrintStream out, boolean terminal) throws InterruptedException {
         String appId = "averager-replay-" + UUID.randomUUID().toString().substring(0, 8);
         Path stateDir = tempDir(appId);
         Map<String, String> s = new HashMap<>(settings);
@@ -104,7 +114,7 @@ public final class Replay {
         }
         out.printf("Replay done: %d snapshots, %s in %.1f s, %d checkpoints stored%n", progress.snapshots(),
                 ReplayProgress.size(progress.bytes()), progress.seconds(), progress.checkpoints());
-        return published;
+        return new Result(List.copyOf(published), progress.snapshots(), progress.bytes(), progress.seconds());
     }
 
     private void refuseOverwrite(AveragerConfig config) {
