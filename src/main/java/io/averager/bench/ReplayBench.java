@@ -1,8 +1,6 @@
 package io.averager.bench;
 
 import io.averager.config.AveragerConfig;
-import io.averager.ema.Dtype;
-import io.averager.ema.TensorSpec;
 import io.averager.embedded.EmbeddedKafka;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.publish.TensorSource;
@@ -12,8 +10,6 @@ import io.averager.wire.avro.SnapshotMode;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -70,26 +66,12 @@ public final class ReplayBench {
 
     private long publish(EmbeddedKafka kafka) throws IOException {
         long elements = (long) modelMiB << 18;
-        TensorSpec spec = new TensorSpec("w", Dtype.F32, new long[] {elements});
         try (SnapshotPublisher publisher = new SnapshotPublisher(Map.of("bootstrap.servers", kafka.bootstrapServers()),
                 "snapshots", SnapshotPublisher.DEFAULT_GRID)) {
             for (int s = 1; s <= snapshots; s++) {
                 int step = s;
-                publisher.publish(RUN, step, SnapshotMode.UPDATE, s == snapshots, Map.of(), List.of(new TensorSource() {
-                    @Override
-                    public TensorSpec spec() {
-                        return spec;
-                    }
-
-                    @Override
-                    public ByteBuffer read(long offset, int count) {
-                        ByteBuffer b = ByteBuffer.allocate(count * 4).order(ByteOrder.LITTLE_ENDIAN);
-                        for (int i = 0; i < count; i++) {
-                            b.putFloat(i * 4, (offset + i) % 1000 * 0.001f + step);
-                        }
-                        return b;
-                    }
-                }));
+                publisher.publish(RUN, step, SnapshotMode.UPDATE, s == snapshots, Map.of(),
+                        List.of(TensorSource.ofFloats("w", new long[] {elements}, i -> i % 1000 * 0.001f + step)));
             }
         }
         return elements * 4 * snapshots;

@@ -1,7 +1,6 @@
 package io.averager.cli;
 
 import io.averager.bench.ReplayBench;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -30,11 +29,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        System.setProperty("org.slf4j.simpleLogger.log.org.apache.kafka", "error");
-        System.setProperty("org.slf4j.simpleLogger.log.kafka", "error");
-        System.setProperty("org.slf4j.simpleLogger.log.io.averager", "warn");
-        Path dir = dataDir != null ? dataDir : Files.createTempDirectory("averager-bench-");
-        new ReplayBench(dir, modelMiB, snapshots, System.out).run();
+        new ReplayBench(Workspace.prepare(dataDir, "averager-bench-"), modelMiB, snapshots, System.out).run();
         return 0;
     }
 }

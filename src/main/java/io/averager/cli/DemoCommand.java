@@ -1,7 +1,6 @@
 package io.averager.cli;
 
 import io.averager.demo.Demo;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -25,11 +24,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        // The demo's output is its own progress; the broker's start-up warnings would bury it.
-        System.setProperty("org.slf4j.simpleLogger.log.org.apache.kafka", "error");
-        System.setProperty("org.slf4j.simpleLogger.log.kafka", "error");
-        System.setProperty("org.slf4j.simpleLogger.log.io.averager", "warn");
-        Path dir = dataDir != null ? dataDir : Files.createTempDirectory("averager-demo-");
+        Path dir = Workspace.prepare(dataDir, "averager-demo-");
         Map<String, Double> losses = new Demo(dir, steps, every, System.out).run();
         boolean better = losses.entrySet().stream()
                 .filter(e -> !e.getKey().equals("raw"))

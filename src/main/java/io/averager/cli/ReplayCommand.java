@@ -2,16 +2,11 @@ package io.averager.cli;
 
 import io.averager.replay.Replay;
 import io.averager.topology.Selection;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -27,15 +22,7 @@ import picocli.CommandLine.Option;
 final class ReplayCommand implements Callable<Integer> {
 
     @ArgGroup(exclusive = true, multiplicity = "1")
-    Cluster cluster;
-
-    static final class Cluster {
-        @Option(names = "--config", paramLabel = "FILE", description = "The live service's config file: cluster, topics, checkpoint store, security.")
-        Path config;
-
-        @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "The cluster, with default topics and checkpoint store.")
-        String bootstrapServers;
-    }
+    ClusterOptions cluster;
 
     @Option(names = "--run", required = true, paramLabel = "RUN", description = "A run to replay; repeat for several.")
     List<String> runs;
@@ -102,12 +89,7 @@ final class ReplayCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Map<String, String> settings = new HashMap<>();
-        if (cluster.config != null) {
-            settings.putAll(load(cluster.config));
-        } else {
-            settings.put("bootstrap.servers", cluster.bootstrapServers);
-        }
+        Map<String, String> settings = cluster.settings();
         // The replay's profiles replace the live service's.
         settings.keySet().removeIf(k -> k.startsWith("averager.profile"));
         List<String> names = new ArrayList<>();
@@ -124,15 +106,5 @@ final class ReplayCommand implements Callable<Integer> {
                 toStep == null ? Long.MAX_VALUE : toStep);
         new Replay(settings, selection, overwrite, keepState).run(System.out, System.console() != null);
         return 0;
-    }
-
-    private static Map<String, String> load(Path file) throws IOException {
-        Properties p = new Properties();
-        try (InputStream in = Files.newInputStream(file)) {
-            p.load(in);
-        }
-        Map<String, String> map = new HashMap<>();
-        p.stringPropertyNames().forEach(k -> map.put(k, p.getProperty(k)));
-        return map;
     }
 }

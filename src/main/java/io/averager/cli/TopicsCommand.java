@@ -3,7 +3,6 @@ package io.averager.cli;
 import io.averager.config.AveragerConfig;
 import io.averager.service.AveragerService;
 import io.averager.topology.TopicSpec;
-import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,26 +25,16 @@ final class TopicsCommand implements Callable<Integer> {
     Action action;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
-    Cluster cluster;
-
-    static final class Cluster {
-        @Option(names = "--config", paramLabel = "FILE", description = "The service's config file: cluster, topic names, security.")
-        Path config;
-
-        @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", description = "The cluster, with default topic names.")
-        String bootstrapServers;
-    }
+    ClusterOptions cluster;
 
     @Option(names = {"-D", "--set"}, paramLabel = "KEY=VALUE", description = "A setting that overrides the config file.")
     Map<String, String> overrides = new HashMap<>();
 
     @Override
     public Integer call() {
-        Map<String, String> settings = new HashMap<>(overrides);
-        if (cluster.bootstrapServers != null) {
-            settings.putIfAbsent("bootstrap.servers", cluster.bootstrapServers);
-        }
-        AveragerConfig config = cluster.config != null ? AveragerConfig.load(cluster.config, settings) : new AveragerConfig(settings);
+        Map<String, String> settings = cluster.settings();
+        settings.putAll(overrides);
+        AveragerConfig config = new AveragerConfig(settings);
         List<TopicSpec> specs = AveragerService.topics(config);
         try (Admin admin = Admin.create(config.clientProperties())) {
             if (action == Action.create) {

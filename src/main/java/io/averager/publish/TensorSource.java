@@ -38,6 +38,35 @@ public interface TensorSource {
         };
     }
 
+    /** The value of a float32 tensor's element at a flat index. */
+    @FunctionalInterface
+    interface FloatAt {
+        float at(long index);
+    }
+
+    /**
+     * A float32 tensor whose elements are computed when read, a chunk at a time: synthetic
+     * weights of any size, never held whole.
+     */
+    static TensorSource ofFloats(String name, long[] shape, FloatAt values) {
+        TensorSpec spec = new TensorSpec(name, io.averager.ema.Dtype.F32, shape);
+        return new TensorSource() {
+            @Override
+            public TensorSpec spec() {
+                return spec;
+            }
+
+            @Override
+            public ByteBuffer read(long elementOffset, int count) {
+                ByteBuffer out = ByteBuffer.allocate(count * 4).order(ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < count; i++) {
+                    out.putFloat(i * 4, values.at(elementOffset + i));
+                }
+                return out;
+            }
+        };
+    }
+
     /** A tensor of any dtype whose little-endian bytes are in a buffer (read from position 0). */
     static TensorSource ofBytes(TensorSpec spec, ByteBuffer littleEndian) {
         if (littleEndian.capacity() != spec.byteSize()) {

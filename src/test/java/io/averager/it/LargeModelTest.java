@@ -12,8 +12,6 @@ import io.averager.wire.WireCodec;
 import io.averager.wire.avro.CheckpointManifest;
 import io.averager.wire.avro.SnapshotMode;
 import java.net.URI;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -79,22 +77,7 @@ class LargeModelTest {
 
     /** One F32 tensor of {@link #ELEMENTS} elements, made chunk by chunk, never whole. */
     private static TensorSource generated(long step) {
-        TensorSpec spec = new TensorSpec("w", Dtype.F32, new long[] {ELEMENTS});
-        return new TensorSource() {
-            @Override
-            public TensorSpec spec() {
-                return spec;
-            }
-
-            @Override
-            public ByteBuffer read(long offset, int count) {
-                ByteBuffer b = ByteBuffer.allocate(count * 4).order(ByteOrder.LITTLE_ENDIAN);
-                for (int k = 0; k < count; k++) {
-                    b.putFloat(k * 4, value(offset + k, step));
-                }
-                return b;
-            }
-        };
+        return TensorSource.ofFloats("w", new long[] {ELEMENTS}, i -> value(i, step));
     }
 
     private static CheckpointManifest awaitManifest(String topic, ServiceProcess service) {
