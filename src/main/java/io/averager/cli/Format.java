@@ -1,6 +1,8 @@
 package io.averager.cli;
 
 import io.averager.wire.avro.CheckpointManifest;
+import java.util.ArrayList;
+import java.util.List;
 
 /** One-line renderings for terminal output. */
 final class Format {
@@ -19,5 +21,32 @@ final class Format {
         }
         int unit = (63 - Long.numberOfLeadingZeros(n)) / 10;
         return String.format("%.1f %siB", n / (double) (1L << (unit * 10)), " KMGTPE".charAt(unit));
+    }
+
+    /** A table of checkpoints, columns padded to their widest cell. */
+    static String table(List<CheckpointManifest> manifests) {
+        List<String[]> rows = new ArrayList<>();
+        rows.add(new String[] {"RUN", "PROFILE", "STEP", "TIME", "SIZE", "URI"});
+        for (CheckpointManifest m : manifests) {
+            rows.add(new String[] {m.getRun(), m.getProfile(), Long.toString(m.getStep()),
+                    m.getSnapshotTime().toString(), bytes(m.getSize()), m.getUri()});
+        }
+        int[] width = new int[rows.get(0).length];
+        for (String[] row : rows) {
+            for (int i = 0; i < row.length; i++) {
+                width[i] = Math.max(width[i], row[i].length());
+            }
+        }
+        StringBuilder out = new StringBuilder();
+        for (String[] row : rows) {
+            for (int i = 0; i < row.length; i++) {
+                boolean number = i == 2 || i == 4;
+                String cell = i == row.length - 1 ? row[i]
+                        : String.format("%" + (number ? "" : "-") + width[i] + "s  ", row[i]);
+                out.append(cell);
+            }
+            out.append('\n');
+        }
+        return out.toString();
     }
 }

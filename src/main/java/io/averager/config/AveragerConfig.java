@@ -53,7 +53,22 @@ public final class AveragerConfig extends AbstractConfig {
     public static final String CHECKPOINT_EVERY_MS_CONFIG = "averager.checkpoint.every.ms";
     private static final String CHECKPOINT_EVERY_MS_DOC = "Emit a checkpoint when this many milliseconds of snapshot timestamps have passed since the last one. 0 disables.";
     public static final String CHECKPOINT_STORE_CONFIG = "averager.checkpoint.store";
-    private static final String CHECKPOINT_STORE_DOC = "Where checkpoint files go: a directory (path or file: URI). Files land at runs/RUN/PROFILE/step-STEP.safetensors below it.";
+    private static final String CHECKPOINT_STORE_DOC = "Where checkpoint files go: a directory (path or file: URI), or an S3 bucket and key prefix"
+            + " (s3://bucket/prefix, see averager.s3.*). Files land at runs/RUN/PROFILE/step-STEP.safetensors below it.";
+
+    public static final String S3_ENDPOINT_CONFIG = "averager.s3.endpoint";
+    private static final String S3_ENDPOINT_DOC = "URL of an S3-compatible store (MinIO, Ceph, R2), e.g. http://minio:9000. Empty: AWS S3.";
+    public static final String S3_REGION_CONFIG = "averager.s3.region";
+    private static final String S3_REGION_DOC = "Region requests are signed for. Empty: us-east-1 with averager.s3.endpoint,"
+            + " otherwise the AWS SDK's default (AWS_REGION, the profile, the instance's region).";
+    public static final String S3_PATH_STYLE_CONFIG = "averager.s3.path.style";
+    private static final String S3_PATH_STYLE_DOC = "Path-style requests (ENDPOINT/BUCKET/KEY) instead of virtual-hosted ones"
+            + " (BUCKET.ENDPOINT/KEY). Empty: true with averager.s3.endpoint, false for AWS.";
+    public static final String S3_ACCESS_KEY_CONFIG = "averager.s3.access.key";
+    private static final String S3_ACCESS_KEY_DOC = "Access key id, with averager.s3.secret.key. Empty: the AWS SDK's default"
+            + " credentials chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the profile, a container or instance role).";
+    public static final String S3_SECRET_KEY_CONFIG = "averager.s3.secret.key";
+    private static final String S3_SECRET_KEY_DOC = "Secret access key, with averager.s3.access.key.";
     public static final String SINK_SPOOL_DIR_CONFIG = "averager.sink.spool.dir";
     private static final String SINK_SPOOL_DIR_DOC = "Local directory where the sink assembles checkpoint files before storing them. Empty: STATE_DIR/spool."
             + " Partial files left there by a crash are deleted at start: give each instance its own.";
@@ -86,6 +101,11 @@ public final class AveragerConfig extends AbstractConfig {
             .define(CHECKPOINT_EVERY_STEPS_CONFIG, Type.LONG, 1000L, Range.atLeast(0), Importance.HIGH, CHECKPOINT_EVERY_STEPS_DOC)
             .define(CHECKPOINT_EVERY_MS_CONFIG, Type.LONG, 0L, Range.atLeast(0), Importance.MEDIUM, CHECKPOINT_EVERY_MS_DOC)
             .define(CHECKPOINT_STORE_CONFIG, Type.STRING, "checkpoints", new ConfigDef.NonEmptyString(), Importance.HIGH, CHECKPOINT_STORE_DOC)
+            .define(S3_ENDPOINT_CONFIG, Type.STRING, "", Importance.MEDIUM, S3_ENDPOINT_DOC)
+            .define(S3_REGION_CONFIG, Type.STRING, "", Importance.MEDIUM, S3_REGION_DOC)
+            .define(S3_PATH_STYLE_CONFIG, Type.BOOLEAN, null, Importance.LOW, S3_PATH_STYLE_DOC)
+            .define(S3_ACCESS_KEY_CONFIG, Type.STRING, "", Importance.MEDIUM, S3_ACCESS_KEY_DOC)
+            .define(S3_SECRET_KEY_CONFIG, Type.PASSWORD, null, Importance.MEDIUM, S3_SECRET_KEY_DOC)
             .define(SINK_SPOOL_DIR_CONFIG, Type.STRING, "", Importance.LOW, SINK_SPOOL_DIR_DOC)
             .define(KERNEL_CONFIG, Type.STRING, "java", ConfigDef.ValidString.in("java"), Importance.LOW, KERNEL_DOC)
             .define(MAX_GRID_CONFIG, Type.LONG, 16L << 20, Range.between(1, 16L << 20), Importance.LOW, MAX_GRID_DOC)
@@ -109,6 +129,10 @@ public final class AveragerConfig extends AbstractConfig {
             list.add(ProfileConfig.parse(name, originalsWithPrefix(ProfileConfig.prefix(name))));
         }
         this.profiles = List.copyOf(list);
+        if (getString(S3_ACCESS_KEY_CONFIG).isEmpty() != (getPassword(S3_SECRET_KEY_CONFIG) == null)) {
+            throw new ConfigException("Give both " + S3_ACCESS_KEY_CONFIG + " and " + S3_SECRET_KEY_CONFIG
+                    + ", or neither for the AWS SDK's default credentials chain");
+        }
         for (String key : originalsStrings().keySet()) {
             if (key.startsWith(PREFIX) && !CONFIG.names().contains(key) && !isProfileKey(key)) {
                 throw new ConfigException(key, originals().get(key), "unknown averager setting"

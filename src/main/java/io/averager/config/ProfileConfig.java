@@ -2,8 +2,13 @@ package io.averager.config;
 
 import io.averager.ema.Profile;
 import io.averager.ema.ProfileBuilder;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import org.apache.kafka.common.config.AbstractConfig;
 import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigDef.Importance;
@@ -36,6 +41,15 @@ public final class ProfileConfig {
     public static final String UNIT_CONFIG = "unit";
     private static final String UNIT_DOC = "What one decay is for: 'snapshot' (one update per snapshot, timm's meaning) or 'step'"
             + " (per optimizer step: the decay is raised to the step gap since the last update, so sparse or irregular publishing averages over the same horizon).";
+    public static final String FORMAT_CONFIG = "format";
+    private static final String FORMAT_DOC = "File format of the profile's checkpoints: 'safetensors'; 'pt', PyTorch's torch.save format"
+            + " holding {'state_dict_ema': state dict, 'step', 'run', 'profile'}, for torch.load(path, weights_only=True) and timm;"
+            + " or 'both', two files under the same key with extensions .safetensors and .pt, each with its own manifest.";
+    /** A format in {@link #formats}: the safetensors file the sink assembles. */
+    public static final String SAFETENSORS = "safetensors";
+    /** A format in {@link #formats}: PyTorch's {@code torch.save} format, converted from the safetensors file. */
+    public static final String PT = "pt";
+    private static final String BOTH = "both";
 
     public static final ConfigDef CONFIG = new ConfigDef()
             .define(DECAY_CONFIG, Type.DOUBLE, 0.9999, Range.between(0.0, 1.0), Importance.HIGH, DECAY_DOC)
@@ -46,7 +60,9 @@ public final class ProfileConfig {
             .define(UPDATE_AFTER_STEP_CONFIG, Type.LONG, 0L, Range.atLeast(0), Importance.LOW, UPDATE_AFTER_STEP_DOC)
             .define(MIN_DECAY_CONFIG, Type.DOUBLE, 0.0, Range.between(0.0, 1.0), Importance.LOW, MIN_DECAY_DOC)
             .define(UNIT_CONFIG, Type.STRING, null, new NullOr(ConfigDef.CaseInsensitiveValidString.in("snapshot", "step")), Importance.MEDIUM,
-                    UNIT_DOC + " Default: 'snapshot', or 'step' with halflife.steps.");
+                    UNIT_DOC + " Default: 'snapshot', or 'step' with halflife.steps.")
+            .define(FORMAT_CONFIG, Type.STRING, SAFETENSORS, ConfigDef.CaseInsensitiveValidString.in(SAFETENSORS, PT, BOTH),
+                    Importance.MEDIUM, FORMAT_DOC);
 
     private ProfileConfig() {
     }
@@ -69,6 +85,25 @@ public final class ProfileConfig {
     /** The key prefix of profile {@code name}. */
     public static String prefix(String name) {
         return "averager.profile." + name + ".";
+    }
+
+    /**
+     * The file formats each configured profile's checkpoints are stored in, by profile name:
+     * {@link #SAFETENSORS}, {@link #PT} or both, in that order. The keys were validated when
+     * {@code config} was built.
+     */
+    public static Map<String, Set<String>> formats(AveragerConfig config) {
+        Map<String, Set<String>> formats = new LinkedHashMap<>();
+        for (Profile profile : config.profiles()) {
+            String value = new AbstractConfig(CONFIG, config.originalsWithPrefix(prefix(profile.name())), false)
+                    .getString(FORMAT_CONFIG).toLowerCase(Locale.ROOT);
+            formats.put(profile.name(), switch (value) {
+                case SAFETENSORS -> Set.of(SAFETENSORS);
+                case PT -> Set.of(PT);
+                default -> Collections.unmodifiableSet(new LinkedHashSet<>(List.of(SAFETENSORS, PT)));
+            });
+        }
+        return Collections.unmodifiableMap(formats);
     }
 
     /** Builds profile {@code name} from its keys (prefix removed); errors name the full key. */

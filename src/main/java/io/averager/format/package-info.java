@@ -1,5 +1,6 @@
 /**
- * Checkpoint file formats: the safetensors layout, a positional writer and a validating reader.
+ * Checkpoint file formats: the safetensors layout, a positional writer and a validating reader,
+ * and a converter from safetensors to PyTorch's {@code torch.save} format.
  *
  * <p>Files are written and read by position through a {@link java.nio.channels.FileChannel}, so
  * chunks of a checkpoint may arrive in any order and neither side ever holds a whole file on the

@@ -2,10 +2,14 @@ package io.averager.service;
 
 import io.averager.AveragerException;
 import io.averager.config.AveragerConfig;
+import io.averager.config.ProfileConfig;
 import io.averager.kernel.Kernels;
 import io.averager.sink.CheckpointSink;
 import io.averager.sink.FileSystemObjectStore;
 import io.averager.sink.ObjectStore;
+import io.averager.sink.S3Location;
+import io.averager.sink.S3ObjectStore;
+import io.averager.sink.S3Settings;
 import io.averager.topology.AveragerTopology;
 import io.averager.topology.NonFinitePolicy;
 import io.averager.topology.Selection;
@@ -14,18 +18,22 @@ import io.averager.topology.TopologyObserver;
 import io.averager.topology.TopologySettings;
 import io.averager.wire.avro.CheckpointManifest;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.config.types.Password;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
@@ -45,12 +53,14 @@ public final class AveragerService implements AutoCloseable {
 
     private final KafkaStreams streams;
     private final CheckpointSink sink;
+    private final ObjectStore store;
     private final Thread sinkThread;
     private final CompletableFuture<Throwable> failure = new CompletableFuture<>();
 
-    private AveragerService(KafkaStreams streams, CheckpointSink sink) {
+    private AveragerService(KafkaStreams streams, CheckpointSink sink, ObjectStore store) {
         this.streams = streams;
         this.sink = sink;
+        this.store = store;
         this.sinkThread = new Thread(this::runSink, "averager-sink");
     }
 
@@ -73,12 +83,13 @@ public final class AveragerService implements AutoCloseable {
         createTopics(config);
         Topology topology = AveragerTopology.build(settings(config).scoped(selection, observer));
         KafkaStreams streams = new KafkaStreams(topology, streamsProperties(config));
-        ObjectStore store = objectStore(config.getString(AveragerConfig.CHECKPOINT_STORE_CONFIG));
+        ObjectStore store = objectStore(config.getString(AveragerConfig.CHECKPOINT_STORE_CONFIG), config);
         CheckpointSink sink = new CheckpointSink(config.consumerProperties(), config.producerProperties(),
                 config.applicationId() + "-sink",
                 config.getString(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG),
-                config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG), store, config.spoolDir(), onCheckpoint);
-        AveragerService service = new AveragerService(streams, sink);
+                config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG), store, config.spoolDir(),
+                ProfileConfig.formats(config), onCheckpoint);
+        AveragerService service = new AveragerService(streams, sink, store);
         streams.setUncaughtExceptionHandler(e -> {
             log.error("Stream thread failed; stopping the service", e);
             service.failure.complete(e);
@@ -144,14 +155,46 @@ public final class AveragerService implements AutoCloseable {
         return props;
     }
 
-    static ObjectStore objectStore(String location) {
+    /**
+     * The object store {@code location} names: {@code s3://bucket/prefix} (reached with the
+     * {@code averager.s3.*} settings of {@code config}), a {@code file:} URI or a directory.
+     */
+    public static ObjectStore objectStore(String location, AveragerConfig config) {
+        if (location.startsWith("s3:")) {
+            S3Location s3;
+            try {
+                s3 = S3Location.parse(location);
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(AveragerConfig.CHECKPOINT_STORE_CONFIG, location, e.getMessage());
+            }
+            return S3ObjectStore.open(s3, s3Settings(config));
+        }
         if (location.startsWith("file:")) {
             return new FileSystemObjectStore(Path.of(URI.create(location)));
         }
         if (location.contains("://")) {
-            throw new AveragerException("Unsupported checkpoint store " + location + ": give a directory or a file: URI");
+            throw new AveragerException("Unsupported checkpoint store " + location
+                    + ": give a directory, a file: URI or s3://bucket/prefix");
         }
         return new FileSystemObjectStore(Path.of(location));
+    }
+
+    /** How to reach S3: the {@code averager.s3.*} settings. */
+    public static S3Settings s3Settings(AveragerConfig config) {
+        String endpoint = config.getString(AveragerConfig.S3_ENDPOINT_CONFIG);
+        Optional<URI> endpointUri;
+        try {
+            endpointUri = endpoint.isEmpty() ? Optional.empty() : Optional.of(new URI(endpoint));
+        } catch (URISyntaxException e) {
+            throw new ConfigException(AveragerConfig.S3_ENDPOINT_CONFIG, endpoint, e.getMessage());
+        }
+        String region = config.getString(AveragerConfig.S3_REGION_CONFIG);
+        String accessKey = config.getString(AveragerConfig.S3_ACCESS_KEY_CONFIG);
+        Password secretKey = config.getPassword(AveragerConfig.S3_SECRET_KEY_CONFIG);
+        return new S3Settings(endpointUri, region.isEmpty() ? Optional.empty() : Optional.of(region),
+                Optional.ofNullable(config.getBoolean(AveragerConfig.S3_PATH_STYLE_CONFIG)),
+                accessKey.isEmpty() ? Optional.empty() : Optional.of(accessKey),
+                Optional.ofNullable(secretKey).map(Password::value));
     }
 
     private void runSink() {
@@ -182,6 +225,7 @@ public final class AveragerService implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        store.close();
         log.info("averager stopped");
     }
 }

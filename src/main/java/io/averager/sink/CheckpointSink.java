@@ -21,6 +21,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.function.Consumer;
 import org.apache.avro.specific.SpecificRecordBase;
@@ -57,6 +58,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
     private final String manifestsTopic;
     private final ObjectStore store;
     private final Path spoolDir;
+    private final CheckpointFormats formats;
     private final Consumer<CheckpointManifest> listener;
     private final Map<String, CheckpointAssembly> assemblies = new HashMap<>();
     private final Map<String, TopicPartition> assemblyPartitions = new HashMap<>();
@@ -69,15 +71,18 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
      * @param producerProperties producer settings, likewise
      * @param groupId consumer group; also the producer's transactional id
      * @param spoolDir where files are assembled; partial files found there at start are deleted
+     * @param formats the formats of each profile's files, {@code safetensors} and/or {@code pt}
+     *     (converted from the safetensors file); profiles not named get safetensors alone
      * @param listener told of each manifest once published (progress output); may do nothing
      */
     public CheckpointSink(Map<String, Object> consumerProperties, Map<String, Object> producerProperties, String groupId,
                           String checkpointsTopic, String manifestsTopic, ObjectStore store, Path spoolDir,
-                          Consumer<CheckpointManifest> listener) {
+                          Map<String, Set<String>> formats, Consumer<CheckpointManifest> listener) {
         this.checkpointsTopic = checkpointsTopic;
         this.manifestsTopic = manifestsTopic;
         this.store = store;
         this.spoolDir = spoolDir;
+        this.formats = new CheckpointFormats(formats);
         this.listener = listener;
         Map<String, Object> c = new HashMap<>();
         c.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
@@ -130,7 +135,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         } finally {
             dropAll(assemblies.keySet());
             if (waiting != null) {
-                deleteQuietly(waiting.file());
+                waiting.deleteFiles();
             }
             consumer.close();
             producer.close();
@@ -142,7 +147,8 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
      * nothing is being assembled yet, and those checkpoints are read again from their headers.
      */
     private void deleteLeftovers() throws IOException {
-        try (DirectoryStream<Path> parts = Files.newDirectoryStream(spoolDir, "*" + PART_SUFFIX)) {
+        try (DirectoryStream<Path> parts = Files.newDirectoryStream(spoolDir,
+                "*{" + PART_SUFFIX + "," + CheckpointFormats.PT_PART_SUFFIX + "}")) {
             for (Path part : parts) {
                 log.info("Deleting {}, left by a sink that stopped mid-checkpoint", part);
                 Files.deleteIfExists(part);
@@ -201,54 +207,65 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         CheckpointAssembly.Finished file = a.finish(m.getChunkCount());
         assemblies.remove(id);
         TopicPartition partition = assemblyPartitions.remove(id);
-        CheckpointManifest manifest = new CheckpointManifest(m.getRun(), m.getProfile(), m.getStep(), null,
-                "safetensors", file.size(), file.sha256(), a.header().getTensors(), Instant.ofEpochMilli(timestamp));
-        waiting = new Upload(manifest, file.file(), partition, next, new Backoff());
+        waiting = new Upload(formats.outputs(file, a.header(), Instant.ofEpochMilli(timestamp)), partition, next,
+                new Backoff());
         retryStore();
     }
 
     /**
-     * Tries to store the waiting file; on success publishes its manifest and resumes consuming.
-     * On failure consumption stays paused (the EMA keeps advancing upstream) and the next try
-     * waits a little longer, up to a minute.
+     * Tries to store the waiting files (those not stored yet); once all are, publishes their
+     * manifests and resumes consuming. On failure consumption stays paused (the EMA keeps
+     * advancing upstream) and the next try waits a little longer, up to a minute.
      */
     private boolean retryStore() {
         if (!waiting.backoff().due()) {
             return false;
         }
-        CheckpointManifest manifest = waiting.manifest();
-        String key = ObjectKeys.checkpoint(manifest.getRun(), manifest.getProfile(), manifest.getStep(), "safetensors");
-        URI uri;
-        try {
-            uri = store.put(key, waiting.file());
-        } catch (IOException | RuntimeException e) {
-            long delay = waiting.backoff().failed();
-            log.warn("Cannot store checkpoint of run {} profile {} step {} in {} (attempt {}, next in {} ms): {}",
-                    manifest.getRun(), manifest.getProfile(), manifest.getStep(), store.describe(),
-                    waiting.backoff().attempts(), delay, e.toString());
-            consumer.pause(consumer.assignment());
-            return false;
+        for (CheckpointFormats.Output output : waiting.files()) {
+            CheckpointManifest manifest = output.manifest();
+            if (manifest.getUri() != null) {
+                continue;
+            }
+            String key = ObjectKeys.checkpoint(manifest.getRun(), manifest.getProfile(), manifest.getStep(),
+                    manifest.getFormat());
+            URI uri;
+            try {
+                uri = store.put(key, output.file());
+            } catch (IOException | RuntimeException e) {
+                long delay = waiting.backoff().failed();
+                log.warn("Cannot store checkpoint of run {} profile {} step {} in {} (attempt {}, next in {} ms): {}",
+                        manifest.getRun(), manifest.getProfile(), manifest.getStep(), store.describe(),
+                        waiting.backoff().attempts(), delay, e.toString());
+                consumer.pause(consumer.assignment());
+                return false;
+            }
+            manifest.setUri(uri.toString());
         }
-        manifest.setUri(uri.toString());
-        publish(manifest, waiting.partition(), waiting.next());
+        List<CheckpointManifest> manifests = waiting.files().stream().map(CheckpointFormats.Output::manifest).toList();
+        publish(manifests, waiting.partition(), waiting.next());
         if (waiting.backoff().attempts() > 0) {
-            log.info("Stored checkpoint of run {} profile {} step {} after {} failed attempts", manifest.getRun(),
-                    manifest.getProfile(), manifest.getStep(), waiting.backoff().attempts());
+            CheckpointManifest m = manifests.get(0);
+            log.info("Stored checkpoint of run {} profile {} step {} after {} failed attempts", m.getRun(),
+                    m.getProfile(), m.getStep(), waiting.backoff().attempts());
         }
         waiting = null;
         consumer.resume(consumer.assignment());
         return true;
     }
 
-    /** Publishes the manifest and commits the offsets in one transaction. */
-    private void publish(CheckpointManifest manifest, TopicPartition partition, long next) {
+    /** Publishes the manifests, one per stored file, and commits the offsets in one transaction. */
+    private void publish(List<CheckpointManifest> manifests, TopicPartition partition, long next) {
         producer.beginTransaction();
-        producer.send(new ProducerRecord<>(manifestsTopic, manifest.getRun(), manifest));
+        for (CheckpointManifest manifest : manifests) {
+            producer.send(new ProducerRecord<>(manifestsTopic, manifest.getRun(), manifest));
+        }
         producer.sendOffsetsToTransaction(safeOffsets(partition, next), consumer.groupMetadata());
         producer.commitTransaction();
-        log.info("Checkpoint of run {} profile {} step {} stored at {} ({} bytes)", manifest.getRun(),
-                manifest.getProfile(), manifest.getStep(), manifest.getUri(), manifest.getSize());
-        listener.accept(manifest);
+        for (CheckpointManifest manifest : manifests) {
+            log.info("Checkpoint of run {} profile {} step {} stored at {} ({} bytes)", manifest.getRun(),
+                    manifest.getProfile(), manifest.getStep(), manifest.getUri(), manifest.getSize());
+            listener.accept(manifest);
+        }
     }
 
     /** Records consumed but not handled while a file waits: fetched again once consumption resumes. */
@@ -261,8 +278,11 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         consumer.pause(consumer.assignment());
     }
 
-    /** A complete checkpoint file waiting to be stored, and what to publish once it is. */
-    private record Upload(CheckpointManifest manifest, Path file, TopicPartition partition, long next, Backoff backoff) {
+    /** The files of a complete checkpoint waiting to be stored, and what to publish once they are. */
+    private record Upload(List<CheckpointFormats.Output> files, TopicPartition partition, long next, Backoff backoff) {
+        void deleteFiles() {
+            files.forEach(f -> deleteQuietly(f.file()));
+        }
     }
 
     /** Offsets that re-read every checkpoint still being assembled on the partition. */
@@ -318,7 +338,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
             dropAll(drop);
             if (waiting != null && partitions.contains(waiting.partition())) {
                 // Another instance will assemble and store it again from the committed offsets.
-                deleteQuietly(waiting.file());
+                waiting.deleteFiles();
                 waiting = null;
             }
         }

@@ -41,6 +41,20 @@ public final class FileSystemObjectStore implements ObjectStore {
         return target.toUri();
     }
 
+    /** Copies the file {@code uri} names (a file: URI, below this store's root or not). */
+    @Override
+    public void get(URI uri, Path target) throws IOException {
+        if (!"file".equals(uri.getScheme())) {
+            throw new IllegalArgumentException("Not a file: URI: " + uri);
+        }
+        try {
+            Files.copy(Path.of(uri), target, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            Files.deleteIfExists(target);
+            throw e;
+        }
+    }
+
     @Override
     public String describe() {
         return root.toString();

@@ -18,6 +18,14 @@ public interface ObjectStore extends AutoCloseable {
      */
     URI put(String key, Path file) throws IOException;
 
+    /**
+     * Streams the object {@code uri} names, as {@link #put} returned it, into {@code target},
+     * replacing any file there. On failure {@code target} is deleted.
+     *
+     * @throws IllegalArgumentException if this kind of store cannot read {@code uri} (another scheme)
+     */
+    void get(URI uri, Path target) throws IOException;
+
     /** Where this store keeps objects, for messages. */
     String describe();
 
