@@ -7,6 +7,7 @@ import io.averager.ema.Profile;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.kafka.common.config.ConfigException;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
@@ -108,6 +109,30 @@ class ProfileConfigTest {
         assertThatThrownBy(() -> profiles("averager.profile.ema.halflife.steps", "-3"))
                 .isInstanceOf(ConfigException.class)
                 .hasMessageContaining("half_life_steps");
+    }
+
+    @Test
+    void checkpointFormatDefaultsToSafetensorsAndBothMeansSafetensorsThenPt() {
+        Map<String, Object> props = new HashMap<>();
+        props.put("bootstrap.servers", "broker:9092");
+        props.put("averager.profiles", "plain,torch,both");
+        props.put("averager.profile.torch.format", "pt");
+        props.put("averager.profile.both.format", "Both");
+
+        Map<String, Set<String>> formats = ProfileConfig.formats(new AveragerConfig(props));
+
+        assertThat(formats).containsOnlyKeys("plain", "torch", "both");
+        assertThat(formats.get("plain")).containsExactly("safetensors");
+        assertThat(formats.get("torch")).containsExactly("pt");
+        assertThat(formats.get("both")).containsExactly("safetensors", "pt");
+    }
+
+    @Test
+    void unknownCheckpointFormatIsRejectedNamingTheProfile() {
+        assertThatThrownBy(() -> profiles("averager.profile.ema.format", "onnx"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("Profile 'ema'")
+                .hasMessageContaining("format");
     }
 
     @Test

@@ -13,14 +13,14 @@ import java.util.concurrent.TimeUnit;
  * Runs a checker script with Debian's Python and PyTorch (packages python3-torch, python3-numpy,
  * installed by .ci/run) and fails the test with its output unless it exits 0.
  */
-final class PythonCheck {
+public final class PythonCheck {
 
     static final String PYTHON = "/usr/bin/python3";
 
     private PythonCheck() {
     }
 
-    static String run(String script, String... args) throws IOException, InterruptedException {
+    public static String run(String script, String... args) throws IOException, InterruptedException {
         assertThat(Path.of(PYTHON)).as("%s (Debian python3 with python3-torch; see .ci/run)", PYTHON).exists();
         List<String> command = new ArrayList<>(List.of(PYTHON, script));
         command.addAll(List.of(args));

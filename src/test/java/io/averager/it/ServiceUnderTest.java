@@ -5,6 +5,7 @@ import io.averager.service.AveragerService;
 import io.averager.wire.avro.CheckpointManifest;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -65,6 +66,26 @@ final class ServiceUnderTest implements AutoCloseable {
             }
             if (m.getRun().equals(run) && m.getStep() == step) {
                 found.put(m.getProfile(), m);
+            }
+        }
+        return found;
+    }
+
+    /**
+     * Waits for {@code count} manifests of {@code step}, one per stored file, in arrival order;
+     * returns fewer if the timeout passes first.
+     */
+    List<CheckpointManifest> awaitManifests(String run, long step, int count, Duration timeout)
+            throws InterruptedException {
+        List<CheckpointManifest> found = new ArrayList<>();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (found.size() < count) {
+            CheckpointManifest m = manifests.poll(Math.max(deadline - System.nanoTime(), 0), TimeUnit.NANOSECONDS);
+            if (m == null) {
+                return found;
+            }
+            if (m.getRun().equals(run) && m.getStep() == step) {
+                found.add(m);
             }
         }
         return found;

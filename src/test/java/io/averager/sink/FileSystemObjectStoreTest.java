@@ -31,6 +31,19 @@ class FileSystemObjectStoreTest {
     }
 
     @Test
+    void getCopiesTheObjectItsUriNamesAndRefusesOtherSchemes() throws IOException {
+        URI uri = store.put(ObjectKeys.checkpoint("run 1", "ema", 5, "safetensors"), spooled("b.part", "stored bytes"));
+        Path copy = tmp.resolve("copy");
+
+        store.get(uri, copy);
+
+        assertThat(copy).hasContent("stored bytes");
+        assertThatThrownBy(() -> store.get(URI.create("s3://bucket/key"), copy)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> store.get(root.resolve("missing").toUri(), copy)).isInstanceOf(IOException.class);
+        assertThat(copy).doesNotExist();
+    }
+
+    @Test
     void putMovesTheFileToItsKeyUnderTheRoot() throws IOException {
         Path file = spooled("a.part", "checkpoint bytes");
         String key = ObjectKeys.checkpoint("team/run-1", "ema", 1200, "safetensors");
