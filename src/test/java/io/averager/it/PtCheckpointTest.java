@@ -5,10 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.averager.config.AveragerConfig;
 import io.averager.ema.Dtype;
 import io.averager.ema.TensorSpec;
+import io.averager.format.SafetensorsLayout;
+import io.averager.format.SafetensorsWriter;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.publish.TensorSource;
 import io.averager.wire.avro.CheckpointManifest;
 import io.averager.wire.avro.SnapshotMode;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -65,6 +68,7 @@ class PtCheckpointTest {
     @Test
     void aProfileWithFormatBothStoresASafetensorsAndAPtFileThatTorchLoadsIntoTheModel() throws Exception {
         String run = SharedKafka.unique("run");
+        Path snapshots = Files.createDirectories(dir.resolve("snapshots"));
         try (ServiceUnderTest service = new ServiceUnderTest(dir)) {
             service.settings.put(AveragerConfig.PROFILES_CONFIG, "ema,plain");
             service.settings.put("averager.profile.ema.decay", "0.9");
@@ -75,6 +79,7 @@ class PtCheckpointTest {
             try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024)) {
                 for (long step = 10; step <= LAST_STEP; step += 10) {
                     publisher.publish(run, step, SnapshotMode.UPDATE, step == LAST_STEP, Map.of(), weights(step));
+                    write(weights(step), snapshots.resolve(String.format("step-%06d.safetensors", step)));
                 }
             }
 
@@ -105,8 +110,19 @@ class PtCheckpointTest {
             try (Stream<Path> left = Files.list(dir.resolve("state").resolve("spool"))) {
                 assertThat(left).as("files left in the spool directory").isEmpty();
             }
+            // PyTorch's own EMA of the snapshots equals the safetensors file, which equals the .pt.
+            PythonCheck.run("src/test/python/check_ema.py", "--snapshots", snapshots.toString(),
+                    "--checkpoint", safetensors.toString(), "--decay", "0.9");
             PythonCheck.run("src/test/python/check_pt.py", "--pt", pt.toString(), "--safetensors", safetensors.toString(),
                     "--run", run, "--profile", "ema", "--step", Long.toString(LAST_STEP), "--model", "linear-bn:3:4");
+        }
+    }
+
+    private static void write(List<TensorSource> tensors, Path file) throws IOException {
+        try (SafetensorsWriter w = SafetensorsWriter.create(file, SafetensorsLayout.of(MODEL, Map.of()))) {
+            for (TensorSource t : tensors) {
+                w.write(t.spec().name(), 0, t.read(0, Math.toIntExact(t.spec().numel())));
+            }
         }
     }
 }
