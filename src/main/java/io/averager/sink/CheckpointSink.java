@@ -10,7 +10,6 @@ import io.averager.wire.avro.CheckpointHeader;
 import io.averager.wire.avro.CheckpointManifest;
 import java.io.IOException;
 import java.net.URI;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,11 +17,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.function.Consumer;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -50,18 +47,15 @@ import org.slf4j.LoggerFactory;
 public final class CheckpointSink implements Runnable, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(CheckpointSink.class);
-    private static final String PART_SUFFIX = ".safetensors.part";
 
     private final KafkaConsumer<String, byte[]> consumer;
     private final KafkaProducer<String, SpecificRecordBase> producer;
     private final String checkpointsTopic;
     private final String manifestsTopic;
     private final ObjectStore store;
-    private final Path spoolDir;
     private final CheckpointFormats formats;
     private final Consumer<CheckpointManifest> listener;
-    private final Map<String, CheckpointAssembly> assemblies = new HashMap<>();
-    private final Map<String, TopicPartition> assemblyPartitions = new HashMap<>();
+    private final Assemblies assemblies;
     private Upload waiting;
     private volatile boolean closed;
 
@@ -81,7 +75,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         this.checkpointsTopic = checkpointsTopic;
         this.manifestsTopic = manifestsTopic;
         this.store = store;
-        this.spoolDir = spoolDir;
+        this.assemblies = new Assemblies(spoolDir);
         this.formats = new CheckpointFormats(formats);
         this.listener = listener;
         Map<String, Object> c = new HashMap<>();
@@ -106,8 +100,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
     @Override
     public void run() {
         try {
-            Files.createDirectories(spoolDir);
-            deleteLeftovers();
+            assemblies.prepare();
             producer.initTransactions();
             consumer.subscribe(List.of(checkpointsTopic), new Rebalance());
             while (!closed) {
@@ -133,26 +126,12 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         } catch (IOException e) {
             throw new AveragerException("Checkpoint sink failed: " + e.getMessage(), e);
         } finally {
-            dropAll(assemblies.keySet());
+            assemblies.dropAll();
             if (waiting != null) {
                 waiting.deleteFiles();
             }
             consumer.close();
             producer.close();
-        }
-    }
-
-    /**
-     * Deletes the partial files of a sink that stopped mid-checkpoint (killed, or its machine lost):
-     * nothing is being assembled yet, and those checkpoints are read again from their headers.
-     */
-    private void deleteLeftovers() throws IOException {
-        try (DirectoryStream<Path> parts = Files.newDirectoryStream(spoolDir,
-                "*{" + PART_SUFFIX + "," + CheckpointFormats.PT_PART_SUFFIX + "}")) {
-            for (Path part : parts) {
-                log.info("Deleting {}, left by a sink that stopped mid-checkpoint", part);
-                Files.deleteIfExists(part);
-            }
         }
     }
 
@@ -166,14 +145,10 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
             return;
         }
         if (message instanceof CheckpointHeader h) {
-            String id = id(h.getRun(), h.getProfile());
-            dropAll(List.of(id));
-            Path file = spoolDir.resolve(UUID.randomUUID() + PART_SUFFIX);
-            assemblies.put(id, new CheckpointAssembly(h, record.offset(), file));
-            assemblyPartitions.put(id, new TopicPartition(record.topic(), record.partition()));
+            assemblies.begin(h, new TopicPartition(record.topic(), record.partition()), record.offset());
         } else if (message instanceof CheckpointChunk c) {
-            CheckpointAssembly a = assemblies.get(id(c.getRun(), c.getProfile()));
-            if (a == null || a.header().getStep() != c.getStep()) {
+            CheckpointAssembly a = assemblies.get(c.getRun(), c.getProfile(), c.getStep());
+            if (a == null) {
                 // After a restart the sink re-reads from the oldest unfinished header, so chunks of
                 // checkpoints it already stored come again; they have no assembly and are not needed.
                 log.debug("Chunk of run {} profile {} step {} without its checkpoint header; skipped",
@@ -191,9 +166,8 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
      * @param timestamp the commit record's timestamp, that of the snapshot commit
      */
     private void complete(CheckpointCommit m, long next, long timestamp) throws IOException {
-        String id = id(m.getRun(), m.getProfile());
-        CheckpointAssembly a = assemblies.get(id);
-        if (a == null || a.header().getStep() != m.getStep()) {
+        CheckpointAssembly a = assemblies.get(m.getRun(), m.getProfile(), m.getStep());
+        if (a == null) {
             log.debug("Commit of run {} profile {} step {} without its checkpoint header; skipped",
                     m.getRun(), m.getProfile(), m.getStep());
             return;
@@ -201,12 +175,11 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         if (m.getAbortReason() != null) {
             log.warn("Checkpoint of run {} profile {} step {} discarded: {}", m.getRun(), m.getProfile(), m.getStep(),
                     m.getAbortReason());
-            dropAll(List.of(id));
+            assemblies.drop(m.getRun(), m.getProfile());
             return;
         }
         CheckpointAssembly.Finished file = a.finish(m.getChunkCount());
-        assemblies.remove(id);
-        TopicPartition partition = assemblyPartitions.remove(id);
+        TopicPartition partition = assemblies.remove(m.getRun(), m.getProfile());
         waiting = new Upload(formats.outputs(file, a.header(), Instant.ofEpochMilli(timestamp)), partition, next,
                 new Backoff());
         retryStore();
@@ -259,7 +232,8 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         for (CheckpointManifest manifest : manifests) {
             producer.send(new ProducerRecord<>(manifestsTopic, manifest.getRun(), manifest));
         }
-        producer.sendOffsetsToTransaction(safeOffsets(partition, next), consumer.groupMetadata());
+        producer.sendOffsetsToTransaction(Map.of(partition, new OffsetAndMetadata(assemblies.safeOffset(partition, next))),
+                consumer.groupMetadata());
         producer.commitTransaction();
         for (CheckpointManifest manifest : manifests) {
             log.info("Checkpoint of run {} profile {} step {} stored at {} ({} bytes)", manifest.getRun(),
@@ -285,37 +259,12 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         }
     }
 
-    /** Offsets that re-read every checkpoint still being assembled on the partition. */
-    private Map<TopicPartition, OffsetAndMetadata> safeOffsets(TopicPartition partition, long next) {
-        long offset = next;
-        for (Map.Entry<String, CheckpointAssembly> e : assemblies.entrySet()) {
-            if (partition.equals(assemblyPartitions.get(e.getKey()))) {
-                offset = Math.min(offset, e.getValue().headerOffset());
-            }
-        }
-        return Map.of(partition, new OffsetAndMetadata(offset));
-    }
-
-    private void dropAll(Collection<String> ids) {
-        for (String id : new ArrayList<>(ids)) {
-            CheckpointAssembly a = assemblies.remove(id);
-            assemblyPartitions.remove(id);
-            if (a != null) {
-                a.close();
-            }
-        }
-    }
-
     private static void deleteQuietly(Path file) {
         try {
             Files.deleteIfExists(file);
         } catch (IOException e) {
             log.warn("Cannot delete spool file {}: {}", file, e.toString());
         }
-    }
-
-    private static String id(String run, String profile) {
-        return run.length() + ":" + run + "/" + profile;
     }
 
     @Override
@@ -327,15 +276,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
     private final class Rebalance implements ConsumerRebalanceListener {
         @Override
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-            Iterator<Map.Entry<String, TopicPartition>> it = assemblyPartitions.entrySet().iterator();
-            List<String> drop = new ArrayList<>();
-            while (it.hasNext()) {
-                Map.Entry<String, TopicPartition> e = it.next();
-                if (partitions.contains(e.getValue())) {
-                    drop.add(e.getKey());
-                }
-            }
-            dropAll(drop);
+            assemblies.dropPartitions(partitions);
             if (waiting != null && partitions.contains(waiting.partition())) {
                 // Another instance will assemble and store it again from the committed offsets.
                 waiting.deleteFiles();
