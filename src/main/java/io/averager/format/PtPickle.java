@@ -2,12 +2,9 @@ package io.averager.format;
 
 import io.averager.ema.Dtype;
 import io.averager.ema.TensorSpec;
+import io.averager.wire.StrictUtf8;
 import java.io.ByteArrayOutputStream;
 import java.math.BigInteger;
-import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -192,7 +189,7 @@ final class PtPickle {
             get(index);
             return this;
         }
-        byte[] utf8 = utf8(s);
+        byte[] utf8 = StrictUtf8.encode(s);
         op(BINUNICODE).le32(utf8.length);
         out.writeBytes(utf8);
         if (s.equals("storage") || s.equals("cpu")) {
@@ -238,21 +235,5 @@ final class PtPickle {
 
     private PtPickle le32(long v) {
         return op((int) v & 0xff).op((int) (v >>> 8) & 0xff).op((int) (v >>> 16) & 0xff).op((int) (v >>> 24) & 0xff);
-    }
-
-    /** Strict UTF-8: Python would refuse, or silently change, an unpaired surrogate. */
-    private static byte[] utf8(String s) {
-        try {
-            ByteBuffer b = StandardCharsets.UTF_8.newEncoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .encode(CharBuffer.wrap(s));
-            byte[] bytes = new byte[b.remaining()];
-            b.get(bytes);
-            return bytes;
-        } catch (CharacterCodingException e) {
-            throw new IllegalArgumentException("String of " + s.length()
-                    + " chars is not valid Unicode (unpaired surrogate) and cannot be pickled", e);
-        }
     }
 }

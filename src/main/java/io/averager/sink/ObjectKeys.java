@@ -1,10 +1,6 @@
 package io.averager.sink;
 
-import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
+import io.averager.wire.StrictUtf8;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -44,24 +40,9 @@ public final class ObjectKeys {
         return encoded.substring(0, MAX_SEGMENT - 65) + "~" + sha256(s);
     }
 
-    /** Strict UTF-8: an unpaired surrogate would otherwise become '?' and collide with a real '?'. */
-    private static byte[] utf8(String s) {
-        try {
-            ByteBuffer b = StandardCharsets.UTF_8.newEncoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .encode(CharBuffer.wrap(s));
-            byte[] bytes = new byte[b.remaining()];
-            b.get(bytes);
-            return bytes;
-        } catch (CharacterCodingException e) {
-            throw new IllegalArgumentException("not valid Unicode (unpaired surrogate): " + s.length() + " chars", e);
-        }
-    }
-
     private static String sha256(String s) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(utf8(s)));
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(StrictUtf8.encode(s)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
@@ -69,7 +50,7 @@ public final class ObjectKeys {
 
     private static String encode(String s) {
         StringBuilder out = new StringBuilder();
-        byte[] bytes = utf8(s);
+        byte[] bytes = StrictUtf8.encode(s);
         for (int i = 0; i < bytes.length; i++) {
             int b = bytes[i] & 0xff;
             boolean plain = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9')

@@ -1,14 +1,11 @@
 package io.averager.topology;
 
+import io.averager.wire.StrictUtf8;
 import io.averager.wire.WireCodec;
 import io.averager.wire.WireException;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -57,7 +54,7 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
         SpecificRecordBase message = null;
         if (record.key() == null) {
             problem = "record has no key: expected the run id";
-        } else if ((run = utf8(record.key())) == null) {
+        } else if ((run = StrictUtf8.decodeOrNull(record.key())) == null) {
             problem = "record key is not valid UTF-8: expected the run id";
         } else if (run.isEmpty() || record.key().length > MAX_RUN_BYTES) {
             problem = "record key of " + record.key().length + " bytes: expected a run id of 1 to " + MAX_RUN_BYTES + " bytes";
@@ -109,16 +106,5 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
             return h.getStep();
         }
         return message instanceof SnapshotChunk c ? c.getStep() : ((SnapshotCommit) message).getStep();
-    }
-
-    private static String utf8(byte[] bytes) {
-        try {
-            return StandardCharsets.UTF_8.newDecoder()
-                    .onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(bytes)).toString();
-        } catch (CharacterCodingException e) {
-            return null;
-        }
     }
 }
