@@ -1,0 +1,321 @@
+"""Publishing snapshots of a model's weights from a training loop.
+
+A snapshot is a header, one chunk per grid cell of every tensor and a commit, keyed by the run id
+and sent in one Kafka transaction (README, "Wire format"). ``Publisher.publish`` copies the
+tensors to host memory on the caller's thread and leaves the sending to a background thread, so
+training waits for the copy only, unless ``queue_size`` snapshots are already waiting.
+"""
+
+import atexit
+import collections
+import operator
+import queue
+import sys
+import threading
+import uuid
+import weakref
+
+import torch
+from confluent_kafka import KafkaException, Producer
+
+from . import wire
+from .dtypes import wire_dtype
+from .errors import PublishError
+from .tensors import grid_cells, layout, numel
+
+MAX_MESSAGE_BYTES = 67174400
+"""The largest record the service's topics take (topology/topics.properties)."""
+
+DEFAULT_GRID = 1 << 20
+"""Default chunk grid in elements: 4 MiB of float32 per chunk record."""
+
+
+class _Transaction:
+    """Records sent in one transaction; the worker fills in ``result`` = (chunks, digest sum)."""
+
+    def __init__(self, what, step, header=None, shards=(), commit=None, auto_commit=False):
+        self.what, self.step = what, step
+        self.header, self.shards, self.commit, self.auto_commit = header, shards, commit, auto_commit
+        self.result = None
+
+
+class Publisher:
+    """Publishes snapshots of one training run to the ``snapshots`` topic.
+
+    One publisher per training process, used from one thread. ``publish`` returns once the
+    tensors are copied to host memory; a background thread sends each snapshot in a Kafka
+    transaction. At most ``queue_size`` copies wait for it: ``publish`` blocks when they are all
+    taken (snapshots are never dropped). A failure in the background is raised by the next
+    ``publish``, ``flush`` or ``close``, and the publisher sends nothing after it; make a new one
+    to go on (the service dead-letters steps it has already applied, so re-sending is harmless).
+
+    Extra keyword arguments are librdkafka producer settings, e.g. ``**{"security.protocol":
+    "SSL"}``. ``transactional_id`` defaults to a fresh one; give a stable one per process to fence
+    a previous incarnation's open transaction after a restart.
+    """
+
+    def __init__(self, bootstrap_servers, run_id, every=1, topic="snapshots", grid=DEFAULT_GRID, queue_size=2,
+                 transactional_id=None, timeout=60.0, **producer_config):
+        if sys.byteorder != "little":
+            raise PublishError("the wire format is little-endian and this client sends native bytes")
+        if not isinstance(run_id, str) or not run_id:
+            raise ValueError(f"run_id must be a non-empty str, got {run_id!r}")
+        for name, value in (("every", every), ("grid", grid), ("queue_size", queue_size)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.run_id, self.every, self.topic, self.grid, self.timeout = run_id, every, topic, grid, timeout
+        self._key = run_id.encode("utf-8")
+        config = {
+            "bootstrap.servers": bootstrap_servers,
+            "transactional.id": transactional_id or f"averager-py-{uuid.uuid4()}",
+            "message.max.bytes": MAX_MESSAGE_BYTES,
+            "queue.buffering.max.kbytes": 256 * 1024,
+            "linger.ms": 5,
+            # The Java client's partitioner: a run's records land on the same partition whichever
+            # language published them.
+            "partitioner": "murmur2_random",
+        }
+        config.update(producer_config)
+        self._producer = Producer(config)
+        try:
+            self._producer.init_transactions(timeout)
+        except KafkaException as e:
+            raise PublishError(f"Cannot start publishing run {run_id} to {topic} as transactional id "
+                               f"{config['transactional.id']}: {e}") from e
+        self._queue = queue.Queue(maxsize=queue_size)
+        self._failure = None
+        self._not_sent = []
+        self._last_step = None
+        self._closed = False
+        self._worker = threading.Thread(target=self._work, name=f"averager-publisher-{run_id}", daemon=True)
+        self._worker.start()
+        # The worker is a daemon so that a forgotten close cannot hang the interpreter; this sends
+        # what is queued before it exits.
+        self._at_exit = _close_at_exit(weakref.ref(self))
+        atexit.register(self._at_exit)
+
+    # ------------------------------------------------------------------------ whole snapshots
+
+    def publish(self, model_or_state_dict, step, mode="update", end_of_run=False, metadata=None):
+        """Publishes the state dict (parameters and buffers) of a model, or a state dict, as the
+        snapshot of ``step``, if ``step`` is a multiple of ``every`` or ``end_of_run`` is set.
+
+        ``mode="set"`` makes the service reset the EMA to these weights (after loading pretrained
+        weights, say). ``end_of_run`` marks the run's last snapshot: it is always checkpointed.
+        ``metadata`` (str to str) is copied into the checkpoint files. Returns whether the
+        snapshot was queued. Waits only for the copy to host memory, unless the queue is full.
+        """
+        step = self._check_step(step)
+        if step % self.every and not end_of_run:
+            return False
+        header = self._header(step, mode, end_of_run, metadata, model_or_state_dict, copy=True)
+        tensors = header.pop("_tensors")
+        self._submit(_Transaction(f"snapshot of run {self.run_id} step {step}", step, header=header,
+                                  shards=[(name, 0, t) for name, t in tensors], auto_commit=True))
+        self._last_step = step
+        return True
+
+    def flush(self):
+        """Waits until every queued snapshot is committed; raises the background failure if any."""
+        self._raise_failure()
+        self._queue.join()
+        self._raise_failure()
+
+    def close(self):
+        """Sends what is queued, stops the background thread and the producer. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self._at_exit)
+        self._queue.put(None)
+        self._worker.join()
+        self._producer.flush(self.timeout)
+        self._raise_failure()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------------ sharded snapshots
+
+    def publish_shard(self, step, shards, tensors, *, rank=None, barrier=None, all_reduce=None, mode="update",
+                      end_of_run=False, metadata=None):
+        """This process's part of a snapshot that several processes (ranks) publish together.
+
+        Every rank calls it with the same ``step``, ``tensors`` (the whole snapshot's layout, see
+        ``layout``), ``mode``, ``end_of_run`` and ``metadata``, and its own ``shards``: triples
+        ``(name, offset, tensor)`` where ``tensor`` holds the flattened elements from element
+        ``offset`` on, ``offset`` is a multiple of the grid and the length is too unless the shard
+        ends the tensor (``grid_range`` splits a tensor so). Rank 0 sends the header and commits
+        it; after ``barrier()`` every rank sends its chunks in a transaction of its own; once
+        ``all_reduce(count, digest)`` (sums over ranks) returns, every rank's chunks are
+        committed and rank 0 sends the commit. ``rank``, ``barrier`` and ``all_reduce`` default
+        to torch.distributed's. Returns whether the snapshot was published (``every``).
+        """
+        step = self._check_step(step)
+        if step % self.every and not end_of_run:
+            return False
+        if rank is None or barrier is None:
+            import torch.distributed as dist
+            rank = dist.get_rank() if rank is None else rank
+            barrier = barrier or dist.barrier
+        all_reduce = all_reduce or _distributed_sum
+        if rank == 0:
+            self.send_header(step, tensors, mode, end_of_run, metadata)
+        barrier()
+        count, digest = self.send_chunks(step, shards)
+        count, digest = all_reduce(count, digest)
+        if rank == 0:
+            self.send_commit(step, count, digest)
+        self._last_step = step
+        return True
+
+    def send_header(self, step, tensors, mode="update", end_of_run=False, metadata=None):
+        """Sends and commits the header of a snapshot of ``tensors`` (see ``layout``); waits."""
+        header = self._header(self._check_step(step), mode, end_of_run, metadata, tensors, copy=False)
+        header.pop("_tensors")
+        self._run(_Transaction(f"header of run {self.run_id} step {step}", step, header=header))
+
+    def send_chunks(self, step, shards):
+        """Sends and commits the chunks of ``shards`` (see ``publish_shard``); waits. Returns
+        ``(chunks sent, sum of their digest terms)`` for the ranks to add up."""
+        host = []
+        for name, offset, tensor in shards:
+            if offset % self.grid:
+                raise ValueError(f"shard of {name} starts at element {offset}, not a multiple of the grid {self.grid}")
+            wire_dtype(name, tensor)
+            host.append((name, int(offset), tensor.detach().to("cpu").contiguous().reshape(-1)))
+        transaction = _Transaction(f"chunks of run {self.run_id} step {step}", int(step), shards=host)
+        self._run(transaction)
+        return transaction.result
+
+    def send_commit(self, step, chunk_count, digest):
+        """Sends and commits the commit of a snapshot whose ``chunk_count`` chunks, with digest
+        terms summing to ``digest``, every rank has committed; waits."""
+        commit = {"run": self.run_id, "step": int(step), "chunkCount": int(chunk_count),
+                  "digest": wire.signed64(int(digest))}
+        self._run(_Transaction(f"commit of run {self.run_id} step {step}", int(step), commit=commit))
+
+    # ------------------------------------------------------------------------ internals
+
+    def _check_step(self, step):
+        self._raise_failure()
+        if self._closed:
+            raise PublishError(f"publisher of run {self.run_id} is closed")
+        try:
+            index = -1 if isinstance(step, bool) else operator.index(step)  # int, numpy or 0-d tensor
+        except TypeError:
+            index = -1
+        if index < 0:
+            raise ValueError(f"step must be a non-negative integer, got {step!r}")
+        step = index
+        if self._last_step is not None and step <= self._last_step:
+            raise ValueError(f"run {self.run_id}: step {step} after step {self._last_step}; steps must increase")
+        return step
+
+    def _header(self, step, mode, end_of_run, metadata, source, copy):
+        if mode not in ("update", "set"):
+            raise ValueError(f"mode must be 'update' or 'set', got {mode!r}")
+        metadata = dict(metadata or {})
+        for k, v in metadata.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError(f"metadata must map str to str, got {k!r}: {v!r}")
+        tensors = []
+        if copy:
+            state = source.state_dict() if hasattr(source, "state_dict") else source
+            for name, t in state.items():
+                if not isinstance(t, torch.Tensor):
+                    raise TypeError(f"state dict entry {name} is a {type(t).__name__}, not a tensor")
+                wire_dtype(name, t)
+                tensors.append((name, t.detach().to("cpu", copy=True).contiguous()))
+            infos = layout(collections.OrderedDict(tensors))
+        else:
+            infos = layout(source)
+        chunks = sum(wire.chunk_count(numel(i), self.grid) for i in infos)
+        return {"run": self.run_id, "step": step, "mode": mode.upper(), "tensors": infos, "grid": self.grid,
+                "chunkCount": chunks, "endOfRun": bool(end_of_run), "metadata": metadata, "_tensors": tensors}
+
+    def _submit(self, transaction):
+        self._queue.put(transaction)
+
+    def _run(self, transaction):
+        self._submit(transaction)
+        self.flush()
+
+    def _raise_failure(self):
+        if self._failure is not None:
+            not_sent = f"; not sent after it: steps {self._not_sent}" if self._not_sent else ""
+            raise PublishError(f"{self._failure}{not_sent}") from self._failure.__cause__
+
+    def _work(self):
+        while True:
+            transaction = self._queue.get()
+            try:
+                if transaction is None:
+                    return
+                if self._failure is not None:
+                    self._not_sent.append(transaction.step)
+                    continue
+                self._send(transaction)
+            except BaseException as e:  # whatever it is, training must hear of it
+                failure = PublishError(f"Publishing the {transaction.what} to {self.topic} failed: {e}")
+                failure.__cause__ = e
+                self._failure = failure
+            finally:
+                self._queue.task_done()
+
+    def _send(self, t):
+        p = self._producer
+        p.begin_transaction()
+        try:
+            if t.header is not None:
+                self._produce(wire.encode_record(wire.SNAPSHOT_HEADER, t.header))
+            count, digest = 0, 0
+            for name, start, tensor in t.shards:
+                for offset, data in grid_cells(tensor, start, self.grid):
+                    record = wire.chunk_header(self.run_id, t.step, name, offset, len(data))
+                    record += data
+                    self._produce(bytes(record))
+                    count += 1
+                    digest += wire.digest_term(name, offset, data)
+            if t.auto_commit:
+                t.commit = {"run": self.run_id, "step": t.step, "chunkCount": count, "digest": wire.signed64(digest)}
+            if t.commit is not None:
+                self._produce(wire.encode_record(wire.SNAPSHOT_COMMIT, t.commit))
+            p.commit_transaction(self.timeout)
+            t.result = (count, digest)
+        except BaseException:
+            try:
+                p.abort_transaction(self.timeout)
+            except KafkaException:
+                pass
+            raise
+
+    def _produce(self, value):
+        while True:
+            try:
+                self._producer.produce(self.topic, value=value, key=self._key)
+                break
+            except BufferError:
+                # librdkafka's queue is full: let it send, then try again.
+                self._producer.poll(0.1)
+        self._producer.poll(0)
+
+
+def _close_at_exit(ref):
+    def close():
+        publisher = ref()
+        if publisher is not None:
+            publisher.close()
+    return close
+
+
+def _distributed_sum(count, digest):
+    import torch.distributed as dist
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    # Each digest term is below 2^32, so partial sums fit an int64 for any realistic chunk count.
+    sums = torch.tensor([count, digest], dtype=torch.int64, device=device)
+    dist.all_reduce(sums)
+    return int(sums[0]), int(sums[1])

@@ -1,0 +1,187 @@
+"""Against a running service: a real torch.nn model with BatchNorm trained for a few steps,
+publishing every step; the EMA loaded back with load_ema must load into the model with
+strict=True and equal the EMA computed here by a transcription of timm's ModelEmaV2. Then a
+state dict of every wire dtype, published every other step, and a failure in the background
+thread that must surface.
+
+    python3 it_training_loop.py --bootstrap-servers B --snapshots-topic T --manifests-topic M
+        --run R --decay D
+
+The service must average with one profile of that decay, unit snapshot, no warmup. Exit status 0
+when everything matches.
+"""
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from averager_client import Publisher, PublishError, load_ema  # noqa: E402
+
+STEPS = 30
+TOLERANCE = 1e-6
+
+
+class ModelEmaV2:
+    """timm.utils.ModelEmaV2, transcribed, with the service's two departures: the first update
+    copies the weights (the first snapshot of a run sets the EMA; timm starts from the weights at
+    construction), and integer buffers take the latest value (timm averages num_batches_tracked
+    and truncates). Float tensors: e = d * e + (1 - d) * m."""
+
+    def __init__(self, model, decay):
+        self.module = copy.deepcopy(model).eval()
+        self.decay = decay
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model):
+        self.updates += 1
+        for ema_v, model_v in zip(self.module.state_dict().values(), model.state_dict().values()):
+            if self.updates == 1:
+                ema_v.copy_(model_v)
+            elif ema_v.is_floating_point():
+                ema_v.copy_(self.decay * ema_v + (1. - self.decay) * model_v)
+            else:
+                ema_v.copy_(model_v)
+
+
+def assert_close(name, got, want):
+    if got.dtype != want.dtype or got.shape != want.shape:
+        raise AssertionError(f"{name}: got {got.dtype}{list(got.shape)}, want {want.dtype}{list(want.shape)}")
+    if want.is_floating_point():
+        bound = TOLERANCE * want.double().abs().clamp(min=1)
+        worst = ((got.double() - want.double()).abs() / bound).max().item() if want.numel() else 0
+        if worst > 1:
+            raise AssertionError(f"{name}: differs by {worst:.3g} x the tolerance\n got  {got}\n want {want}")
+    elif not torch.equal(got, want):
+        raise AssertionError(f"{name}: got {got}, want {want}")
+
+
+def training_loop(args):
+    torch.manual_seed(1234)
+    model = nn.Sequential(nn.Linear(8, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    true_w = torch.randn(8, 1)
+    ema = ModelEmaV2(model, decay=args.decay)
+    publish_wait = 0.0
+    # A grid of 64 elements splits the weights into several chunks.
+    with Publisher(args.bootstrap_servers, args.run, topic=args.snapshots_topic, grid=64) as publisher:
+        for step in range(1, STEPS + 1):
+            x = torch.randn(64, 8)
+            y = x @ true_w + 0.1 * torch.randn(64, 1)
+            loss = nn.functional.mse_loss(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            ema.update(model)
+            started = time.perf_counter()
+            publisher.publish(model, step, end_of_run=step == STEPS, metadata={"arch": "mlp-bn"})
+            publish_wait += time.perf_counter() - started
+    print(f"training loop: {STEPS} steps published, {publish_wait * 1000:.1f} ms in publish(), last loss {loss.item():.4f}")
+
+    started = time.perf_counter()
+    state = load_ema(args.bootstrap_servers, args.run, topic=args.manifests_topic, timeout=90)
+    print(f"training loop: EMA of step {STEPS} loaded in {time.perf_counter() - started:.1f} s: {list(state)}")
+    evaluated = copy.deepcopy(model)
+    evaluated.load_state_dict(state, strict=True)
+    expected = ema.module.state_dict()
+    if list(state) != list(expected):
+        raise AssertionError(f"tensors {list(state)}, want {list(expected)}")
+    for name, want in expected.items():
+        assert_close(name, evaluated.state_dict()[name], want)
+    if state["1.num_batches_tracked"].item() != STEPS:
+        raise AssertionError(f"num_batches_tracked {state['1.num_batches_tracked']}, want {STEPS}")
+    print("training loop: EMA matches ModelEmaV2")
+
+
+def every_dtype(args):
+    run = args.run + "-dtypes"
+    dtypes = [torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32, torch.int16,
+              torch.int8, torch.uint8, torch.bool]
+
+    def snapshot(step):
+        g = torch.Generator().manual_seed(step)
+        state = {}
+        for dtype in dtypes:
+            name = str(dtype).replace("torch.", "t_")
+            if dtype.is_floating_point:
+                state[name] = torch.randn(3, 5, generator=g).to(dtype)
+            elif dtype == torch.bool:
+                state[name] = torch.randint(0, 2, (7,), generator=g).bool()
+            else:
+                state[name] = torch.randint(0, 100, (2, 2), generator=g).to(dtype)
+        state["scalar"] = torch.tensor(float(step))
+        state["empty"] = torch.zeros(0, 4)
+        state["strided"] = torch.arange(12.0 * step, 12.0 * step + 12).reshape(3, 4).t()
+        return state
+
+    expected = None
+    with Publisher(args.bootstrap_servers, run, every=2, topic=args.snapshots_topic, grid=4, queue_size=1) as publisher:
+        for step in range(1, 6):
+            state = snapshot(step)
+            if publisher.publish(state, step, end_of_run=step == 5):
+                if expected is None:
+                    expected = {n: t.float() if t.dtype in (torch.float16, torch.bfloat16) else t.clone()
+                                for n, t in state.items()}
+                else:
+                    for n, t in state.items():
+                        if t.is_floating_point():
+                            m = t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+                            expected[n] = args.decay * expected[n] + (1. - args.decay) * m
+                        else:
+                            expected[n] = t.clone()
+            elif step % 2 and step != 5:
+                pass
+            else:
+                raise AssertionError(f"step {step} not published with every=2")
+    loaded = load_ema(args.bootstrap_servers, run, profile=None, step=5, topic=args.manifests_topic, timeout=90)
+    if list(loaded) != list(expected):
+        raise AssertionError(f"tensors {list(loaded)}, want {list(expected)}")
+    for name, want in expected.items():
+        assert_close(name, loaded[name], want.contiguous())
+    print(f"every dtype: {len(loaded)} tensors of steps 2, 4 and 5 averaged as expected")
+
+
+def failure_surfaces(args):
+    publisher = Publisher(args.bootstrap_servers, args.run + "-failing", topic=args.snapshots_topic,
+                          **{"message.max.bytes": 1000})
+    publisher.publish({"w": torch.zeros(1000)}, 1)
+    try:
+        publisher.flush()
+    except PublishError as e:
+        print(f"failure surfaces: flush raised {e}")
+    else:
+        raise AssertionError("a chunk larger than message.max.bytes was published without error")
+    try:
+        publisher.publish({"w": torch.zeros(1)}, 2)
+        raise AssertionError("publish after a failure did not raise")
+    except PublishError:
+        pass
+    try:
+        publisher.close()
+        raise AssertionError("close after a failure did not raise")
+    except PublishError:
+        pass
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bootstrap-servers", required=True)
+    parser.add_argument("--snapshots-topic", required=True)
+    parser.add_argument("--manifests-topic", required=True)
+    parser.add_argument("--run", required=True)
+    parser.add_argument("--decay", type=float, required=True)
+    args = parser.parse_args()
+    training_loop(args)
+    every_dtype(args)
+    failure_surfaces(args)
+
+
+if __name__ == "__main__":
+    main()
