@@ -12,13 +12,16 @@ import java.nio.ShortBuffer;
  * buffers. Stateless and thread-safe.
  *
  * <p>The work is memory-bound, so it moves data in blocks: bulk little-endian copies into small
- * per-call arrays (a plain memory copy on little-endian machines), then a loop over arrays simple
- * enough for the JIT to vectorize, then a bulk copy back.
+ * per-thread scratch arrays (a plain memory copy on little-endian machines), then a loop over
+ * arrays simple enough for the JIT to vectorize, then a bulk copy back.
  */
 public final class JavaKernel implements Kernel {
 
-    // Small enough that a block of each operand stays in L1/L2, large enough to amortize calls.
-    private static final int BLOCK = 4096;
+    // Small enough that the blocks of both operands stay in L1, large enough to amortize calls.
+    private static final int BLOCK = 2048;
+
+    // Stream threads call concurrently; one scratch set a thread avoids allocating on every call.
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     /** Creates a kernel; instances hold no state, so one can be shared. */
     public JavaKernel() {
@@ -33,11 +36,11 @@ public final class JavaKernel implements Kernel {
         }
         FloatBuffer e = floats(ema);
         ShortBuffer xs = shorts(x);
-        int block = Math.min(BLOCK, count);
-        short[] halves = new short[block];
-        float[] xb = new float[block];
-        for (int start = 0; start < count; start += block) {
-            int n = Math.min(block, count - start);
+        Scratch scratch = SCRATCH.get();
+        short[] halves = scratch.halves;
+        float[] xb = scratch.xf;
+        for (int start = 0; start < count; start += BLOCK) {
+            int n = Math.min(BLOCK, count - start);
             xs.get(start, halves, 0, n);
             widen(input, halves, xb, n);
             e.put(start, xb, 0, n);
@@ -64,12 +67,12 @@ public final class JavaKernel implements Kernel {
         FloatBuffer e = floats(ema);
         FloatBuffer xf = input == Dtype.F32 ? floats(x) : null;
         ShortBuffer xs = input == Dtype.F32 ? null : shorts(x);
-        int block = Math.min(BLOCK, count);
-        float[] eb = new float[block];
-        float[] xb = new float[block];
-        short[] halves = xs == null ? null : new short[block];
-        for (int start = 0; start < count; start += block) {
-            int n = Math.min(block, count - start);
+        Scratch scratch = SCRATCH.get();
+        float[] eb = scratch.ef;
+        float[] xb = scratch.xf;
+        short[] halves = scratch.halves;
+        for (int start = 0; start < count; start += BLOCK) {
+            int n = Math.min(BLOCK, count - start);
             e.get(start, eb, 0, n);
             if (xf != null) {
                 xf.get(start, xb, 0, n);
@@ -86,11 +89,11 @@ public final class JavaKernel implements Kernel {
         double omd = 1.0 - decay;
         DoubleBuffer e = ema.duplicate().order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer();
         DoubleBuffer xd = x.duplicate().order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer();
-        int block = Math.min(BLOCK, count);
-        double[] eb = new double[block];
-        double[] xb = new double[block];
-        for (int start = 0; start < count; start += block) {
-            int n = Math.min(block, count - start);
+        Scratch scratch = SCRATCH.get();
+        double[] eb = scratch.ed;
+        double[] xb = scratch.xd;
+        for (int start = 0; start < count; start += BLOCK) {
+            int n = Math.min(BLOCK, count - start);
             e.get(start, eb, 0, n);
             xd.get(start, xb, 0, n);
             for (int i = 0; i < n; i++) {
@@ -114,7 +117,7 @@ public final class JavaKernel implements Kernel {
             }
         } else {
             for (int i = 0; i < n; i++) {
-                out[i] = Float16.halfToFloat(halves[i]);
+                out[i] = Float16.halfToFloatByTable(halves[i]);
             }
         }
     }
@@ -126,5 +129,14 @@ public final class JavaKernel implements Kernel {
 
     private static ShortBuffer shorts(ByteBuffer b) {
         return b.duplicate().order(ByteOrder.LITTLE_ENDIAN).asShortBuffer();
+    }
+
+    /** One thread's blocks; only ever touched by that thread, and within one call. */
+    private static final class Scratch {
+        final float[] ef = new float[BLOCK];
+        final float[] xf = new float[BLOCK];
+        final double[] ed = new double[BLOCK];
+        final double[] xd = new double[BLOCK];
+        final short[] halves = new short[BLOCK];
     }
 }

@@ -1,0 +1,139 @@
+package io.averager.bench;
+
+import io.averager.ema.Dtype;
+import io.averager.kernel.Kernel;
+import io.averager.kernel.Kernels;
+import io.averager.publish.SnapshotPublisher;
+import io.averager.store.EmaEntry;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * EMA kernel throughput against the memory bandwidth of the same machine: a plain-Java triad
+ * {@code ema = d * ema + (1 - d) * x} over two large float arrays sets the limit, then the
+ * kernel updates the same number of elements for each floating input type, one grid-sized chunk
+ * a call on heap buffers laid out as the topology hands them over (an {@link EmaEntry}'s data and
+ * a little-endian input chunk). Rates are bytes moved a second: accumulator read, input read and
+ * accumulator write. Single-threaded; not thread-safe.
+ */
+public final class KernelBench {
+
+    /** Elements one pass touches: large enough that neither pass runs from cache. */
+    private static final int ELEMENTS = 64 << 20;
+    private static final int GRID = Math.toIntExact(SnapshotPublisher.DEFAULT_GRID);
+    private static final int WARM_UPS = 3;
+    private static final int REPETITIONS = 5;
+    private static final double DECAY = 0.999;
+    private static final List<Dtype> INPUTS = List.of(Dtype.F32, Dtype.F16, Dtype.BF16, Dtype.F64);
+
+    private final String kernelName;
+    private final PrintStream out;
+
+    /** A bench of the kernel {@link Kernels#byName(String) named} {@code kernelName}, printing to {@code out}. */
+    public KernelBench(String kernelName, PrintStream out) {
+        this.kernelName = kernelName;
+        this.out = out;
+    }
+
+    /** Measures the triad, then the kernel for each input type, and prints one table. */
+    public void run() {
+        Kernel kernel = Kernels.byName(kernelName);
+        out.printf("averager bench kernels: kernel '%s', %d Mi elements a pass in chunks of %d, best of %d passes"
+                        + " after %d warm-ups; %d cores, Java %s (%s)%n",
+                kernelName, ELEMENTS >> 20, GRID, REPETITIONS, WARM_UPS, Runtime.getRuntime().availableProcessors(),
+                System.getProperty("java.version"), System.getProperty("java.vm.name"));
+        double triad = triad();
+        out.printf("%-40s %8s %8s%n", "what", "GB/s", "ratio");
+        out.printf("%-40s %8.1f %8.2f%n", "triad, float[] (plain Java, 12 B/elem)", triad / 1e9, 1.0);
+        for (Dtype input : INPUTS) {
+            double rate = update(kernel, input);
+            Dtype acc = input.accumulator();
+            String what = String.format("%s update, %s into %s (%d B/elem)", kernelName, input, acc,
+                    2 * acc.size() + input.size());
+            out.printf("%-40s %8.1f %8.2f%n", what, rate / 1e9, rate / triad);
+        }
+    }
+
+    /** Bytes a second of the best triad pass. */
+    private static double triad() {
+        float[] ema = new float[ELEMENTS];
+        float[] x = new float[ELEMENTS];
+        SplittableRandom random = new SplittableRandom(1);
+        for (int i = 0; i < ELEMENTS; i++) {
+            ema[i] = (float) random.nextGaussian();
+            x[i] = (float) random.nextGaussian();
+        }
+        float d = (float) DECAY;
+        float omd = (float) (1.0 - DECAY);
+        long best = Long.MAX_VALUE;
+        for (int r = 0; r < WARM_UPS + REPETITIONS; r++) {
+            long start = System.nanoTime();
+            triadPass(ema, x, d, omd);
+            long elapsed = System.nanoTime() - start;
+            if (r >= WARM_UPS) {
+                best = Math.min(best, elapsed);
+            }
+        }
+        return 12.0 * ELEMENTS / (best / 1e9);
+    }
+
+    private static void triadPass(float[] ema, float[] x, float d, float omd) {
+        for (int i = 0; i < ema.length; i++) {
+            ema[i] = d * ema[i] + omd * x[i];
+        }
+    }
+
+    /** Bytes a second of the best pass of kernel updates over every chunk. */
+    private static double update(Kernel kernel, Dtype input) {
+        Dtype acc = input.accumulator();
+        int chunks = ELEMENTS / GRID;
+        ByteBuffer[] emas = new ByteBuffer[chunks];
+        ByteBuffer[] xs = new ByteBuffer[chunks];
+        SplittableRandom random = new SplittableRandom(2);
+        for (int c = 0; c < chunks; c++) {
+            xs[c] = chunk(input, random);
+            emas[c] = EmaEntry.allocate(GRID * acc.size()).data();
+            kernel.set(emas[c], acc, xs[c], input, GRID);
+            xs[c] = chunk(input, random);
+        }
+        long best = Long.MAX_VALUE;
+        for (int r = 0; r < WARM_UPS + REPETITIONS; r++) {
+            long start = System.nanoTime();
+            for (int c = 0; c < chunks; c++) {
+                kernel.update(emas[c], acc, xs[c], input, GRID, DECAY);
+            }
+            long elapsed = System.nanoTime() - start;
+            if (r >= WARM_UPS) {
+                best = Math.min(best, elapsed);
+            }
+        }
+        return (double) (2 * acc.size() + input.size()) * ELEMENTS / (best / 1e9);
+    }
+
+    /** A little-endian input chunk of weight-like values (normal, no NaN or infinity). */
+    private static ByteBuffer chunk(Dtype input, SplittableRandom random) {
+        ByteBuffer b = ByteBuffer.allocate(GRID * input.size()).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < GRID; i++) {
+            float v = (float) random.nextGaussian();
+            switch (input) {
+                case F32 -> b.putFloat(v);
+                case F64 -> b.putDouble(v);
+                case BF16 -> b.putShort((short) (Float.floatToRawIntBits(v) >>> 16));
+                case F16 -> b.putShort(half(v));
+                default -> throw new IllegalArgumentException("Kernel bench input " + input + ": expected a floating type");
+            }
+        }
+        return b.flip();
+    }
+
+    /** A half near {@code v}, truncated; normal halves only, as weights are. */
+    private static short half(float v) {
+        int bits = Float.floatToRawIntBits(v);
+        int sign = (bits >>> 16) & 0x8000;
+        int exponent = Math.max(1, Math.min(30, ((bits >>> 23) & 0xff) - 112));
+        return (short) (sign | exponent << 10 | (bits >>> 13) & 0x3ff);
+    }
+}
