@@ -1,6 +1,7 @@
 package io.averager.config;
 
 import io.averager.ema.Profile;
+import io.averager.kernel.Kernels;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -74,7 +75,11 @@ public final class AveragerConfig extends AbstractConfig {
             + " Partial files left there by a crash are deleted at start: give each instance its own.";
 
     public static final String KERNEL_CONFIG = "averager.kernel";
-    private static final String KERNEL_DOC = "Where the EMA arithmetic runs: 'java' (plain Java on the CPU).";
+    private static final String KERNEL_DOC = "Where the EMA arithmetic runs: 'java' (plain Java on the CPU) or 'torch'"
+            + " (PyTorch through DJL, on averager.device).";
+    public static final String DEVICE_CONFIG = "averager.device";
+    private static final String DEVICE_DOC = "Device of the 'torch' kernel: 'cpu', or 'cuda:N' for CUDA device N"
+            + " (needs a CUDA libtorch, see the README). The 'java' kernel takes 'cpu' only.";
     public static final String MAX_GRID_CONFIG = "averager.max.grid";
     private static final String MAX_GRID_DOC = "Largest chunk grid, in elements, a snapshot may declare. Bounds the memory one record can ask for.";
     public static final String MAX_TENSOR_ELEMENTS_CONFIG = "averager.max.tensor.elements";
@@ -107,7 +112,9 @@ public final class AveragerConfig extends AbstractConfig {
             .define(S3_ACCESS_KEY_CONFIG, Type.STRING, "", Importance.MEDIUM, S3_ACCESS_KEY_DOC)
             .define(S3_SECRET_KEY_CONFIG, Type.PASSWORD, null, Importance.MEDIUM, S3_SECRET_KEY_DOC)
             .define(SINK_SPOOL_DIR_CONFIG, Type.STRING, "", Importance.LOW, SINK_SPOOL_DIR_DOC)
-            .define(KERNEL_CONFIG, Type.STRING, "java", ConfigDef.ValidString.in("java"), Importance.LOW, KERNEL_DOC)
+            .define(KERNEL_CONFIG, Type.STRING, Kernels.JAVA, ConfigDef.ValidString.in(Kernels.JAVA, Kernels.TORCH),
+                    Importance.LOW, KERNEL_DOC)
+            .define(DEVICE_CONFIG, Type.STRING, Kernels.CPU, new DeviceValidator(), Importance.LOW, DEVICE_DOC)
             .define(MAX_GRID_CONFIG, Type.LONG, 16L << 20, Range.between(1, 16L << 20), Importance.LOW, MAX_GRID_DOC)
             .define(MAX_TENSOR_ELEMENTS_CONFIG, Type.LONG, 1L << 36, Range.atLeast(1), Importance.LOW, MAX_TENSOR_ELEMENTS_DOC)
             .define(NONFINITE_CONFIG, Type.STRING, "reject", ConfigDef.CaseInsensitiveValidString.in("reject", "allow"),
@@ -118,6 +125,22 @@ public final class AveragerConfig extends AbstractConfig {
             CommonClientConfigs.REQUEST_TIMEOUT_MS_CONFIG, CommonClientConfigs.RETRY_BACKOFF_MS_CONFIG);
 
     private final List<Profile> profiles;
+
+    private static final class DeviceValidator implements ConfigDef.Validator {
+        @Override
+        public void ensureValid(String name, Object value) {
+            try {
+                Kernels.checkDevice((String) value);
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(name, value, "expected 'cpu' or 'cuda:N' with N a device index such as 0");
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "cpu, cuda:N";
+        }
+    }
 
     public AveragerConfig(Map<?, ?> props) {
         super(CONFIG, props, false);
@@ -132,6 +155,10 @@ public final class AveragerConfig extends AbstractConfig {
         if (getString(S3_ACCESS_KEY_CONFIG).isEmpty() != (getPassword(S3_SECRET_KEY_CONFIG) == null)) {
             throw new ConfigException("Give both " + S3_ACCESS_KEY_CONFIG + " and " + S3_SECRET_KEY_CONFIG
                     + ", or neither for the AWS SDK's default credentials chain");
+        }
+        if (Kernels.JAVA.equals(getString(KERNEL_CONFIG)) && !Kernels.CPU.equals(getString(DEVICE_CONFIG))) {
+            throw new ConfigException(DEVICE_CONFIG, getString(DEVICE_CONFIG),
+                    "the java kernel runs on the CPU; expected 'cpu', or " + KERNEL_CONFIG + "=torch");
         }
         for (String key : originalsStrings().keySet()) {
             if (key.startsWith(PREFIX) && !CONFIG.names().contains(key) && !isProfileKey(key)) {

@@ -108,7 +108,7 @@ public final class AveragerService implements AutoCloseable {
                 config.getString(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG),
                 config.getString(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG),
                 config.profiles(),
-                Kernels.byName(config.getString(AveragerConfig.KERNEL_CONFIG)),
+                Kernels.byName(config.getString(AveragerConfig.KERNEL_CONFIG), config.getString(AveragerConfig.DEVICE_CONFIG)),
                 config.getLong(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG),
                 config.getLong(AveragerConfig.CHECKPOINT_EVERY_MS_CONFIG),
                 config.getLong(AveragerConfig.MAX_GRID_CONFIG),

@@ -38,6 +38,7 @@ class AveragerConfigTest {
         assertThat(c.getLong(AveragerConfig.CHECKPOINT_EVERY_MS_CONFIG)).isZero();
         assertThat(c.getString(AveragerConfig.CHECKPOINT_STORE_CONFIG)).isEqualTo("checkpoints");
         assertThat(c.getString(AveragerConfig.KERNEL_CONFIG)).isEqualTo("java");
+        assertThat(c.getString(AveragerConfig.DEVICE_CONFIG)).isEqualTo("cpu");
         assertThat(c.getLong(AveragerConfig.MAX_GRID_CONFIG)).isEqualTo(16L << 20);
         assertThat(c.getLong(AveragerConfig.MAX_TENSOR_ELEMENTS_CONFIG)).isEqualTo(1L << 36);
         assertThat(c.applicationId()).isEqualTo("averager");
@@ -85,6 +86,21 @@ class AveragerConfigTest {
         assertThatThrownBy(() -> config("averager.kernel", "cuda"))
                 .isInstanceOf(ConfigException.class)
                 .hasMessageContaining("averager.kernel");
+    }
+
+    @Test
+    void deviceIsCpuOrCudaAndOnlyTheTorchKernelTakesCuda() {
+        assertThat(config("averager.kernel", "torch").getString(AveragerConfig.KERNEL_CONFIG)).isEqualTo("torch");
+        assertThat(config("averager.kernel", "torch", "averager.device", "cuda:1")
+                .getString(AveragerConfig.DEVICE_CONFIG)).isEqualTo("cuda:1");
+        assertThatThrownBy(() -> config("averager.device", "gpu0"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("averager.device")
+                .hasMessageContaining("cuda:N");
+        assertThatThrownBy(() -> config("averager.device", "cuda:0"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("averager.device")
+                .hasMessageContaining("java kernel");
     }
 
     @Test

@@ -18,7 +18,29 @@ class KernelsTest {
         assertThatThrownBy(() -> Kernels.byName("cuda"))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("'cuda'")
-                .hasMessageContaining("[java]");
+                .hasMessageContaining("[java, torch]");
         assertThatThrownBy(() -> Kernels.byName(null)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void devicesAreCpuOrCudaWithAnIndex() {
+        Kernels.checkDevice("cpu");
+        Kernels.checkDevice("cuda:0");
+        Kernels.checkDevice("cuda:12");
+        for (String bad : new String[] {"gpu", "cuda", "cuda:", "cuda:-1", "cuda:01", "CPU", "cuda:0 ", ""}) {
+            assertThatThrownBy(() -> Kernels.checkDevice(bad)).as(bad)
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("'" + bad + "'")
+                    .hasMessageContaining("cuda:N");
+        }
+        assertThatThrownBy(() -> Kernels.checkDevice(null)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void javaKernelRunsOnTheCpuOnly() {
+        assertThat(Kernels.byName("java", "cpu")).isInstanceOf(JavaKernel.class);
+        assertThatThrownBy(() -> Kernels.byName("java", "cuda:0"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("cuda:0");
     }
 }
