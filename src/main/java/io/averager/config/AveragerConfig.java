@@ -84,6 +84,9 @@ public final class AveragerConfig extends AbstractConfig {
     private static final String MAX_GRID_DOC = "Largest chunk grid, in elements, a snapshot may declare. Bounds the memory one record can ask for.";
     public static final String MAX_TENSOR_ELEMENTS_CONFIG = "averager.max.tensor.elements";
     private static final String MAX_TENSOR_ELEMENTS_DOC = "Largest tensor, in elements, a snapshot may declare.";
+    public static final String HTTP_PORT_CONFIG = "averager.http.port";
+    private static final String HTTP_PORT_DOC = "Port of the operations endpoint: GET /metrics (Prometheus), /health/live and"
+            + " /health/ready (200 only while Kafka Streams is RUNNING). -1 turns it off; 0 takes any free port.";
     public static final String NONFINITE_CONFIG = "averager.nonfinite";
     private static final String NONFINITE_DOC = "What to do with a chunk of a floating tensor holding NaN or an infinity:"
             + " 'reject' (dead-letter it, naming the first bad element, and checkpoint nothing of its snapshot)"
@@ -117,6 +120,7 @@ public final class AveragerConfig extends AbstractConfig {
             .define(DEVICE_CONFIG, Type.STRING, Kernels.CPU, new DeviceValidator(), Importance.LOW, DEVICE_DOC)
             .define(MAX_GRID_CONFIG, Type.LONG, 16L << 20, Range.between(1, 16L << 20), Importance.LOW, MAX_GRID_DOC)
             .define(MAX_TENSOR_ELEMENTS_CONFIG, Type.LONG, 1L << 36, Range.atLeast(1), Importance.LOW, MAX_TENSOR_ELEMENTS_DOC)
+            .define(HTTP_PORT_CONFIG, Type.INT, -1, Range.between(-1, 65535), Importance.MEDIUM, HTTP_PORT_DOC)
             .define(NONFINITE_CONFIG, Type.STRING, "reject", ConfigDef.CaseInsensitiveValidString.in("reject", "allow"),
                     Importance.MEDIUM, NONFINITE_DOC);
 

@@ -4,6 +4,7 @@ import io.averager.AveragerException;
 import io.averager.config.AveragerConfig;
 import io.averager.config.ProfileConfig;
 import io.averager.kernel.Kernels;
+import io.averager.ops.OpsServer;
 import io.averager.sink.CheckpointSink;
 import io.averager.sink.FileSystemObjectStore;
 import io.averager.sink.ObjectStore;
@@ -56,6 +57,7 @@ public final class AveragerService implements AutoCloseable {
     private final ObjectStore store;
     private final Thread sinkThread;
     private final CompletableFuture<Throwable> failure = new CompletableFuture<>();
+    private OpsServer ops;
 
     private AveragerService(KafkaStreams streams, CheckpointSink sink, ObjectStore store) {
         this.streams = streams;
@@ -95,6 +97,10 @@ public final class AveragerService implements AutoCloseable {
             service.failure.complete(e);
             return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
+        int port = config.getInt(AveragerConfig.HTTP_PORT_CONFIG);
+        if (port >= 0) {
+            service.ops = OpsServer.start(port, streams);
+        }
         streams.start();
         service.sinkThread.start();
         log.info("averager running: application.id={}, profiles={}, checkpoints to {}", config.applicationId(),
@@ -211,6 +217,11 @@ public final class AveragerService implements AutoCloseable {
         return failure;
     }
 
+    /** The port of the metrics and health endpoint, or -1 when it is off. */
+    public int opsPort() {
+        return ops == null ? -1 : ops.port();
+    }
+
     public KafkaStreams.State state() {
         return streams.state();
     }
@@ -226,6 +237,9 @@ public final class AveragerService implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         store.close();
+        if (ops != null) {
+            ops.close();
+        }
         log.info("averager stopped");
     }
 }
