@@ -1,9 +1,11 @@
 package io.averager.publish;
 
+import io.averager.ema.Dtype;
 import io.averager.ema.TensorSpec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * One tensor of a snapshot, read a chunk at a time so the publisher never needs the whole
@@ -18,24 +20,12 @@ public interface TensorSource {
 
     /** A float32 tensor held in an array (row-major); the array is read at publish time. */
     static TensorSource ofFloats(String name, float[] data, long... shape) {
-        TensorSpec spec = new TensorSpec(name, io.averager.ema.Dtype.F32, shape);
-        if (spec.numel() != data.length) {
+        long numel = new TensorSpec(name, Dtype.F32, shape).numel();
+        if (numel != data.length) {
             throw new IllegalArgumentException("tensor " + name + ": " + data.length + " values for shape "
-                    + java.util.Arrays.toString(shape));
+                    + Arrays.toString(shape));
         }
-        return new TensorSource() {
-            @Override
-            public TensorSpec spec() {
-                return spec;
-            }
-
-            @Override
-            public ByteBuffer read(long elementOffset, int count) {
-                ByteBuffer out = ByteBuffer.allocate(count * 4).order(ByteOrder.LITTLE_ENDIAN);
-                out.asFloatBuffer().put(data, Math.toIntExact(elementOffset), count);
-                return out;
-            }
-        };
+        return ofFloats(name, shape, i -> data[(int) i]);
     }
 
     /** The value of a float32 tensor's element at a flat index. */
@@ -49,7 +39,7 @@ public interface TensorSource {
      * weights of any size, never held whole.
      */
     static TensorSource ofFloats(String name, long[] shape, FloatAt values) {
-        TensorSpec spec = new TensorSpec(name, io.averager.ema.Dtype.F32, shape);
+        TensorSpec spec = new TensorSpec(name, Dtype.F32, shape);
         return new TensorSource() {
             @Override
             public TensorSpec spec() {
