@@ -1,5 +1,6 @@
 package io.averager.it;
 
+import io.averager.topology.TestSnapshot;
 import io.averager.wire.WireCodec;
 import io.averager.wire.avro.CheckpointCommit;
 import io.averager.wire.avro.Dtype;
@@ -90,23 +91,23 @@ final class HostileCorpus {
                         reason("Record for run RUN", "CheckpointCommit does not belong on the snapshots topic")),
 
                 // Headers that cannot be right whatever the run's state.
-                reject("negative-dimension", r -> records(r, RawSnapshot.of(r, 7).tensor("w", Dtype.F32, new long[] {2, -3}, new byte[0]).header()),
+                reject("negative-dimension", r -> records(r, TestSnapshot.of(r, 7).tensor("w", Dtype.F32, new long[] {2, -3}, new byte[0]).header()),
                         reason("Snapshot header for run RUN step 7", "tensor w has negative dimension in shape [2, -3]")),
-                reject("size-overflow", r -> records(r, RawSnapshot.of(r, 7).tensor("w", Dtype.F32, new long[] {1L << 32, 1L << 32}, new byte[0]).header()),
+                reject("size-overflow", r -> records(r, TestSnapshot.of(r, 7).tensor("w", Dtype.F32, new long[] {1L << 32, 1L << 32}, new byte[0]).header()),
                         reason("Snapshot header for run RUN step 7", "tensor w has shape [4294967296, 4294967296] whose size overflows")),
-                reject("above-max-tensor-elements", r -> records(r, RawSnapshot.of(r, 7).tensor("w", Dtype.F32, new long[] {1L << 20, 1L << 17}, new byte[0]).header()),
+                reject("above-max-tensor-elements", r -> records(r, TestSnapshot.of(r, 7).tensor("w", Dtype.F32, new long[] {1L << 20, 1L << 17}, new byte[0]).header()),
                         reason("Snapshot header for run RUN step 7", "tensor w", "averager.max.tensor.elements")),
-                reject("tensor-name-of-10000-characters", r -> records(r, RawSnapshot.of(r, 7).f32("n".repeat(10_000), 1, 2).header()),
+                reject("tensor-name-of-10000-characters", r -> records(r, TestSnapshot.of(r, 7).f32("n".repeat(10_000), 1, 2).header()),
                         reason("Snapshot header for run RUN step 7", "tensor name of 10000 characters (expected 1 to 1024)")),
                 reject("chunk-tensor-name-of-10000-characters", r -> records(r, new SnapshotChunk(r, 7L, "n".repeat(10_000), 0L, f32(1))),
                         reason("Chunk for run RUN step 7", "tensor name of 10000 characters")),
-                reject("tensor-declared-twice", r -> records(r, RawSnapshot.of(r, 7).f32("w", 1).f32("w", 2).header()),
+                reject("tensor-declared-twice", r -> records(r, TestSnapshot.of(r, 7).f32("w", 1).f32("w", 2).header()),
                         reason("Snapshot header for run RUN step 7", "tensor w is declared twice")),
-                reject("header-chunk-count-wrong", r -> records(r, withChunkCount(RawSnapshot.of(r, 7).f32("w", W).header(), 5)),
+                reject("header-chunk-count-wrong", r -> records(r, withChunkCount(TestSnapshot.of(r, 7).f32("w", W).header(), 5)),
                         reason("Snapshot header for run RUN step 7", "chunkCount is 5", "make 2 chunks")),
-                reject("grid-zero", r -> records(r, RawSnapshot.of(r, 7).grid(0).f32("w", 1).header()),
+                reject("grid-zero", r -> records(r, TestSnapshot.of(r, 7).grid(0).f32("w", 1).header()),
                         reason("Snapshot header for run RUN step 7", "grid 0 is outside")),
-                reject("negative-step", r -> records(r, RawSnapshot.of(r, -7).f32("w", 1).header()),
+                reject("negative-step", r -> records(r, TestSnapshot.of(r, -7).f32("w", 1).header()),
                         reason("Snapshot header for run RUN step -7", "step is negative")),
 
                 // Chunks that do not fit the open snapshot.
@@ -121,7 +122,7 @@ final class HostileCorpus {
                 reject("wrong-chunk-length", r -> records(r, snapshot(r, 7).header(), new SnapshotChunk(r, 7L, "w", 0L, f32(1, 2, 3))),
                         reason("Chunk for run RUN step 7", "tensor w at offset 0 has 12 bytes, expected 16 (4 F32 elements)")),
                 reject("dtype-not-the-declared-one", r -> records(r,
-                                RawSnapshot.of(r, 7).tensor("w", Dtype.F16, new long[] {4}, new byte[8]).header(),
+                                TestSnapshot.of(r, 7).tensor("w", Dtype.F16, new long[] {4}, new byte[8]).header(),
                                 new SnapshotChunk(r, 7L, "w", 0L, f32(1, 2, 3, 4))),
                         reason("Chunk for run RUN step 7", "tensor w at offset 0 has 16 bytes, expected 8 (4 F16 elements)")),
                 reject("chunk-of-an-applied-step", r -> concat(snapshot(r, 5), records(r, snapshot(r, 5).chunk("w", 4))),
@@ -129,14 +130,14 @@ final class HostileCorpus {
 
                 // Changes of a run that only SET may make, and steps that go back.
                 reject("shape-changing-mid-run", r -> concat(snapshot(r, 1),
-                                records(r, RawSnapshot.of(r, 2).f32("w", 1, 2, 3, 4, 5, 6, 7, 8).header())),
+                                records(r, TestSnapshot.of(r, 2).f32("w", 1, 2, 3, 4, 5, 6, 7, 8).header())),
                         reason("Snapshot header for run RUN step 2", "tensor w is F32[8], run has F32[6]", "publish with mode SET")),
                 reject("tensor-added-mid-run", r -> concat(snapshot(r, 1),
-                                records(r, RawSnapshot.of(r, 2).f32("w", W).f32("b", 1).header())),
+                                records(r, TestSnapshot.of(r, 2).f32("w", W).f32("b", 1).header())),
                         reason("Snapshot header for run RUN step 2", "tensor b is new")),
                 reject("tensor-removed-mid-run", r -> concat(
-                                encoded(RawSnapshot.of(r, 1).f32("w", W).f32("b", 1)),
-                                records(r, RawSnapshot.of(r, 2).f32("w", W).header())),
+                                encoded(TestSnapshot.of(r, 1).f32("w", W).f32("b", 1)),
+                                records(r, TestSnapshot.of(r, 2).f32("w", W).header())),
                         reason("Snapshot header for run RUN step 2", "the tensor set changed: 1 tensors, run has 2")),
                 reject("step-going-back", r -> concat(snapshot(r, 5), records(r, snapshot(r, 3).header())),
                         reason("Snapshot header for run RUN step 3", "step is not newer than the run's last step 5")),
@@ -157,18 +158,18 @@ final class HostileCorpus {
                                 "missing w@0")),
 
                 // NaN and infinities under averager.nonfinite=reject: chunk and commit dead-lettered.
-                reject("nan-in-f32", r -> encoded(RawSnapshot.of(r, 7).endOfRun().f32("w", 1, 2, 3, 4, 5, Float.NaN)),
+                reject("nan-in-f32", r -> encoded(TestSnapshot.of(r, 7).endOfRun().f32("w", 1, 2, 3, 4, 5, Float.NaN)),
                         reason("Chunk for run RUN step 7: tensor w at offset 4 holds NaN at element 5 (index 1 of the chunk)"),
                         reason("Commit for run RUN step 7", "not averaged whole")).abortingItsCheckpoint(),
-                reject("infinity-in-bf16", r -> encoded(RawSnapshot.of(r, 7).endOfRun()
+                reject("infinity-in-bf16", r -> encoded(TestSnapshot.of(r, 7).endOfRun()
                                 .tensor("w", Dtype.BF16, new long[] {2, 3}, le16(0x3F80, 0, 0, 0, 0x7F80, 0))),
                         reason("Chunk for run RUN step 7: tensor w at offset 4 holds +Inf at element 4 (index 0 of the chunk)"),
                         reason("Commit for run RUN step 7", "not averaged whole")).abortingItsCheckpoint(),
-                reject("negative-infinity-in-f16", r -> encoded(RawSnapshot.of(r, 7).endOfRun()
+                reject("negative-infinity-in-f16", r -> encoded(TestSnapshot.of(r, 7).endOfRun()
                                 .tensor("w", Dtype.F16, new long[] {6}, le16(0x3C00, 0xFC00, 0, 0, 0, 0))),
                         reason("Chunk for run RUN step 7: tensor w at offset 0 holds -Inf at element 1 (index 1 of the chunk)"),
                         reason("Commit for run RUN step 7", "not averaged whole")).abortingItsCheckpoint(),
-                reject("nan-in-f64", r -> encoded(RawSnapshot.of(r, 7).endOfRun()
+                reject("nan-in-f64", r -> encoded(TestSnapshot.of(r, 7).endOfRun()
                                 .tensor("w", Dtype.F64, new long[] {3}, f64(Double.NaN, 1, 2))),
                         reason("Chunk for run RUN step 7: tensor w at offset 0 holds NaN at element 0 (index 0 of the chunk)"),
                         reason("Commit for run RUN step 7", "not averaged whole")).abortingItsCheckpoint(),
@@ -202,7 +203,7 @@ final class HostileCorpus {
     }
 
     private static Case stored(String name, String run) {
-        return new Case(name, run, encoded(RawSnapshot.of(run, 1).endOfRun().f32("w", W)), List.of(), false, 1);
+        return new Case(name, run, encoded(TestSnapshot.of(run, 1).endOfRun().f32("w", W)), List.of(), false, 1);
     }
 
     /** Fragments one dead letter's reason must contain; RUN stands for the case's run id. */
@@ -210,8 +211,8 @@ final class HostileCorpus {
         return fragments;
     }
 
-    private static RawSnapshot snapshot(String run, long step) {
-        return RawSnapshot.of(run, step).f32("w", W);
+    private static TestSnapshot snapshot(String run, long step) {
+        return TestSnapshot.of(run, step).f32("w", W);
     }
 
     private static SnapshotHeader header(String run, long step) {
@@ -222,15 +223,15 @@ final class HostileCorpus {
         return Arrays.stream(records).map(r -> raw(run, encode(r))).toList();
     }
 
-    private static List<Raw> encoded(RawSnapshot s) {
+    private static List<Raw> encoded(TestSnapshot s) {
         return s.records().stream().map(r -> new Raw(utf8(runOf(r)), encode(r))).toList();
     }
 
-    private static List<Raw> concat(RawSnapshot first, List<Raw> then) {
+    private static List<Raw> concat(TestSnapshot first, List<Raw> then) {
         return concat(encoded(first), then);
     }
 
-    private static List<Raw> concat(List<Raw> first, RawSnapshot then) {
+    private static List<Raw> concat(List<Raw> first, TestSnapshot then) {
         return concat(first, encoded(then));
     }
 
@@ -253,13 +254,13 @@ final class HostileCorpus {
         return h;
     }
 
-    private static SpecificRecordBase withCount(RawSnapshot s, int count) {
+    private static SpecificRecordBase withCount(TestSnapshot s, int count) {
         var commit = s.commit();
         commit.setChunkCount(count);
         return commit;
     }
 
-    private static SpecificRecordBase withDigestOffBy(RawSnapshot s, long delta) {
+    private static SpecificRecordBase withDigestOffBy(TestSnapshot s, long delta) {
         var commit = s.commit();
         commit.setDigest(commit.getDigest() + delta);
         return commit;

@@ -1,6 +1,7 @@
 package io.averager.topology;
 
 import io.averager.wire.ChunkDigest;
+import io.averager.wire.Tensors;
 import io.averager.wire.avro.Dtype;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
@@ -19,9 +20,9 @@ import org.apache.avro.specific.SpecificRecordBase;
  * One snapshot laid out as the publisher lays it out: a header, the chunks of each tensor on the
  * grid in declaration order (the last one of a tensor a tail), and a commit whose digest is the
  * sum of {@link ChunkDigest} terms. Tests send its records as they are, reordered, repeated or
- * altered. Not thread-safe.
+ * altered; the integration tests send it through a real broker. Not thread-safe.
  */
-final class TestSnapshot {
+public final class TestSnapshot {
 
     static final long DEFAULT_GRID = 4;
     static final long DEFAULT_TIMESTAMP = 1_000_000L;
@@ -41,42 +42,42 @@ final class TestSnapshot {
         this.step = step;
     }
 
-    static TestSnapshot of(String run, long step) {
+    public static TestSnapshot of(String run, long step) {
         return new TestSnapshot(run, step);
     }
 
-    TestSnapshot grid(long elements) {
+    public TestSnapshot grid(long elements) {
         this.grid = elements;
         return this;
     }
 
-    TestSnapshot set() {
+    public TestSnapshot set() {
         this.mode = SnapshotMode.SET;
         return this;
     }
 
-    TestSnapshot endOfRun() {
+    public TestSnapshot endOfRun() {
         this.endOfRun = true;
         return this;
     }
 
     /** The record timestamp every record of the snapshot carries. */
-    TestSnapshot at(long timestampMs) {
+    public TestSnapshot at(long timestampMs) {
         this.timestamp = timestampMs;
         return this;
     }
 
-    TestSnapshot metadata(String key, String value) {
+    public TestSnapshot metadata(String key, String value) {
         metadata.put(key, value);
         return this;
     }
 
     /** A one-dimensional F32 tensor. */
-    TestSnapshot f32(String name, float... values) {
+    public TestSnapshot f32(String name, float... values) {
         return tensor(name, Dtype.F32, new long[] {values.length}, TensorData.f32(values));
     }
 
-    TestSnapshot tensor(String name, Dtype dtype, long[] shape, byte[] bytes) {
+    public TestSnapshot tensor(String name, Dtype dtype, long[] shape, byte[] bytes) {
         List<Long> dims = new ArrayList<>();
         Arrays.stream(shape).forEach(dims::add);
         tensors.add(new TensorInfo(name, dtype, dims));
@@ -96,18 +97,18 @@ final class TestSnapshot {
         return timestamp;
     }
 
-    SnapshotHeader header() {
+    public SnapshotHeader header() {
         return new SnapshotHeader(run, step, mode, List.copyOf(tensors), grid, chunks().size(), endOfRun,
                 Map.copyOf(metadata));
     }
 
-    List<SnapshotChunk> chunks() {
+    public List<SnapshotChunk> chunks() {
         List<SnapshotChunk> chunks = new ArrayList<>();
         // A grid below 1 is invalid; one chunk per tensor keeps such a snapshot finite.
         long cell = grid > 0 ? grid : Long.MAX_VALUE;
         for (int t = 0; t < tensors.size(); t++) {
             byte[] bytes = data.get(t);
-            int elementSize = elementSize(tensors.get(t).getDtype());
+            int elementSize = Tensors.dtype(tensors.get(t).getDtype()).size();
             long numel = bytes.length / elementSize;
             for (long offset = 0, end; offset < numel; offset = end) {
                 end = numel - offset <= cell ? numel : offset + cell;
@@ -119,20 +120,20 @@ final class TestSnapshot {
     }
 
     /** The chunk of {@code tensor} that starts at element {@code offset}. */
-    SnapshotChunk chunk(String tensor, long offset) {
+    public SnapshotChunk chunk(String tensor, long offset) {
         return chunks().stream()
                 .filter(c -> c.getTensor().equals(tensor) && c.getOffset() == offset)
                 .findFirst()
                 .orElseThrow(() -> new IllegalArgumentException("no chunk of " + tensor + " at " + offset));
     }
 
-    SnapshotCommit commit() {
+    public SnapshotCommit commit() {
         List<SnapshotChunk> chunks = chunks();
         return new SnapshotCommit(run, step, chunks.size(), digest(chunks));
     }
 
     /** Header, chunks, commit. */
-    List<SpecificRecordBase> records() {
+    public List<SpecificRecordBase> records() {
         List<SpecificRecordBase> records = new ArrayList<>();
         records.add(header());
         records.addAll(chunks());
@@ -146,22 +147,5 @@ final class TestSnapshot {
             sum += ChunkDigest.of(c.getTensor(), c.getOffset(), c.getData());
         }
         return sum;
-    }
-
-    private static int elementSize(Dtype dtype) {
-        switch (dtype) {
-            case F64:
-            case I64:
-                return 8;
-            case F32:
-            case I32:
-                return 4;
-            case F16:
-            case BF16:
-            case I16:
-                return 2;
-            default:
-                return 1;
-        }
     }
 }
