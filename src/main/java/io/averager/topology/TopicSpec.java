@@ -87,11 +87,26 @@ public record TopicSpec(String logical, String name, int partitions, Map<String,
                     throw new AveragerException("Interrupted while creating topic " + name, e);
                 }
             });
+            awaitVisible(admin, missing.stream().map(NewTopic::name).toList());
         } catch (ExecutionException e) {
             throw new AveragerException("Cannot list topics: " + e.getCause().getMessage(), e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AveragerException("Interrupted while listing topics", e);
+        }
+    }
+
+    /**
+     * Waits until the brokers list the topics just created: the controller acknowledges creation
+     * before every broker's metadata has it, and a check or a client right after would miss them.
+     */
+    private static void awaitVisible(Admin admin, List<String> names) throws ExecutionException, InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        while (!admin.listTopics().names().get().containsAll(names)) {
+            if (System.nanoTime() > deadline) {
+                throw new AveragerException("Topics " + names + " were created but are not listed after 30 s");
+            }
+            Thread.sleep(100);
         }
     }
 
