@@ -7,10 +7,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -21,7 +20,7 @@ final class ServiceUnderTest implements AutoCloseable {
 
     final String name;
     final Map<String, String> settings = new HashMap<>();
-    private final BlockingQueue<CheckpointManifest> manifests = new LinkedBlockingQueue<>();
+    private final List<CheckpointManifest> manifests = new ArrayList<>();
     private AveragerService service;
 
     ServiceUnderTest(Path dir) {
@@ -47,7 +46,7 @@ final class ServiceUnderTest implements AutoCloseable {
     }
 
     ServiceUnderTest start() {
-        service = AveragerService.start(new AveragerConfig(settings), manifests::add);
+        service = AveragerService.start(new AveragerConfig(settings), this::received);
         return this;
     }
 
@@ -57,16 +56,13 @@ final class ServiceUnderTest implements AutoCloseable {
         Map<String, CheckpointManifest> found = new HashMap<>();
         long deadline = System.nanoTime() + timeout.toNanos();
         while (found.size() < profiles.size()) {
-            long left = deadline - System.nanoTime();
-            CheckpointManifest m = manifests.poll(Math.max(left, 0), TimeUnit.NANOSECONDS);
+            CheckpointManifest m = take(run, step, deadline);
             if (m == null) {
                 throw new AssertionError("No checkpoint of run " + run + " step " + step + " for " + profiles
                         + " within " + timeout + "; got " + found.keySet() + "; service state " + service.state()
                         + (service.failure().isDone() ? ", failed: " + service.failure().getNow(null) : ""));
             }
-            if (m.getRun().equals(run) && m.getStep() == step) {
-                found.put(m.getProfile(), m);
-            }
+            found.put(m.getProfile(), m);
         }
         return found;
     }
@@ -80,19 +76,43 @@ final class ServiceUnderTest implements AutoCloseable {
         List<CheckpointManifest> found = new ArrayList<>();
         long deadline = System.nanoTime() + timeout.toNanos();
         while (found.size() < count) {
-            CheckpointManifest m = manifests.poll(Math.max(deadline - System.nanoTime(), 0), TimeUnit.NANOSECONDS);
+            CheckpointManifest m = take(run, step, deadline);
             if (m == null) {
                 return found;
             }
-            if (m.getRun().equals(run) && m.getStep() == step) {
-                found.add(m);
-            }
+            found.add(m);
         }
         return found;
     }
 
-    /** Manifests received so far and not yet taken by {@link #awaitCheckpoints}. */
-    int manifestsWaiting() {
+    /**
+     * Removes and returns the first manifest of the run and step, waiting until the deadline;
+     * manifests of other runs and steps stay for later calls, whatever order they arrive in.
+     */
+    private synchronized CheckpointManifest take(String run, long step, long deadline) throws InterruptedException {
+        while (true) {
+            for (Iterator<CheckpointManifest> it = manifests.iterator(); it.hasNext(); ) {
+                CheckpointManifest m = it.next();
+                if (m.getRun().equals(run) && m.getStep() == step) {
+                    it.remove();
+                    return m;
+                }
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return null;
+            }
+            TimeUnit.NANOSECONDS.timedWait(this, left);
+        }
+    }
+
+    private synchronized void received(CheckpointManifest m) {
+        manifests.add(m);
+        notifyAll();
+    }
+
+    /** Manifests received and not yet taken. */
+    synchronized int manifestsWaiting() {
         return manifests.size();
     }
 
