@@ -1,5 +1,6 @@
 package io.averager.replay;
 
+import io.averager.Directories;
 import io.averager.AveragerException;
 import io.averager.catalog.ManifestLog;
 import io.averager.config.AveragerConfig;
@@ -12,13 +13,11 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -179,8 +178,8 @@ public final class Replay {
         } catch (Exception e) {
             log.warn("Could not delete all of the replay's internal topics and groups ({}): {}", appId, e.toString());
         }
-        try (Stream<Path> paths = Files.walk(stateDir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        try {
+            Directories.deleteTree(stateDir);
         } catch (IOException e) {
             log.warn("Could not delete the replay's state directory {}: {}", stateDir, e.toString());
         }

@@ -1,5 +1,6 @@
 package io.averager.it;
 
+import io.averager.Directories;
 import io.averager.embedded.EmbeddedKafka;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -9,7 +10,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One real broker for every integration test in this JVM, started on first use and stopped at
- * exit. Tests keep apart by unique topic names and application ids ({@link #unique}).
+ * exit, when its directory is deleted. Tests keep apart by unique topic names and application ids ({@link #unique}).
  */
 final class SharedKafka {
 
@@ -28,7 +29,15 @@ final class SharedKafka {
                 throw new UncheckedIOException(e);
             }
             kafka = EmbeddedKafka.start(root.resolve("kafka"));
-            Runtime.getRuntime().addShutdownHook(new Thread(kafka::close));
+            Path dir = root;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                kafka.close();
+                try {
+                    Directories.deleteTree(dir);
+                } catch (IOException e) {
+                    System.err.println("Could not delete the test broker's directory " + dir + ": " + e);
+                }
+            }));
         }
         return kafka;
     }
