@@ -1,8 +1,13 @@
 package io.averager.cli;
 
+import io.averager.Directories;
 import io.averager.bench.KernelBench;
-import io.averager.bench.ReplayBench;
+import io.averager.bench.PipelineBench;
+import io.averager.ema.Dtype;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -10,36 +15,71 @@ import picocli.CommandLine.Parameters;
 
 /** {@code averager bench}: benchmarks that print figures next to their limits. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Runs a benchmark and prints its figures as ratios to the limit measured in the same run."
-                + " 'replay': replay throughput on an embedded broker against a bare consumer reading the same topic."
+        description = "Runs benchmarks and prints their figures as ratios to the limits measured in the same run."
                 + " 'kernels': EMA kernel throughput for each floating input type against a plain-Java triad over"
-                + " memory.")
+                + " memory. 'pipeline': on an embedded broker, a bare consumer and a bare producer-and-consumer pipe,"
+                + " then the service (its own JVM) averaging each model from publish to stored checkpoint, with its"
+                + " peak heap and RSS, and a replay. 'all' (the default): both.")
 final class BenchCommand implements Callable<Integer> {
 
-    enum Which { replay, kernels }
+    enum Which { all, kernels, pipeline }
 
-    @Parameters(paramLabel = "BENCHMARK", description = "replay or kernels")
+    @Parameters(paramLabel = "BENCHMARK", defaultValue = "all", description = "all, kernels or pipeline (default: ${DEFAULT-VALUE})")
     Which which;
-
-    @Option(names = "--model-mib", defaultValue = "64", description = "Model size in MiB of float32 (default: ${DEFAULT-VALUE}).")
-    int modelMiB;
-
-    @Option(names = "--snapshots", defaultValue = "16", description = "Snapshots to publish (default: ${DEFAULT-VALUE}).")
-    int snapshots;
 
     @Option(names = "--kernel", defaultValue = "java", description = "Kernel for 'kernels' (default: ${DEFAULT-VALUE}).")
     String kernel;
+
+    @Option(names = "--params", split = ",", paramLabel = "N", defaultValue = "10M,100M,1B",
+            description = "Model sizes for 'pipeline', in parameters, with suffix M or B (default: ${DEFAULT-VALUE}).")
+    List<String> params;
+
+    @Option(names = "--dtypes", split = ",", defaultValue = "F32,BF16",
+            description = "Parameter types for 'pipeline': F32 and/or BF16 (default: ${DEFAULT-VALUE}).")
+    List<Dtype> dtypes;
+
+    @Option(names = "--budget-mib", defaultValue = "4096",
+            description = "Snapshot MiB to publish a model, at least two snapshots (default: ${DEFAULT-VALUE}).")
+    long budgetMiB;
+
+    @Option(names = "--service-jvm", split = " ", defaultValue = "-Xmx1g",
+            description = "Options of the benchmarked service's JVM (default: ${DEFAULT-VALUE}).")
+    List<String> serviceJvm;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE",
+            description = "A service setting for 'pipeline' (any averager, Kafka Streams or client setting); repeatable.")
+    Map<String, String> settings = Map.of();
 
     @Option(names = "--data-dir", paramLabel = "DIR", description = "Where the broker and files go (default: a new temporary directory).")
     Path dataDir;
 
     @Override
     public Integer call() throws Exception {
-        if (which == Which.kernels) {
+        if (which != Which.pipeline) {
             new KernelBench(kernel, System.out).run();
-            return 0;
         }
-        new ReplayBench(Workspace.prepare(dataDir, "averager-bench-"), modelMiB, snapshots, System.out).run();
+        if (which != Which.kernels) {
+            List<PipelineBench.Model> models = new ArrayList<>();
+            for (Dtype dtype : dtypes) {
+                for (String p : params) {
+                    models.add(new PipelineBench.Model(parseParams(p), dtype));
+                }
+            }
+            Path dir = Workspace.prepare(dataDir, "averager-bench-");
+            try {
+                new PipelineBench(dir, models, budgetMiB << 20, settings, serviceJvm, System.out).run();
+            } finally {
+                if (dataDir == null) {
+                    Directories.deleteTree(dir);
+                }
+            }
+        }
         return 0;
+    }
+
+    private static long parseParams(String text) {
+        String t = text.trim().toUpperCase();
+        long unit = t.endsWith("B") ? 1_000_000_000L : t.endsWith("M") ? 1_000_000L : 1;
+        return Long.parseLong(unit == 1 ? t : t.substring(0, t.length() - 1)) * unit;
     }
 }

@@ -1,0 +1,250 @@
+package io.averager.bench;
+
+import io.averager.Directories;
+import io.averager.config.AveragerConfig;
+import io.averager.ema.Dtype;
+import io.averager.embedded.EmbeddedKafka;
+import io.averager.publish.SnapshotPublisher;
+import io.averager.replay.Replay;
+import io.averager.topology.Selection;
+import io.averager.wire.avro.SnapshotMode;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+
+/**
+ * The pipeline against the broker it runs on, in one run on one embedded broker: a bare
+ * consumer and a bare pipe (producer and consumer at once), then for each model the service, as
+ * its own JVM, averaging snapshots published while it runs (publish to checkpoint stored, with
+ * the service's peak heap and RSS), then a replay of one of those runs. Prints one table, rates
+ * as ratios to the bare pipe.
+ */
+public final class PipelineBench {
+
+    /** One model of the benchmark. */
+    public record Model(long params, Dtype dtype) {
+        long bytes() {
+            return params * dtype.size();
+        }
+
+        String label() {
+            return (params >= 1_000_000_000 ? params / 1_000_000_000 + "B" : params / 1_000_000 + "M") + " " + dtype;
+        }
+    }
+
+    private static final String RUN = "bench-run";
+    private static final int RECORD_BYTES = 4 << 20;
+
+    private final Path dataDir;
+    private final List<Model> models;
+    private final long budgetBytes;
+    private final Map<String, String> serviceSettings;
+    private final List<String> serviceJvm;
+    private final PrintStream out;
+    private final List<String[]> rows = new ArrayList<>();
+
+    /**
+     * @param budgetBytes snapshot bytes to publish a model (at least two snapshots)
+     * @param serviceSettings extra service settings for every model (e.g. RocksDB or Kafka options)
+     * @param serviceJvm options of the service's JVM
+     */
+    public PipelineBench(Path dataDir, List<Model> models, long budgetBytes, Map<String, String> serviceSettings,
+                         List<String> serviceJvm, PrintStream out) {
+        this.dataDir = dataDir;
+        this.models = List.copyOf(models);
+        this.budgetBytes = budgetBytes;
+        this.serviceSettings = Map.copyOf(serviceSettings);
+        this.serviceJvm = List.copyOf(serviceJvm);
+        this.out = out;
+    }
+
+    public void run() throws IOException, InterruptedException {
+        out.printf("averager bench pipeline: embedded broker, %d cores, %s a model, service JVM %s %s%n",
+                Runtime.getRuntime().availableProcessors(), mib(budgetBytes), serviceJvm, serviceSettings);
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(dataDir.resolve("kafka"))) {
+            BareKafka bare = new BareKafka(kafka.bootstrapServers());
+            int records = (int) Math.max(16, budgetBytes / RECORD_BYTES);
+            createTopic(kafka, "bench-bare");
+            bare.pipe("bench-bare", RECORD_BYTES, records / 4);
+            double pipe = bare.pipe("bench-bare", RECORD_BYTES, records);
+            bare.consume("bench-bare");
+            double consumer = bare.consume("bench-bare");
+            deleteTopics(kafka, "bench-bare");
+            row("bare consumer, read_committed (page cache)", consumer, pipe, "", "", "");
+            row("bare pipe: producer and consumer at once", pipe, pipe, "", "", "");
+            Model replayed = models.stream().filter(m -> m.dtype() == Dtype.F32)
+                    .min(Comparator.comparingLong(m -> Math.abs(m.bytes() - (400L << 20)))).orElse(null);
+            for (Model model : models) {
+                endToEnd(kafka, model, pipe, model.equals(replayed));
+            }
+        }
+        out.printf("%-48s %9s %6s %10s %10s %9s%n", "what", "MiB/s", "/pipe", "peak heap", "peak RSS", "CPU s/GiB");
+        for (String[] r : rows) {
+            out.printf("%-48s %9s %6s %10s %10s %9s%n", (Object[]) r);
+        }
+    }
+
+    private void endToEnd(EmbeddedKafka kafka, Model model, double pipe, boolean replay)
+            throws IOException, InterruptedException {
+        String id = "bench-" + model.dtype().name().toLowerCase() + "-" + model.params();
+        Path dir = dataDir.resolve(id);
+        Map<String, String> settings = new HashMap<>(kafka.serviceDefaults(dir));
+        settings.put("application.id", id);
+        settings.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, id + "-snapshots");
+        settings.put(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG, id + "-checkpoints");
+        settings.put(AveragerConfig.TOPIC_MANIFESTS_CONFIG, id + "-manifests");
+        settings.put(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG, id + "-dead-letters");
+        settings.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, "1");
+        settings.put(AveragerConfig.PROFILES_CONFIG, "ema");
+        settings.put("averager.profile.ema.decay", "0.999");
+        settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "0");
+        settings.putAll(serviceSettings);
+        SyntheticModel synthetic = new SyntheticModel(model.params(), model.dtype(), SnapshotPublisher.DEFAULT_GRID);
+        int snapshots = (int) Math.max(2, budgetBytes / synthetic.bytes());
+        out.printf("%s: %d snapshots of %s ...%n", model.label(), snapshots, mib(synthetic.bytes()));
+        long[] peak;
+        double seconds;
+        try (Child service = Child.start(dir, settings, serviceJvm)) {
+            service.await("ready");
+            long start = System.nanoTime();
+            try (SnapshotPublisher publisher = new SnapshotPublisher(Map.of("bootstrap.servers", kafka.bootstrapServers()),
+                    id + "-snapshots", SnapshotPublisher.DEFAULT_GRID)) {
+                for (int step = 1; step <= snapshots; step++) {
+                    publisher.publish(RUN, step, SnapshotMode.UPDATE, step == snapshots, Map.of(), synthetic.snapshot(step));
+                }
+            }
+            service.await("checkpoint " + RUN + " " + snapshots);
+            seconds = (System.nanoTime() - start) / 1e9;
+            peak = service.stop();
+        }
+        double rate = synthetic.bytes() * snapshots / seconds;
+        row("end to end " + model.label() + ", publish to checkpoint", rate, pipe, mib(peak[0]), mib(peak[1]),
+                String.format("%.1f", peak[2] / 1e9 / (synthetic.bytes() * snapshots / (double) (1 << 30))));
+        if (replay) {
+            Replay.Result result = new Replay(settings, new Selection(Set.of(RUN), Long.MIN_VALUE, Long.MAX_VALUE), true, false)
+                    .run(new PrintStream(OutputStream.nullOutputStream()), false);
+            row("replay " + model.label() + ", start to last checkpoint", result.bytes() / result.seconds(), pipe, "", "", "");
+        }
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+            admin.deleteTopics(admin.listTopics().names().get().stream().filter(t -> t.startsWith(id)).toList()).all().get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException("Could not delete the topics of " + id, e);
+        }
+        Files.move(dir.resolve("service.log"), dataDir.resolve(id + ".log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Directories.deleteTree(dir);
+    }
+
+    private void row(String what, double rate, double pipe, String heap, String rss, String cpu) {
+        rows.add(new String[] {what, String.format("%.1f", rate / (1 << 20)), String.format("%.2f", rate / pipe), heap, rss, cpu});
+        out.printf("  %s: %.1f MiB/s (%.2f of the bare pipe)%n", what, rate / (1 << 20), rate / pipe);
+    }
+
+    private static void createTopic(EmbeddedKafka kafka, String topic) throws InterruptedException {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1)
+                    .configs(Map.of("max.message.bytes", Integer.toString(AveragerConfig.MAX_MESSAGE_BYTES))))).all().get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException("Could not create " + topic, e);
+        }
+    }
+
+    private static void deleteTopics(EmbeddedKafka kafka, String... topics) throws InterruptedException {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+            admin.deleteTopics(List.of(topics)).all().get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException("Could not delete " + List.of(topics), e);
+        }
+    }
+
+    private static String mib(long bytes) {
+        return bytes < 0 ? "?" : String.format("%.0f MiB", bytes / (double) (1 << 20));
+    }
+
+    /** The service under benchmark, {@link BenchService} in a child JVM on this JVM's classpath. */
+    private static final class Child implements AutoCloseable {
+
+        private final Process process;
+        private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+
+        private Child(Process process) {
+            this.process = process;
+            Thread reader = new Thread(() -> {
+                try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String line = in.readLine(); line != null; line = in.readLine()) {
+                        lines.add(line);
+                    }
+                } catch (IOException e) {
+                    lines.add("error " + e.getMessage());
+                }
+                lines.add("exited");
+            }, "bench-service-output");
+            reader.setDaemon(true);
+            reader.start();
+        }
+
+        static Child start(Path dir, Map<String, String> settings, List<String> jvm) throws IOException {
+            Files.createDirectories(dir);
+            Path config = dir.resolve("service.properties");
+            Properties props = new Properties();
+            props.putAll(settings);
+            try (OutputStream o = Files.newOutputStream(config)) {
+                props.store(o, null);
+            }
+            List<String> command = new ArrayList<>();
+            command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            command.addAll(jvm);
+            command.addAll(List.of("-cp", System.getProperty("java.class.path"), BenchService.class.getName(), config.toString()));
+            return new Child(new ProcessBuilder(command).redirectError(dir.resolve("service.log").toFile()).start());
+        }
+
+        /** Waits for a line that starts with {@code prefix}, and returns it. */
+        String await(String prefix) throws InterruptedException {
+            while (true) {
+                String line = lines.poll(600, TimeUnit.SECONDS);
+                if (line == null || line.equals("exited")) {
+                    throw new IllegalStateException("The benchmarked service " + (line == null ? "said nothing for 10 minutes"
+                            : "exited with " + process.waitFor()) + " while waiting for '" + prefix + "'; see its service.log");
+                }
+                if (line.startsWith(prefix)) {
+                    return line;
+                }
+            }
+        }
+
+        /** Stops the service and returns its peak heap and RSS in bytes and the CPU nanoseconds it used. */
+        long[] stop() throws InterruptedException {
+            try {
+                process.getOutputStream().close();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            String[] peak = await("peak").split(" ");
+            return new long[] {Long.parseLong(peak[1]), Long.parseLong(peak[2]), Long.parseLong(peak[3])};
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor();
+            }
+        }
+    }
+}
