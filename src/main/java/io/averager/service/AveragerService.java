@@ -11,6 +11,7 @@ import io.averager.sink.ObjectStore;
 import io.averager.sink.S3Location;
 import io.averager.sink.S3ObjectStore;
 import io.averager.sink.S3Settings;
+import io.averager.store.EmaRocksDbConfig;
 import io.averager.topology.AveragerTopology;
 import io.averager.topology.NonFinitePolicy;
 import io.averager.topology.Selection;
@@ -155,6 +156,11 @@ public final class AveragerService implements AutoCloseable {
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.FETCH_MAX_BYTES_CONFIG), 8 << 20);
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG), 4 << 20);
         p.put(StreamsConfig.producerPrefix(ProducerConfig.BUFFER_MEMORY_CONFIG), 16L << 20);
+        // Each commit waits until everything produced so far (the changelog's copy of every
+        // applied chunk) is acknowledged: at the exactly-once default of 100 ms the stream thread
+        // spends much of its time waiting; a second lets sending overlap averaging.
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000);
+        p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, EmaRocksDbConfig.class);
         p.putAll(config.kafkaProperties());
         Properties props = new Properties();
         props.putAll(p);

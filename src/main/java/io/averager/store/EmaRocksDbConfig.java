@@ -1,0 +1,37 @@
+package io.averager.store;
+
+import java.util.Map;
+import org.apache.kafka.streams.state.RocksDBConfigSetter;
+import org.rocksdb.CompressionType;
+import org.rocksdb.Options;
+
+/**
+ * RocksDB settings for the EMA store, whose values are whole chunks of megabytes that every
+ * snapshot overwrites: values of {@value #MIN_BLOB_BYTES} bytes or more go to blob files, so
+ * compaction moves keys and not megabytes of floats, and blob garbage collection reclaims the
+ * overwritten values. Floats barely compress: nothing is compressed. Other stores keep Kafka
+ * Streams' defaults.
+ */
+public final class EmaRocksDbConfig implements RocksDBConfigSetter {
+
+    /** Values at least this large are kept in blob files; smaller ones (short tensors' chunks) in the tree. */
+    static final long MIN_BLOB_BYTES = 64 << 10;
+
+    @Override
+    public void setConfig(String storeName, Options options, Map<String, Object> configs) {
+        if (!Stores.EMA.equals(storeName)) {
+            return;
+        }
+        options.setEnableBlobFiles(true);
+        options.setMinBlobSize(MIN_BLOB_BYTES);
+        options.setBlobFileSize(256L << 20);
+        options.setBlobCompressionType(CompressionType.NO_COMPRESSION);
+        options.setEnableBlobGarbageCollection(true);
+        options.setBlobGarbageCollectionAgeCutoff(0.25);
+    }
+
+    @Override
+    public void close(String storeName, Options options) {
+        // Nothing allocated here.
+    }
+}
