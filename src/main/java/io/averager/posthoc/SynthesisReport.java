@@ -54,16 +54,16 @@ public record SynthesisReport(String run, long step, double sigmaRel, double gam
     /** The fit report, several lines for people; warnings last, each on a line starting "warning:". */
     public String describe() {
         StringBuilder b = new StringBuilder();
-        b.append(String.format(Locale.ROOT, "Synthesized run %s step %d: sigma_rel %.4g (gamma %.4g) from %d checkpoints%n",
-                run, step, sigmaRel, gamma, used.size()));
+        b.append(String.format(Locale.ROOT, "Synthesized run %s step %d: sigma_rel %s (gamma %s) from %d checkpoints%n",
+                run, step, Fit.brief(sigmaRel), Fit.brief(gamma), used.size()));
         b.append(String.format(Locale.ROOT, "  %-16s %10s %9s %12s%n", "profile", "step", "sigma_rel", "coefficient"));
         for (Used u : used) {
-            b.append(String.format(Locale.ROOT, "  %-16s %10d %9.4g %12.5g%n", u.profile, u.step,
-                    new AveragingProfile(1, u.gamma).sigmaRel(), u.coefficient));
+            b.append(String.format(Locale.ROOT, "  %-16s %10d %9s %12.4g%n", u.profile, u.step,
+                    Fit.brief(new AveragingProfile(1, u.gamma).sigmaRel()), u.coefficient));
         }
         b.append(String.format(Locale.ROOT, "Profile error (relative L1): %.3g%n", fit.relativeL1Error()));
         b.append(String.format(Locale.ROOT, "Condition number: %.3g%n", fit.conditionNumber()));
-        b.append(String.format(Locale.ROOT, "Largest |coefficient|: %.4g%n", fit.maxAbsCoefficient()));
+        b.append(String.format(Locale.ROOT, "Largest |coefficient|: %.3g%n", fit.maxAbsCoefficient()));
         for (String w : fit.warnings()) {
             b.append("warning: ").append(w).append(String.format("%n"));
         }
