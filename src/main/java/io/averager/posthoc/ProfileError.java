@@ -2,6 +2,7 @@ package io.averager.posthoc;
 
 import java.util.List;
 import java.util.TreeSet;
+import java.util.function.DoubleUnaryOperator;
 
 /**
  * The relative L1 distance between a fitted averaging profile and its target, integrated
@@ -40,7 +41,7 @@ final class ProfileError {
     }
 
     // Evaluates just inside the ends, where the densities are left-continuous at the cuts.
-    private static double simpson(double a, double b, java.util.function.DoubleUnaryOperator f) {
+    private static double simpson(double a, double b, DoubleUnaryOperator f) {
         double h = (b - a) / (2 * PANELS);
         double inside = Math.ulp(b) * 4;
         double sum = f.applyAsDouble(a + inside) + f.applyAsDouble(b - inside);

@@ -60,6 +60,7 @@ public final class Synthesis {
      *     target, or its checkpoints are inconsistent
      */
     public SynthesisReport synthesize(String run, double sigmaRel, OptionalLong step, Path output) throws IOException {
+        // Rejects a width without a power function before anything is fetched.
         AveragingProfile.ofSigmaRel(1, sigmaRel);
         Map<String, ObjectStore> stores = new HashMap<>();
         try {
