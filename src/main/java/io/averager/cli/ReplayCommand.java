@@ -49,6 +49,11 @@ final class ReplayCommand implements Callable<Integer> {
         String minDecay;
         @Option(names = "--unit", description = "snapshot or step.")
         String unit;
+        @Option(names = "--sigma-rel", paramLabel = "S", description = "A power-function (EDM2) profile of this relative width"
+                + " instead of --decay, e.g. 0.05.")
+        String sigmaRel;
+        @Option(names = "--gamma", paramLabel = "G", description = "A power-function profile of this exponent instead of --sigma-rel.")
+        String powerGamma;
 
         void into(Map<String, String> settings) {
             String p = "averager.profile." + name + ".";
@@ -60,6 +65,8 @@ final class ReplayCommand implements Callable<Integer> {
             put(settings, p + "update.after.step", updateAfter);
             put(settings, p + "min.decay", minDecay);
             put(settings, p + "unit", unit);
+            put(settings, p + "sigma.rel", sigmaRel);
+            put(settings, p + "gamma", powerGamma);
         }
 
         private static void put(Map<String, String> settings, String key, String value) {

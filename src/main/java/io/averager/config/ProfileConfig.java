@@ -22,6 +22,18 @@ import org.apache.kafka.common.config.ConfigException;
  */
 public final class ProfileConfig {
 
+    public static final String TYPE_CONFIG = "type";
+    private static final String TYPE_DOC = "Decay schedule family: 'exponential' (decay, warmup, ...: timm's and diffusers' EMA) or 'power'"
+            + " (EDM2's power-function EMA, set by sigma.rel or gamma, whose window grows with the step; its checkpoints can be combined"
+            + " after training into an EMA of another width by 'averager synthesize').";
+    public static final String SIGMA_REL_CONFIG = "sigma.rel";
+    private static final String SIGMA_REL_DOC = "Power profile: the relative standard deviation of the averaging window, in (0, 0.2887)."
+            + " EDM2 uses 0.05 and 0.10. Takes none of the exponential settings; the decay at step t after step t-dt is (1-dt/t)^(gamma+1).";
+    public static final String GAMMA_CONFIG = "gamma";
+    private static final String GAMMA_DOC = "Power profile: the exponent gamma > 0 instead of sigma.rel (sigma.rel 0.05 is gamma 16.97, 0.10 is 6.94).";
+    /** The settings only an exponential profile takes. */
+    private static final List<String> EXPONENTIAL_ONLY = List.of("decay", "halflife.steps", "warmup", "warmup.gamma",
+            "warmup.power", "update.after.step", "min.decay", "unit");
     public static final String DECAY_CONFIG = "decay";
     private static final String DECAY_DOC = "EMA decay: ema = decay * ema + (1 - decay) * weights. timm's default.";
     public static final String HALFLIFE_STEPS_CONFIG = "halflife.steps";
@@ -52,6 +64,10 @@ public final class ProfileConfig {
     private static final String BOTH = "both";
 
     public static final ConfigDef CONFIG = new ConfigDef()
+            .define(TYPE_CONFIG, Type.STRING, null, new NullOr(ConfigDef.CaseInsensitiveValidString.in("exponential", "power")),
+                    Importance.MEDIUM, TYPE_DOC + " Default: 'power' when sigma.rel or gamma is set, else 'exponential'.")
+            .define(SIGMA_REL_CONFIG, Type.DOUBLE, null, Importance.MEDIUM, SIGMA_REL_DOC)
+            .define(GAMMA_CONFIG, Type.DOUBLE, null, Importance.LOW, GAMMA_DOC)
             .define(DECAY_CONFIG, Type.DOUBLE, 0.9999, Range.between(0.0, 1.0), Importance.HIGH, DECAY_DOC)
             .define(HALFLIFE_STEPS_CONFIG, Type.DOUBLE, null, Importance.MEDIUM, HALFLIFE_STEPS_DOC)
             .define(WARMUP_CONFIG, Type.STRING, "none", ConfigDef.CaseInsensitiveValidString.in("none", "power", "tf"), Importance.MEDIUM, WARMUP_DOC)
@@ -119,6 +135,16 @@ public final class ProfileConfig {
         } catch (ConfigException e) {
             throw new ConfigException("Profile '" + name + "' (keys " + prefix(name) + "*): " + e.getMessage());
         }
+        boolean power = c.getDouble(SIGMA_REL_CONFIG) != null || c.getDouble(GAMMA_CONFIG) != null;
+        String type = c.getString(TYPE_CONFIG);
+        if (type != null && power != type.equalsIgnoreCase("power")) {
+            throw new ConfigException(prefix(name) + TYPE_CONFIG, type, power
+                    ? "a profile with " + SIGMA_REL_CONFIG + " or " + GAMMA_CONFIG + " is a power profile"
+                    : "a power profile needs " + prefix(name) + SIGMA_REL_CONFIG + " or " + prefix(name) + GAMMA_CONFIG);
+        }
+        if (power) {
+            return power(name, keys, c);
+        }
         ProfileBuilder b = Profile.builder(name)
                 .decay(c.getDouble(DECAY_CONFIG))
                 .warmup(Profile.Warmup.valueOf(c.getString(WARMUP_CONFIG).toUpperCase(Locale.ROOT)))
@@ -132,6 +158,30 @@ public final class ProfileConfig {
         if (c.getDouble(HALFLIFE_STEPS_CONFIG) != null) {
             b.halfLifeSteps(c.getDouble(HALFLIFE_STEPS_CONFIG));
         }
+        return build(b);
+    }
+
+    private static Profile power(String name, Map<String, Object> keys, AbstractConfig c) {
+        for (String key : EXPONENTIAL_ONLY) {
+            if (keys.containsKey(key)) {
+                throw new ConfigException(prefix(name) + key, keys.get(key), "a power profile (" + prefix(name)
+                        + SIGMA_REL_CONFIG + " or " + GAMMA_CONFIG + ") takes no exponential settings");
+            }
+        }
+        if (c.getDouble(SIGMA_REL_CONFIG) != null && c.getDouble(GAMMA_CONFIG) != null) {
+            throw new ConfigException(prefix(name) + GAMMA_CONFIG, keys.get(GAMMA_CONFIG),
+                    "give either " + SIGMA_REL_CONFIG + " or " + GAMMA_CONFIG + ", not both");
+        }
+        ProfileBuilder b = Profile.builder(name);
+        if (c.getDouble(SIGMA_REL_CONFIG) != null) {
+            b.powerSigmaRel(c.getDouble(SIGMA_REL_CONFIG));
+        } else {
+            b.powerGamma(c.getDouble(GAMMA_CONFIG));
+        }
+        return build(b);
+    }
+
+    private static Profile build(ProfileBuilder b) {
         try {
             return b.build();
         } catch (IllegalArgumentException e) {

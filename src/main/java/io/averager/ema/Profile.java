@@ -7,8 +7,10 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * A named EMA decay schedule: the decay, an optional warmup, a number of steps to copy before
- * averaging starts, a floor, and the unit the decay is counted in.
+ * A named EMA decay schedule. An {@link Type#EXPONENTIAL} profile has a decay, an optional warmup,
+ * a number of steps to copy before averaging starts, a floor, and the unit the decay is counted
+ * in. A {@link Type#POWER} profile is the power-function EMA of {@link PowerFunction}, given by its
+ * exponent {@link #gamma()}; its decay depends only on the steps.
  *
  * <p>{@link #decayAt(long, long)} follows timm's {@code ModelEmaV3.get_decay} and diffusers'
  * {@code EMAModel.get_decay}, so a profile configured like either gives the same decays. With
@@ -18,6 +20,19 @@ import java.util.Objects;
  * <p>Immutable and thread-safe; build one with {@link #builder(String)}.
  */
 public final class Profile {
+
+    /** The family of a profile's decay schedule. */
+    public enum Type {
+        /** A constant decay, with optional warmup: timm's and diffusers' EMA. */
+        EXPONENTIAL,
+        /** The power-function EMA of EDM2, whose averaging window grows with the step. */
+        POWER;
+
+        /** The lower-case name used in configuration and checkpoint metadata. */
+        public String configName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
 
     /** Warmup of the decay over the first steps of a run. */
     public enum Warmup {
@@ -88,11 +103,26 @@ public final class Profile {
     private final long updateAfterStep;
     private final double minDecay;
     private final Unit unit;
+    private final Type type;
+    private final double gamma;
 
     // Values arrive validated from ProfileBuilder, the only caller.
     Profile(String name, double decay, Warmup warmup, double warmupGamma, double warmupPower,
             long updateAfterStep, double minDecay, Unit unit) {
+        this(name, Type.EXPONENTIAL, Double.NaN, decay, warmup, warmupGamma, warmupPower, updateAfterStep, minDecay, unit);
+    }
+
+    // A power profile: the exponential fields hold their defaults and are not used.
+    Profile(String name, double gamma) {
+        this(name, Type.POWER, gamma, Double.NaN, Warmup.NONE, DEFAULT_WARMUP_GAMMA, DEFAULT_WARMUP_POWER, 0, 0.0,
+                Unit.STEP);
+    }
+
+    private Profile(String name, Type type, double gamma, double decay, Warmup warmup, double warmupGamma,
+                    double warmupPower, long updateAfterStep, double minDecay, Unit unit) {
         this.name = name;
+        this.type = type;
+        this.gamma = gamma;
         this.decay = decay;
         this.warmup = warmup;
         this.warmupGamma = warmupGamma;
@@ -111,7 +141,21 @@ public final class Profile {
         return name;
     }
 
-    /** The decay after warmup, in [0, 1], per {@link #unit()}. */
+    public Type type() {
+        return type;
+    }
+
+    /** The power profile's exponent, > 0; NaN for an exponential profile. */
+    public double gamma() {
+        return gamma;
+    }
+
+    /** The power profile's relative standard deviation; NaN for an exponential profile. */
+    public double sigmaRel() {
+        return type == Type.POWER ? PowerFunction.sigmaRelOf(gamma) : Double.NaN;
+    }
+
+    /** The decay after warmup, in [0, 1], per {@link #unit()}; NaN for a power profile. */
     public double decay() {
         return decay;
     }
@@ -145,6 +189,8 @@ public final class Profile {
     /**
      * The decay to use when an EMA entry last updated at optimizer step {@code lastStep} receives
      * a snapshot of optimizer step {@code step}: {@code ema = d * ema + (1 - d) * weights}.
+     * A power profile's decay is {@link PowerFunction#beta}: it copies at the first update after
+     * step 0, and otherwise needs no warmup.
      *
      * @return the decay in [0, 1]; 0.0 when the update must copy the weights
      * @throws IllegalArgumentException unless {@code step > lastStep >= 0}
@@ -154,6 +200,9 @@ public final class Profile {
             throw new IllegalArgumentException(String.format(
                     "Profile %s: decay asked for step %d after step %d; expected step > last step >= 0",
                     name, step, lastStep));
+        }
+        if (type == Type.POWER) {
+            return PowerFunction.beta(step, lastStep, gamma);
         }
         // Counts steps past update_after_step the way timm and diffusers do, off by one included.
         long s = step - updateAfterStep - 1;
@@ -178,12 +227,19 @@ public final class Profile {
     /**
      * Every field as a string, under stable keys ({@code name}, {@code decay}, {@code warmup},
      * {@code warmup.gamma}, {@code warmup.power}, {@code update_after_step}, {@code min_decay},
-     * {@code unit}), in that order. Doubles are written so they read back exactly; used as
-     * checkpoint metadata so a checkpoint says how it was averaged.
+     * {@code unit}), in that order; for a power profile {@code name}, {@code type}, {@code gamma}
+     * and {@code sigma_rel}. Doubles are written so they read back exactly; used as checkpoint
+     * metadata so a checkpoint says how it was averaged.
      */
     public Map<String, String> describe() {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("name", name);
+        if (type == Type.POWER) {
+            m.put("type", type.configName());
+            m.put("gamma", Double.toString(gamma));
+            m.put("sigma_rel", Double.toString(sigmaRel()));
+            return Collections.unmodifiableMap(m);
+        }
         m.put("decay", Double.toString(decay));
         m.put("warmup", warmup.configName());
         m.put("warmup.gamma", Double.toString(warmupGamma));
@@ -198,6 +254,8 @@ public final class Profile {
     public boolean equals(Object o) {
         return o instanceof Profile p
                 && name.equals(p.name)
+                && type == p.type
+                && Double.compare(gamma, p.gamma) == 0
                 && Double.compare(decay, p.decay) == 0
                 && warmup == p.warmup
                 && Double.compare(warmupGamma, p.warmupGamma) == 0
@@ -209,7 +267,7 @@ public final class Profile {
 
     @Override
     public int hashCode() {
-        return Objects.hash(name, decay, warmup, warmupGamma, warmupPower, updateAfterStep, minDecay, unit);
+        return Objects.hash(name, type, gamma, decay, warmup, warmupGamma, warmupPower, updateAfterStep, minDecay, unit);
     }
 
     @Override

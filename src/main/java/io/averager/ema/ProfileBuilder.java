@@ -2,8 +2,10 @@ package io.averager.ema;
 
 /**
  * Collects the settings of a {@link Profile}; {@link #build()} validates them all, so a profile
- * that exists is valid. Either {@link #decay(double)} or {@link #halfLifeSteps(double)} must be
- * given; the later call wins. Not thread-safe; obtain one with {@link Profile#builder(String)}.
+ * that exists is valid. For an exponential profile either {@link #decay(double)} or
+ * {@link #halfLifeSteps(double)} must be given; the later call wins. {@link #powerGamma(double)} or
+ * {@link #powerSigmaRel(double)} makes a power profile instead, which takes none of the
+ * exponential settings. Not thread-safe; obtain one with {@link Profile#builder(String)}.
  */
 public final class ProfileBuilder {
 
@@ -16,6 +18,9 @@ public final class ProfileBuilder {
     private long updateAfterStep;
     private double minDecay;
     private Profile.Unit unit;
+    private double powerGamma = Double.NaN;
+    private double powerSigmaRel = Double.NaN;
+    private String exponentialSetting;
 
     ProfileBuilder(String name) {
         this.name = name;
@@ -23,6 +28,7 @@ public final class ProfileBuilder {
 
     /** The decay after warmup, in [0, 1]. */
     public ProfileBuilder decay(double decay) {
+        exponentialSetting = "decay";
         this.decay = decay;
         this.halfLife = Double.NaN;
         return this;
@@ -34,6 +40,7 @@ public final class ProfileBuilder {
      * {@link #unit(Profile.Unit)} is called, before or after.
      */
     public ProfileBuilder halfLifeSteps(double h) {
+        exponentialSetting = "half_life_steps";
         this.halfLife = h;
         this.decay = Double.NaN;
         return this;
@@ -41,30 +48,35 @@ public final class ProfileBuilder {
 
     /** The warmup; default {@link Profile.Warmup#NONE}. */
     public ProfileBuilder warmup(Profile.Warmup warmup) {
+        exponentialSetting = "warmup";
         this.warmup = warmup;
         return this;
     }
 
     /** The power warmup's {@code gamma}, finite and > 0; default 1. */
     public ProfileBuilder warmupGamma(double gamma) {
+        exponentialSetting = "warmup.gamma";
         this.warmupGamma = gamma;
         return this;
     }
 
     /** The power warmup's {@code power}, finite and > 0; default 0.75. */
     public ProfileBuilder warmupPower(double power) {
+        exponentialSetting = "warmup.power";
         this.warmupPower = power;
         return this;
     }
 
     /** Steps to copy before averaging, >= 0; default 0. */
     public ProfileBuilder updateAfterStep(long step) {
+        exponentialSetting = "update_after_step";
         this.updateAfterStep = step;
         return this;
     }
 
     /** The floor under the decay, in [0, decay]; default 0. */
     public ProfileBuilder minDecay(double minDecay) {
+        exponentialSetting = "min_decay";
         this.minDecay = minDecay;
         return this;
     }
@@ -75,6 +87,27 @@ public final class ProfileBuilder {
             throw new IllegalArgumentException("Profile " + name + ": unit is null; expected one of [snapshot, step]");
         }
         this.unit = unit;
+        exponentialSetting = "unit";
+        return this;
+    }
+
+    /**
+     * Makes this a power profile with exponent {@code gamma}, finite and > 0; the later of this
+     * and {@link #powerSigmaRel(double)} wins.
+     */
+    public ProfileBuilder powerGamma(double gamma) {
+        this.powerGamma = gamma;
+        this.powerSigmaRel = Double.NaN;
+        return this;
+    }
+
+    /**
+     * Makes this a power profile of relative standard deviation {@code sigmaRel}, in
+     * (0, {@link PowerFunction#MAX_SIGMA_REL}); the exponent is {@link PowerFunction#gammaOf}.
+     */
+    public ProfileBuilder powerSigmaRel(double sigmaRel) {
+        this.powerSigmaRel = sigmaRel;
+        this.powerGamma = Double.NaN;
         return this;
     }
 
@@ -86,6 +119,9 @@ public final class ProfileBuilder {
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException(
                     "Profile name is " + (name == null ? "null" : "'" + name + "'") + "; expected a non-blank name");
+        }
+        if (!Double.isNaN(powerGamma) || !Double.isNaN(powerSigmaRel)) {
+            return buildPower();
         }
         boolean fromHalfLife = !Double.isNaN(halfLife);
         if (fromHalfLife) {
@@ -100,6 +136,17 @@ public final class ProfileBuilder {
         check(minDecay >= 0 && minDecay <= d, "min_decay", minDecay, "a number in [0, decay = " + d + "]");
         Profile.Unit u = unit != null ? unit : fromHalfLife ? Profile.Unit.STEP : Profile.Unit.SNAPSHOT;
         return new Profile(name, d, warmup, warmupGamma, warmupPower, updateAfterStep, minDecay, u);
+    }
+
+    private Profile buildPower() {
+        check(exponentialSetting == null, exponentialSetting, "set", "no exponential setting on a power profile");
+        if (!Double.isNaN(powerSigmaRel)) {
+            check(powerSigmaRel > 0 && powerSigmaRel < PowerFunction.MAX_SIGMA_REL, "sigma_rel", powerSigmaRel,
+                    "a number in (0, " + PowerFunction.MAX_SIGMA_REL + ")");
+            return new Profile(name, PowerFunction.gammaOf(powerSigmaRel));
+        }
+        check(powerGamma > 0 && !Double.isInfinite(powerGamma), "gamma", powerGamma, "a finite number > 0");
+        return new Profile(name, powerGamma);
     }
 
     // NaN fails every comparison, so it is rejected along with out-of-range values.

@@ -136,6 +136,46 @@ class ProfileConfigTest {
     }
 
     @Test
+    void sigmaRelMakesAPowerProfile() {
+        List<Profile> p = profiles(
+                "averager.profiles", "p05,p10,g",
+                "averager.profile.p05.sigma.rel", "0.05",
+                "averager.profile.p10.type", "POWER",
+                "averager.profile.p10.sigma.rel", "0.10",
+                "averager.profile.g.gamma", "6.5",
+                "averager.profile.g.format", "pt");
+
+        assertThat(p.get(0)).isEqualTo(Profile.builder("p05").powerSigmaRel(0.05).build());
+        assertThat(p.get(0).gamma()).isCloseTo(16.97, Offset.offset(0.005));
+        assertThat(p.get(1)).isEqualTo(Profile.builder("p10").powerSigmaRel(0.10).build());
+        assertThat(p.get(2)).isEqualTo(Profile.builder("g").powerGamma(6.5).build());
+    }
+
+    @Test
+    void powerProfileRejectsExponentialSettingsNamingTheKey() {
+        assertThatThrownBy(() -> profiles("averager.profile.ema.sigma.rel", "0.1", "averager.profile.ema.decay", "0.9"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("averager.profile.ema.decay")
+                .hasMessageContaining("takes no exponential settings");
+        assertThatThrownBy(() -> profiles("averager.profile.ema.sigma.rel", "0.1", "averager.profile.ema.gamma", "7"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("not both");
+    }
+
+    @Test
+    void powerTypeNeedsAWidthAndAWidthNeedsThePowerType() {
+        assertThatThrownBy(() -> profiles("averager.profile.ema.type", "power"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("needs averager.profile.ema.sigma.rel");
+        assertThatThrownBy(() -> profiles("averager.profile.ema.type", "exponential", "averager.profile.ema.sigma.rel", "0.1"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("is a power profile");
+        assertThatThrownBy(() -> profiles("averager.profile.ema.sigma.rel", "0.3"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("Profile ema: sigma_rel is 0.3");
+    }
+
+    @Test
     void duplicateProfileNamesCollapseToOne() {
         assertThat(profiles("averager.profiles", "ema,slow,ema")).extracting(Profile::name).containsExactly("ema", "slow");
     }

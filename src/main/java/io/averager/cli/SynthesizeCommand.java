@@ -1,0 +1,95 @@
+package io.averager.cli;
+
+import io.averager.catalog.ManifestLog;
+import io.averager.config.AveragerConfig;
+import io.averager.posthoc.Synthesis;
+import io.averager.posthoc.SynthesisReport;
+import io.averager.service.AveragerService;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code averager synthesize}: a post-hoc EMA of any width from a run's stored power EMA checkpoints. */
+@Command(name = "synthesize", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Synthesizes after training the power-function EMA (EDM2) of a run with any relative width, as a"
+                + " weighted sum of the run's stored checkpoints of power profiles (averager.profile.NAME.sigma.rel) at"
+                + " steps up to --step, fitted by least squares, and writes it as a safetensors file.",
+                "Prints the fit: the relative L1 error between the requested and the achieved averaging profile, the"
+                        + " condition number and the largest coefficient; warns when extrapolating. Approximate and"
+                        + " cheap (reads a few checkpoints); 'averager replay --sigma-rel' is exact and reads the whole history.",
+                "S3 settings (averager.s3.endpoint, ...) come from --config or -D."})
+final class SynthesizeCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    ClusterOptions cluster;
+
+    @Option(names = "--run", required = true, paramLabel = "RUN")
+    String run;
+
+    @Option(names = "--sigma-rel", required = true, paramLabel = "S", description = "Relative width of the EMA to synthesize, in (0, 0.2887), e.g. 0.075.")
+    double sigmaRel;
+
+    @Option(names = "--step", paramLabel = "N", description = "The step the EMA stands for (default: the last step with a power checkpoint).")
+    Long step;
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "FILE", description = "The safetensors file to write.")
+    Path output;
+
+    @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to keep the fetched checkpoints meanwhile (default: a temporary directory).")
+    Path workDir;
+
+    @Option(names = "--topic", paramLabel = "TOPIC", description = "Manifests topic (default: the config's averager.topic.manifests, checkpoint-manifests).")
+    String topic;
+
+    @Option(names = {"-X", "--consumer"}, paramLabel = "KEY=VALUE", description = "A Kafka consumer setting (security, say).")
+    Map<String, String> consumer = new HashMap<>();
+
+    @Option(names = {"-D", "--set"}, paramLabel = "KEY=VALUE", description = "A setting that overrides the config file, e.g. averager.s3.endpoint=http://minio:9000.")
+    Map<String, String> overrides = new HashMap<>();
+
+    @Override
+    public Integer call() throws Exception {
+        Map<String, String> settings = cluster.settings();
+        settings.putAll(overrides);
+        AveragerConfig config = new AveragerConfig(settings);
+        Map<String, Object> props = config.consumerProperties();
+        props.putAll(consumer);
+        String manifests = topic != null ? topic : config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG);
+        Path work = Files.createTempDirectory(workDir != null ? workDir : Path.of(System.getProperty("java.io.tmpdir")),
+                "averager-synthesize-");
+        try {
+            Synthesis synthesis = new Synthesis(ManifestLog.readAll(props, manifests, Duration.ofSeconds(60)),
+                    location -> AveragerService.objectStore(location, config), work);
+            SynthesisReport report = synthesis.synthesize(run, sigmaRel,
+                    step == null ? OptionalLong.empty() : OptionalLong.of(step), output);
+            spec.commandLine().getOut().print(report.describe());
+            spec.commandLine().getOut().println("-> " + output);
+            spec.commandLine().getOut().flush();
+        } finally {
+            deleteTree(work);
+        }
+        return 0;
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}
