@@ -56,11 +56,24 @@ public final class JavaKernel implements Kernel {
         } else if (accumulator == Dtype.F64) {
             updateF64(ema, x, count, decay);
         } else {
-            updateF32(ema, x, input, count, decay);
+            updateF32(ema, x, input, count, decay, null);
         }
     }
 
-    private static void updateF32(ByteBuffer ema, ByteBuffer x, Dtype input, int count, double decay) {
+    /** Folds the distance sums into the F32 update pass; other types take the default's second pass. */
+    @Override
+    public void update(ByteBuffer ema, Dtype accumulator, ByteBuffer x, Dtype input, int count, double decay,
+                       DistanceSums sums) {
+        if (accumulator != Dtype.F32 || !input.floating()) {
+            Kernel.super.update(ema, accumulator, x, input, count, decay, sums);
+            return;
+        }
+        KernelArguments.check(ema, accumulator, x, input, count);
+        KernelArguments.checkDecay(decay);
+        updateF32(ema, x, input, count, decay, sums);
+    }
+
+    private static void updateF32(ByteBuffer ema, ByteBuffer x, Dtype input, int count, double decay, DistanceSums sums) {
         // PyTorch casts Python-float scalars to the tensor's type before a float32 op.
         float d = (float) decay;
         float omd = (float) (1.0 - decay);
@@ -80,7 +93,11 @@ public final class JavaKernel implements Kernel {
                 xs.get(start, halves, 0, n);
                 widen(input, halves, xb, n);
             }
-            blend(eb, xb, n, d, omd);
+            if (sums == null) {
+                blend(eb, xb, n, d, omd);
+            } else {
+                blendMeasured(eb, xb, n, d, omd, sums);
+            }
             e.put(start, eb, 0, n);
         }
     }
@@ -108,6 +125,20 @@ public final class JavaKernel implements Kernel {
         for (int i = 0; i < n; i++) {
             e[i] = d * e[i] + omd * x[i];
         }
+    }
+
+    // The same float arithmetic as blend, so the EMA is bit for bit the same with or without sums.
+    private static void blendMeasured(float[] e, float[] x, int n, float d, float omd, DistanceSums sums) {
+        double differences = 0;
+        double raws = 0;
+        for (int i = 0; i < n; i++) {
+            float v = d * e[i] + omd * x[i];
+            e[i] = v;
+            double difference = (double) v - x[i];
+            differences += difference * difference;
+            raws += (double) x[i] * x[i];
+        }
+        sums.addSums(differences, raws);
     }
 
     private static void widen(Dtype input, short[] halves, float[] out, int n) {
