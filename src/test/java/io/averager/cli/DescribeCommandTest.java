@@ -18,7 +18,7 @@ class DescribeCommandTest {
     @Test
     void describesEveryProcessorAndStore() {
         assertThat(DescribeCommand.describe(Map.of()))
-                .contains("Processor: validate", "Processor: apply (stores: [ema, runs])", "Processor: emit",
+                .contains("Processor: validate", "Processor: apply (stores: [distances, ema, runs])", "Processor: emit",
                         "Sink: checkpoints", "Sink: dead-letters");
     }
 }
