@@ -1,0 +1,121 @@
+package io.averager.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.averager.config.AveragerConfig;
+import io.averager.publish.SnapshotPublisher;
+import io.averager.wire.avro.CheckpointManifest;
+import io.averager.wire.avro.SnapshotMode;
+import java.net.URI;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The runs API against the real broker: the live EMA download equals the checkpoint file of the
+ * same step byte for byte, /runs and /runs/{run}/distance describe the run, the per-run meters
+ * reach /metrics, and bad requests get a JSON error that says what was wrong.
+ */
+class HttpApiTest {
+
+    private static final long LAST_STEP = 100;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void servesTheLiveEmaTheRunsAndTheirDistances() throws Exception {
+        // Slashes, spaces and a plus in the run id: all must survive percent-encoding.
+        String run = SharedKafka.unique("team/run") + " a+b";
+        try (ServiceUnderTest service = new ServiceUnderTest(dir)) {
+            configure(service.settings);
+            service.start();
+            HttpApi api = new HttpApi(service.service().opsPort());
+            api.awaitReady(Duration.ofSeconds(60));
+            publish(service.snapshotsTopic(), run);
+            Map<String, CheckpointManifest> last = service.awaitCheckpoints(run, LAST_STEP, List.of("ema", "fast"),
+                    Duration.ofSeconds(60));
+            String base = "/runs/" + HttpApi.segment(run);
+
+            for (String profile : List.of("ema", "fast")) {
+                HttpResponse<byte[]> ema = api.bytes(base + "/ema?profile=" + profile);
+                assertThat(ema.statusCode()).isEqualTo(200);
+                assertThat(ema.headers().firstValue("X-Averager-Step")).hasValue(Long.toString(LAST_STEP));
+                byte[] checkpoint = Files.readAllBytes(Path.of(URI.create(last.get(profile).getUri())));
+                assertThat(Arrays.equals(ema.body(), checkpoint)).as("download of profile %s (%d bytes) equals its"
+                        + " checkpoint (%d bytes)", profile, ema.body().length, checkpoint.length).isTrue();
+            }
+
+            JsonNode runs = api.await("/runs", j -> j.path("runs").size() == 1
+                    && j.path("runs").get(0).path("profiles").get(0).path("lastCheckpoint").path("step").asLong() == LAST_STEP
+                    && j.path("runs").get(0).path("profiles").get(1).path("lastCheckpoint").path("step").asLong() == LAST_STEP,
+                    Duration.ofSeconds(30));
+            JsonNode r = runs.path("runs").get(0);
+            assertThat(r.path("run").asText()).isEqualTo(run);
+            assertThat(r.path("lastStep").asLong()).isEqualTo(LAST_STEP);
+            assertThat(r.path("snapshots").asLong()).isEqualTo(LAST_STEP / 10);
+            assertThat(r.path("profiles").get(0).path("lastCheckpoint").path("uri").asText())
+                    .isEqualTo(last.get("ema").getUri());
+
+            JsonNode distance = api.json(base + "/distance");
+            assertThat(distance.path("profiles").toString()).isEqualTo("[\"ema\",\"fast\"]");
+            JsonNode points = distance.path("points");
+            assertThat(points.size()).isEqualTo((int) (LAST_STEP / 10));
+            assertThat(points.get(0).path("distance").path("ema").asDouble()).as("the first snapshot sets the EMA").isZero();
+            assertThat(points.get(9).path("distance").path("ema").asDouble())
+                    .as("the slow EMA lags further behind").isGreaterThan(points.get(9).path("distance").path("fast").asDouble())
+                    .isPositive();
+            assertThat(points.get(4).path("checkpoint").asBoolean()).isTrue();
+            assertThat(points.get(3).path("checkpoint").asBoolean()).isFalse();
+
+            String metrics = api.get("/metrics").body();
+            String tags = "{profile=\"ema\",run=\"" + run + "\"}";
+            assertThat(metrics).contains("averager_run_last_step" + tags + " 100.0",
+                    "averager_snapshots_applied_total" + tags + " 10.0",
+                    "averager_snapshot_bytes_applied_total" + tags,
+                    "averager_checkpoint_latency_seconds_count" + tags + " 2");
+
+            assertError(api.get(base + "/ema"), 400, "Missing query parameter profile");
+            assertError(api.get(base + "/ema?profile=nope"), 404, "Unknown profile nope");
+            assertError(api.get("/runs/" + HttpApi.segment("no such run") + "/ema?profile=ema"), 404, "Unknown run no such run");
+            assertError(api.get("/runs/" + HttpApi.segment("no such run") + "/distance"), 404, "Unknown run");
+            assertError(api.get(base + "/weights"), 404, "No such resource weights");
+            assertError(api.send("POST", "/runs"), 405, "Method POST is not allowed");
+        }
+    }
+
+    static void configure(Map<String, String> settings) {
+        settings.put(AveragerConfig.HTTP_PORT_CONFIG, "0");
+        settings.put(AveragerConfig.HTTP_ADVERTISED_CONFIG, "127.0.0.1");
+        settings.put(AveragerConfig.PROFILES_CONFIG, "ema,fast");
+        settings.put("averager.profile.ema.decay", "0.9");
+        settings.put("averager.profile.fast.decay", "0.5");
+        settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "50");
+    }
+
+    /** Snapshots of steps 10 to {@value #LAST_STEP}, without metadata of their own. */
+    static void publish(String topic, String... runs) throws Exception {
+        try (SnapshotPublisher publisher = new SnapshotPublisher(Map.of("bootstrap.servers", SharedKafka.bootstrapServers()),
+                topic, 1024)) {
+            for (long step = 10; step <= LAST_STEP; step += 10) {
+                for (String run : runs) {
+                    publisher.publish(run, step, SnapshotMode.UPDATE, step == LAST_STEP, Map.of(),
+                            TestModel.sources(TestModel.weights(step)));
+                }
+            }
+        }
+    }
+
+    static void assertError(HttpResponse<String> response, int status, String message) throws Exception {
+        assertThat(response.statusCode()).as("%s", response.body()).isEqualTo(status);
+        assertThat(response.headers().firstValue("Content-Type")).hasValue("application/json");
+        assertThat(HttpApi.JSON.readTree(response.body()).path("error").asText()).contains(message);
+    }
+}
