@@ -5,9 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.averager.config.AveragerConfig;
 import io.averager.publish.SnapshotPublisher;
+import io.averager.topology.TestSnapshot;
+import io.averager.wire.WireCodec;
 import io.averager.wire.avro.CheckpointManifest;
 import io.averager.wire.avro.SnapshotMode;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +18,10 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -88,6 +95,43 @@ class HttpApiTest {
             assertError(api.get("/runs/" + HttpApi.segment("no such run") + "/distance"), 404, "Unknown run");
             assertError(api.get(base + "/weights"), 404, "No such resource weights");
             assertError(api.send("POST", "/runs"), 405, "Method POST is not allowed");
+        }
+    }
+
+    @Test
+    void refusesAnEmaThatIsNotAtOneStepUntilTheNextCompleteSnapshot() throws Exception {
+        String run = SharedKafka.unique("mixed");
+        try (ServiceUnderTest service = new ServiceUnderTest(dir);
+             KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
+                     Map.of("bootstrap.servers", SharedKafka.bootstrapServers()),
+                     new ByteArraySerializer(), new ByteArraySerializer())) {
+            configure(service.settings);
+            service.start();
+            HttpApi api = new HttpApi(service.service().opsPort());
+            api.awaitReady(Duration.ofSeconds(60));
+            String path = "/runs/" + HttpApi.segment(run) + "/ema?profile=ema";
+            send(producer, service.snapshotsTopic(), run, TestSnapshot.of(run, 10).f32("w", 1, 2, 3, 4, 5, 6).records());
+            api.await("/runs/" + HttpApi.segment(run) + "/distance", j -> j.path("points").size() == 1, Duration.ofSeconds(30));
+            assertThat(api.bytes(path).headers().firstValue("X-Averager-Step")).hasValue("10");
+
+            // Step 20 loses its second chunk: its first entry moves to step 20, the second stays at 10.
+            TestSnapshot torn = TestSnapshot.of(run, 20).f32("w", 6, 5, 4, 3, 2, 1);
+            send(producer, service.snapshotsTopic(), run, List.of(torn.header(), torn.chunks().get(0), torn.commit()));
+            api.await("/runs", j -> j.path("runs").get(0).path("lastStep").asLong() == 20, Duration.ofSeconds(30));
+            assertError(api.get(path), 409, "is not at one step: tensor w at element 4 holds step 10, the run's last step is 20");
+
+            send(producer, service.snapshotsTopic(), run, TestSnapshot.of(run, 30).f32("w", 1, 1, 1, 1, 1, 1).records());
+            api.await("/runs/" + HttpApi.segment(run) + "/distance", j -> j.path("points").size() == 2, Duration.ofSeconds(30));
+            HttpResponse<byte[]> whole = api.bytes(path);
+            assertThat(whole.statusCode()).isEqualTo(200);
+            assertThat(whole.headers().firstValue("X-Averager-Step")).hasValue("30");
+        }
+    }
+
+    private static void send(KafkaProducer<byte[], byte[]> producer, String topic, String run,
+                             List<? extends SpecificRecordBase> records) throws Exception {
+        for (SpecificRecordBase r : records) {
+            producer.send(new ProducerRecord<>(topic, run.getBytes(StandardCharsets.UTF_8), WireCodec.encode(r))).get();
         }
     }
 
