@@ -122,7 +122,7 @@ final class RunsApi {
         if (runs.get(run) == null) {
             throw new Http.Refusal(404, "Unknown run " + run + ": no snapshot of it was averaged");
         }
-        byte[] stored = state.<String, byte[]>local(Stores.DISTANCES, partition).get(run);
+        byte[] stored = state.<String, byte[]>local(Stores.DISTANCES, partition).get(DistanceHistory.key(run));
         DistanceHistory history = DistanceHistory.decode(stored, profiles.stream().map(Profile::name).toList());
         ObjectNode body = Http.JSON.createObjectNode().put("run", run);
         history.profiles().forEach(body.putArray("profiles")::add);

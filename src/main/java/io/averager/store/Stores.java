@@ -13,7 +13,7 @@ public final class Stores {
     public static final String EMA = "ema";
     /** Run metadata: run id to an encoded {@code RunState}. */
     public static final String RUNS = "runs";
-    /** Distance of the EMA from the raw weights over recent snapshots: run id to {@link DistanceHistory} bytes. */
+    /** Distance of the EMA from the raw weights: {@link DistanceHistory} and {@link PendingDistances} bytes under their keys. */
     public static final String DISTANCES = "distances";
 
     private Stores() {

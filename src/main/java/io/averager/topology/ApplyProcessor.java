@@ -6,7 +6,7 @@ import io.averager.ema.TensorSpec;
 import io.averager.kernel.Kernel;
 import io.averager.kernel.NonFinite;
 import io.averager.metrics.RunMeters;
-import io.averager.store.DistanceHistory;
+import io.averager.store.PendingDistances;
 import io.averager.store.EmaEntry;
 import io.averager.store.EmaKey;
 import io.averager.store.Stores;
@@ -149,7 +149,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
             }
         }
         boolean applied = false;
-        DistanceHistory distance = distances.load(c.getRun());
+        PendingDistances distance = distances.pending(c.getRun());
         for (Profile profile : profiles) {
             applied |= update(record, pending, profile, c, spec.dtype(), x, count, distance);
         }
@@ -189,7 +189,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
 
     /** Updates one profile's entry; false if the entry already holds this step (a duplicate). */
     private boolean update(Record<String, Inbound> record, PendingSnapshot pending, Profile profile, SnapshotChunk c,
-                           Dtype input, ByteBuffer x, int count, DistanceHistory distance) {
+                           Dtype input, ByteBuffer x, int count, PendingDistances distance) {
         Bytes key = EmaKey.of(c.getRun(), profile.name(), c.getTensor(), c.getOffset());
         EmaEntry entry = EmaEntry.wrap(ema.get(key));
         if (entry != null && entry.lastStep() >= c.getStep()) {

@@ -79,7 +79,7 @@ final class AveragerDriver implements AutoCloseable {
 
     /** The run's distance history as stored. */
     DistanceHistory distances(String run) {
-        return DistanceHistory.decode(distances.get(run), profileNames);
+        return DistanceHistory.decode(distances.get(DistanceHistory.key(run)), profileNames);
     }
 
     static Profile profile(String name, double decay) {
