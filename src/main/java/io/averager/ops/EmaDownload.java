@@ -143,6 +143,12 @@ final class EmaDownload {
                 while (it.hasNext()) {
                     KeyValue<Bytes, byte[]> kv = it.next();
                     long offset = ByteBuffer.wrap(kv.key.get(), kv.key.get().length - Long.BYTES, Long.BYTES).getLong();
+                    if (offset >= t.numel()) {
+                        break; // left by a layout before the last SET, when the tensor was larger
+                    }
+                    if (offset < expected) {
+                        continue; // left by a layout on another grid, inside an entry of this one
+                    }
                     EmaEntry entry = EmaEntry.wrap(kv.value);
                     if (offset != expected) {
                         return "tensor " + t.name() + " has an entry at element " + offset + " where " + expected
@@ -154,7 +160,8 @@ final class EmaDownload {
                     }
                     expected += entry.dataBytes() / t.dtype().size();
                     if (expected > t.numel()) {
-                        return "tensor " + t.name() + " has entries past its " + t.numel() + " elements";
+                        return "tensor " + t.name() + " has an entry at element " + offset + " running past its "
+                                + t.numel() + " elements";
                     }
                     if (out != null) {
                         ByteBuffer data = entry.data();

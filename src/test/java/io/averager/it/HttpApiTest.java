@@ -4,12 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.averager.config.AveragerConfig;
+import io.averager.format.SafetensorsReader;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.topology.TestSnapshot;
 import io.averager.wire.WireCodec;
 import io.averager.wire.avro.CheckpointManifest;
 import io.averager.wire.avro.SnapshotMode;
 import java.net.URI;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -125,7 +127,23 @@ class HttpApiTest {
             HttpResponse<byte[]> whole = api.bytes(path);
             assertThat(whole.statusCode()).isEqualTo(200);
             assertThat(whole.headers().firstValue("X-Averager-Step")).hasValue("30");
+
+            // A SET shrinks w to one chunk: the entry at element 4 stays behind, and is no part of the EMA.
+            send(producer, service.snapshotsTopic(), run, TestSnapshot.of(run, 40).set().f32("w", 7, 8, 9).records());
+            api.await("/runs/" + HttpApi.segment(run) + "/distance", j -> j.path("points").size() == 3, Duration.ofSeconds(30));
+            HttpResponse<byte[]> shrunk = api.bytes(path);
+            assertThat(shrunk.statusCode()).as(new String(shrunk.body(), StandardCharsets.UTF_8)).isEqualTo(200);
+            assertThat(shrunk.headers().firstValue("X-Averager-Step")).hasValue("40");
+            try (SafetensorsReader r = SafetensorsReader.open(save(shrunk.body()))) {
+                assertThat(r.tensors()).singleElement().satisfies(t -> assertThat(t.shape()).containsExactly(3));
+                ByteBuffer w = r.read("w", 0, 3);
+                assertThat(new float[] {w.getFloat(0), w.getFloat(4), w.getFloat(8)}).containsExactly(7, 8, 9);
+            }
         }
+    }
+
+    private Path save(byte[] bytes) throws Exception {
+        return Files.write(Files.createTempFile(dir, "ema-", ".safetensors"), bytes);
     }
 
     private static void send(KafkaProducer<byte[], byte[]> producer, String topic, String run,
