@@ -37,7 +37,9 @@ final class CheckpointCatalog implements AutoCloseable {
 
     CheckpointCatalog(Map<String, Object> consumerProperties, String topic) {
         Map<String, Object> c = new HashMap<>(consumerProperties);
+        // No group: every instance reads every partition, and commits nothing.
         c.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        c.remove(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG);
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
