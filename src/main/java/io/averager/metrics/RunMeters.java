@@ -21,7 +21,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * meter, so the number of series grows with runs × profiles. To keep it bounded on a service that
  * sees a stream of short runs, the meters of a run that has applied no snapshot for
  * {@link #IDLE} are removed (checked at most once a minute, when a snapshot is applied); they
- * come back if the run does. Prometheus keeps what it scraped before.
+ * come back if the run does. Prometheus keeps what it scraped before. The meters of the runs a
+ * stream task applied are also removed when the task closes on this instance (its partition
+ * moved to another instance, or the service stops), so that one run's series come from the
+ * instance applying it.
  *
  * <p>Thread-safe: stream threads and the sink thread call concurrently.
  */
@@ -45,6 +48,7 @@ public final class RunMeters {
     private static final long SWEEP_EVERY_NANOS = TimeUnit.MINUTES.toNanos(1);
 
     private static final Map<String, Long> lastSeen = new ConcurrentHashMap<>();
+    private static final Map<String, String> taskOf = new ConcurrentHashMap<>();
     private static final Map<List<String>, AtomicLong> steps = new ConcurrentHashMap<>();
     private static final AtomicLong lastSweep = new AtomicLong(System.nanoTime());
 
@@ -56,10 +60,11 @@ public final class RunMeters {
         Metrics.counter(BYTES, "run", run, "profile", profile).increment(bytes);
     }
 
-    /** The snapshot of {@code step} was averaged whole into every profile named. */
-    public static void snapshotApplied(String run, List<String> profiles, long step) {
+    /** The snapshot of {@code step} was averaged whole into every profile named, by stream task {@code task}. */
+    public static void snapshotApplied(String run, List<String> profiles, long step, String task) {
         long now = System.nanoTime();
         lastSeen.put(run, now);
+        taskOf.put(run, task);
         for (String profile : profiles) {
             Metrics.counter(SNAPSHOTS, "run", run, "profile", profile).increment();
             steps.computeIfAbsent(List.of(run, profile), k -> {
@@ -94,10 +99,21 @@ public final class RunMeters {
                 .description("Records sent to the dead-letter topic").register(Metrics.globalRegistry).increment();
     }
 
+    /** Stream task {@code task} closed here: removes the meters of the runs it applied. */
+    public static void taskClosed(String task) {
+        for (Map.Entry<String, String> e : taskOf.entrySet()) {
+            if (e.getValue().equals(task) && taskOf.remove(e.getKey(), task)) {
+                lastSeen.remove(e.getKey());
+                remove(e.getKey());
+            }
+        }
+    }
+
     /** Removes the meters of runs that applied no snapshot since {@code seenBeforeNanos}. */
     static void removeIdle(long seenBeforeNanos) {
         for (Map.Entry<String, Long> e : lastSeen.entrySet()) {
             if (e.getValue() - seenBeforeNanos < 0 && lastSeen.remove(e.getKey(), e.getValue())) {
+                taskOf.remove(e.getKey());
                 remove(e.getKey());
             }
         }

@@ -74,6 +74,15 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
     }
 
     @Override
+    public void close() {
+        RunMeters.taskClosed(task());
+    }
+
+    private String task() {
+        return context.applicationId() + "/" + context.taskId();
+    }
+
+    @Override
     public void process(Record<String, Inbound> record) {
         String run = record.key();
         RunState state = WireCodec.decodeOrNull(runs.get(run), RunState.class);
@@ -243,7 +252,8 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         if (problem == null) {
             observer.snapshotCommitted(m.getRun(), m.getStep());
             distances.complete(m.getRun(), m.getStep(), record.timestamp(), pending.getCheckpoint());
-            RunMeters.snapshotApplied(m.getRun(), profiles.stream().map(Profile::name).toList(), m.getStep());
+            RunMeters.snapshotApplied(m.getRun(), profiles.stream().map(Profile::name).toList(), m.getStep(),
+                    task());
             state.setSnapshots(pending.getSet() ? 1 : state.getSnapshots() + 1);
             if (pending.getCheckpoint()) {
                 state.setLastCheckpointStep(m.getStep());

@@ -26,11 +26,11 @@ class RunMetersTest {
 
     @Test
     void removesTheMetersOfIdleRunsOnlyAndBringsThemBack() {
-        RunMeters.snapshotApplied("idle-run", List.of("ema"), 5);
+        RunMeters.snapshotApplied("idle-run", List.of("ema"), 5, "0_0");
         RunMeters.chunkApplied("idle-run", "ema", 100);
         RunMeters.checkpointPublished("idle-run", "ema", System.currentTimeMillis() - 250);
         long between = System.nanoTime();
-        RunMeters.snapshotApplied("busy-run", List.of("ema"), 7);
+        RunMeters.snapshotApplied("busy-run", List.of("ema"), 7, "0_1");
 
         RunMeters.removeIdle(between);
 
@@ -39,9 +39,21 @@ class RunMetersTest {
         assertThat(registry.find(RunMeters.CHECKPOINT_LATENCY).tag("run", "idle-run").meters()).isEmpty();
         assertThat(registry.get(RunMeters.LAST_STEP).tag("run", "busy-run").gauge().value()).isEqualTo(7.0);
 
-        RunMeters.snapshotApplied("idle-run", List.of("ema"), 6);
+        RunMeters.snapshotApplied("idle-run", List.of("ema"), 6, "0_0");
         assertThat(registry.get(RunMeters.LAST_STEP).tag("run", "idle-run").gauge().value()).isEqualTo(6.0);
         assertThat(registry.get(RunMeters.SNAPSHOTS).tag("run", "idle-run").counter().count()).isEqualTo(1.0);
+    }
+
+    @Test
+    void removesTheMetersOfTheRunsOfAClosedTask() {
+        RunMeters.snapshotApplied("moved-run", List.of("ema"), 3, "0_5");
+        RunMeters.snapshotApplied("kept-run", List.of("ema"), 4, "0_6");
+
+        RunMeters.taskClosed("0_5");
+
+        assertThat(registry.find(RunMeters.LAST_STEP).tag("run", "moved-run").meters()).isEmpty();
+        assertThat(registry.find(RunMeters.SNAPSHOTS).tag("run", "moved-run").meters()).isEmpty();
+        assertThat(registry.get(RunMeters.LAST_STEP).tag("run", "kept-run").gauge().value()).isEqualTo(4.0);
     }
 
     @Test
