@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpExchange;
 import io.averager.ema.Profile;
 import io.averager.ema.TensorSpec;
 import io.averager.format.SafetensorsLayout;
+import io.averager.store.DistanceHistory;
 import io.averager.store.EmaEntry;
 import io.averager.store.EmaKey;
 import io.averager.store.Stores;
@@ -15,8 +16,6 @@ import io.averager.wire.avro.RunState;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
-import java.nio.channels.WritableByteChannel;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -35,11 +34,12 @@ import org.slf4j.LoggerFactory;
  * the publisher's own metadata.
  *
  * <p>Consistent at one step: entries are updated chunk by chunk while a snapshot is applied, so
- * the download waits (up to {@link #WAIT_MS}) until no snapshot of the run is being applied,
- * then checks in a first pass that every entry holds the run's last step, and streams in a second
- * pass, checking again. An entry that moved on in between (the next snapshot began) aborts the
- * response before its end, so a client never takes a mixed file for a whole one; the client
- * retries. Two passes read the run's entries twice: the price of never sending a mixed file.
+ * the download waits (up to {@link #WAIT_MS}) until no snapshot of the run is being applied.
+ * If the last snapshot closed was averaged whole (the run's distance history ends with it), every
+ * entry holds its step; otherwise a first pass checks that they all hold one step, and a mixed
+ * EMA is refused with 409. The entries are then streamed, each checked again: one that moved on
+ * meanwhile (the next snapshot began) aborts the response before its end, so a client never takes
+ * a mixed file for a whole one, and retries.
  */
 final class EmaDownload {
 
@@ -75,7 +75,7 @@ final class EmaDownload {
         List<TensorSpec> tensors = Tensors.specs(run0.getTensors()).stream()
                 .map(t -> new TensorSpec(t.name(), t.dtype().accumulator(), t.shape())).toList();
         SafetensorsLayout layout = SafetensorsLayout.of(tensors, metadata(run, profile, step, run0));
-        String mixed = stream(ema, run, profile.name(), layout, step, null);
+        String mixed = lastWholeStep(run, partition) == step ? null : stream(ema, run, profile.name(), layout, step, null);
         if (mixed != null) {
             throw new Http.Refusal(409, "The EMA of run " + run + " profile " + profile.name()
                     + " is not at one step: " + mixed + ". The last snapshot was not averaged whole;"
@@ -87,9 +87,11 @@ final class EmaDownload {
                 + Http.encodeSegment(run) + "-" + Http.encodeSegment(profile.name()) + "-" + step + ".safetensors\"");
         exchange.sendResponseHeaders(200, layout.size());
         try (OutputStream body = exchange.getResponseBody()) {
-            WritableByteChannel out = Channels.newChannel(body);
-            out.write(layout.header());
-            mixed = stream(ema, run, profile.name(), layout, step, out);
+            ByteBuffer header = layout.header();
+            byte[] headerBytes = new byte[header.remaining()];
+            header.get(headerBytes);
+            body.write(headerBytes);
+            mixed = stream(ema, run, profile.name(), layout, step, body);
             if (mixed != null) {
                 // Closing short of the declared length tells the client the file is incomplete.
                 log.info("Download of run {} profile {} step {} cut short: {}", run, profile.name(), step, mixed);
@@ -106,6 +108,13 @@ final class EmaDownload {
         CheckpointHeader header = new CheckpointHeader(run, profile.name(), step, s.getTensors(), s.getGrid(),
                 s.getChunkCount(), CheckpointMetadata.of(Map.of(), run, profile, step, s.getSnapshots()));
         return WireCodec.decode(WireCodec.encode(header), CheckpointHeader.class).getMetadata();
+    }
+
+    /** The step of the run's last snapshot averaged whole, by its distance history; -1 if unknown. */
+    private long lastWholeStep(String run, int partition) {
+        byte[] stored = state.<String, byte[]>local(Stores.DISTANCES, partition).get(DistanceHistory.key(run));
+        List<DistanceHistory.Point> points = DistanceHistory.decode(stored, names()).points();
+        return points.isEmpty() ? -1 : points.get(points.size() - 1).step();
     }
 
     /** The run's state once no snapshot of it is being applied; 404 for an unknown run, 503 if one stays open. */
@@ -135,7 +144,7 @@ final class EmaDownload {
      * exactly, writing each entry's data to {@code out} when given; returns what is wrong, or null.
      */
     private static String stream(ReadOnlyKeyValueStore<Bytes, byte[]> ema, String run, String profile,
-                                 SafetensorsLayout layout, long step, WritableByteChannel out) throws IOException {
+                                 SafetensorsLayout layout, long step, OutputStream out) throws IOException {
         for (TensorSpec t : layout.tensors()) {
             long expected = 0;
             try (KeyValueIterator<Bytes, byte[]> it = ema.prefixScan(tensorPrefix(run, profile, t.name()),
@@ -164,10 +173,9 @@ final class EmaDownload {
                                 + t.numel() + " elements";
                     }
                     if (out != null) {
+                        // Straight from the stored array: one write of the whole entry.
                         ByteBuffer data = entry.data();
-                        while (data.hasRemaining()) {
-                            out.write(data);
-                        }
+                        out.write(data.array(), data.arrayOffset() + data.position(), data.remaining());
                     }
                 }
             }
