@@ -70,11 +70,11 @@ final class EmaDownload {
         }
         ReadOnlyKeyValueStore<String, byte[]> runs = state.local(Stores.RUNS, partition);
         ReadOnlyKeyValueStore<Bytes, byte[]> ema = state.local(Stores.EMA, partition);
-        RunState run0 = settled(runs, run, exchange);
-        long step = run0.getLastStep();
-        List<TensorSpec> tensors = Tensors.specs(run0.getTensors()).stream()
+        RunState runState = settled(runs, run, exchange);
+        long step = runState.getLastStep();
+        List<TensorSpec> tensors = Tensors.specs(runState.getTensors()).stream()
                 .map(t -> new TensorSpec(t.name(), t.dtype().accumulator(), t.shape())).toList();
-        SafetensorsLayout layout = SafetensorsLayout.of(tensors, metadata(run, profile, step, run0));
+        SafetensorsLayout layout = SafetensorsLayout.of(tensors, metadata(run, profile, step, runState));
         String mixed = lastWholeStep(run, partition) == step ? null : stream(ema, run, profile.name(), layout, step, null);
         if (mixed != null) {
             throw new Http.Refusal(409, "The EMA of run " + run + " profile " + profile.name()
