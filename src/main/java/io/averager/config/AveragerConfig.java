@@ -85,8 +85,14 @@ public final class AveragerConfig extends AbstractConfig {
     public static final String MAX_TENSOR_ELEMENTS_CONFIG = "averager.max.tensor.elements";
     private static final String MAX_TENSOR_ELEMENTS_DOC = "Largest tensor, in elements, a snapshot may declare.";
     public static final String HTTP_PORT_CONFIG = "averager.http.port";
-    private static final String HTTP_PORT_DOC = "Port of the operations endpoint: GET /metrics (Prometheus), /health/live and"
-            + " /health/ready (200 only while Kafka Streams is RUNNING). -1 turns it off; 0 takes any free port.";
+    private static final String HTTP_PORT_DOC = "Port of the HTTP endpoint: GET /metrics (Prometheus), /health/live and"
+            + " /health/ready (200 only while Kafka Streams is RUNNING), the runs API (/runs, /runs/{run}/ema,"
+            + " /runs/{run}/distance) and the status page (/). -1 turns it off; 0 takes any free port.";
+    public static final String HTTP_ADVERTISED_CONFIG = "averager.http.advertised";
+    private static final String HTTP_ADVERTISED_DOC = "host or host:port at which other instances and clients reach this"
+            + " instance's HTTP endpoint; set as Kafka Streams' application.server, so that a request for a run another"
+            + " instance owns is redirected there. Without a port, the port served is used; empty: this machine's host"
+            + " name. Only used when averager.http.port is on.";
     public static final String NONFINITE_CONFIG = "averager.nonfinite";
     private static final String NONFINITE_DOC = "What to do with a chunk of a floating tensor holding NaN or an infinity:"
             + " 'reject' (dead-letter it, naming the first bad element, and checkpoint nothing of its snapshot)"
@@ -121,6 +127,7 @@ public final class AveragerConfig extends AbstractConfig {
             .define(MAX_GRID_CONFIG, Type.LONG, 16L << 20, Range.between(1, 16L << 20), Importance.LOW, MAX_GRID_DOC)
             .define(MAX_TENSOR_ELEMENTS_CONFIG, Type.LONG, 1L << 36, Range.atLeast(1), Importance.LOW, MAX_TENSOR_ELEMENTS_DOC)
             .define(HTTP_PORT_CONFIG, Type.INT, -1, Range.between(-1, 65535), Importance.MEDIUM, HTTP_PORT_DOC)
+            .define(HTTP_ADVERTISED_CONFIG, Type.STRING, "", Importance.MEDIUM, HTTP_ADVERTISED_DOC)
             .define(NONFINITE_CONFIG, Type.STRING, "reject", ConfigDef.CaseInsensitiveValidString.in("reject", "allow"),
                     Importance.MEDIUM, NONFINITE_DOC);
 

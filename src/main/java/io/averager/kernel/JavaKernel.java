@@ -56,11 +56,24 @@ public final class JavaKernel implements Kernel {
         } else if (accumulator == Dtype.F64) {
             updateF64(ema, x, count, decay);
         } else {
-            updateF32(ema, x, input, count, decay);
+            updateF32(ema, x, input, count, decay, null);
         }
     }
 
-    private static void updateF32(ByteBuffer ema, ByteBuffer x, Dtype input, int count, double decay) {
+    /** Folds the distance sums into the F32 update pass; other types take the default's second pass. */
+    @Override
+    public void update(ByteBuffer ema, Dtype accumulator, ByteBuffer x, Dtype input, int count, double decay,
+                       DistanceSums sums) {
+        if (accumulator != Dtype.F32 || !input.floating()) {
+            Kernel.super.update(ema, accumulator, x, input, count, decay, sums);
+            return;
+        }
+        KernelArguments.check(ema, accumulator, x, input, count);
+        KernelArguments.checkDecay(decay);
+        updateF32(ema, x, input, count, decay, sums);
+    }
+
+    private static void updateF32(ByteBuffer ema, ByteBuffer x, Dtype input, int count, double decay, DistanceSums sums) {
         // PyTorch casts Python-float scalars to the tensor's type before a float32 op.
         float d = (float) decay;
         float omd = (float) (1.0 - decay);
@@ -80,7 +93,11 @@ public final class JavaKernel implements Kernel {
                 xs.get(start, halves, 0, n);
                 widen(input, halves, xb, n);
             }
-            blend(eb, xb, n, d, omd);
+            if (sums == null) {
+                blend(eb, xb, n, d, omd);
+            } else {
+                blendMeasured(eb, xb, n, d, omd, sums);
+            }
             e.put(start, eb, 0, n);
         }
     }
@@ -108,6 +125,33 @@ public final class JavaKernel implements Kernel {
         for (int i = 0; i < n; i++) {
             e[i] = d * e[i] + omd * x[i];
         }
+    }
+
+    // blend itself, so the EMA is bit for bit the same with or without sums; then the sums over the
+    // block while it is in L1, in four independent pairs so that no addition waits for the previous.
+    private static void blendMeasured(float[] e, float[] x, int n, float d, float omd, DistanceSums sums) {
+        blend(e, x, n, d, omd);
+        double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+        double r0 = 0, r1 = 0, r2 = 0, r3 = 0;
+        int i = 0;
+        for (; i + 3 < n; i += 4) {
+            double x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
+            double a0 = e[i] - x0, a1 = e[i + 1] - x1, a2 = e[i + 2] - x2, a3 = e[i + 3] - x3;
+            d0 += a0 * a0;
+            d1 += a1 * a1;
+            d2 += a2 * a2;
+            d3 += a3 * a3;
+            r0 += x0 * x0;
+            r1 += x1 * x1;
+            r2 += x2 * x2;
+            r3 += x3 * x3;
+        }
+        for (; i < n; i++) {
+            double a = e[i] - (double) x[i];
+            d0 += a * a;
+            r0 += (double) x[i] * x[i];
+        }
+        sums.addSums(d0 + d1 + d2 + d3, r0 + r1 + r2 + r3);
     }
 
     private static void widen(Dtype input, short[] halves, float[] out, int n) {

@@ -38,4 +38,17 @@ public interface Kernel {
      * copied, as by {@link #set}.
      */
     void update(ByteBuffer ema, Dtype accumulator, ByteBuffer x, Dtype input, int count, double decay);
+
+    /**
+     * {@link #update(ByteBuffer, Dtype, ByteBuffer, Dtype, int, double)}, also adding to {@code sums}
+     * the squared distance of the updated EMA from {@code x} and the squares of {@code x}, for the
+     * relative distance the status page charts. This default makes a second pass over both
+     * buffers; a kernel that can fold the sums into its update pass overrides it. The EMA written
+     * is the same as without sums, bit for bit.
+     */
+    default void update(ByteBuffer ema, Dtype accumulator, ByteBuffer x, Dtype input, int count, double decay,
+                        DistanceSums sums) {
+        update(ema, accumulator, x, input, count, decay);
+        sums.accumulate(ema, accumulator, x, input, count);
+    }
 }

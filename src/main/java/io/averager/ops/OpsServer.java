@@ -2,6 +2,7 @@ package io.averager.ops;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.averager.ema.Profile;
 import io.micrometer.core.instrument.Metrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -11,101 +12,121 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
-import java.io.OutputStream;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.state.HostInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A small HTTP server for operators: {@code GET /metrics} (Prometheus text format: averager's
- * own metrics, Kafka Streams' and the JVM's), {@code GET /health/live} (200 unless the Kafka
- * Streams client has failed) and {@code GET /health/ready} (200 only while it is RUNNING, that
- * is, assigned and restored). Other paths answer 404 with a JSON error. Thread-safe.
+ * The HTTP endpoint for operators and users: {@code GET /metrics} (Prometheus text format:
+ * averager's own metrics, Kafka Streams' and the JVM's), {@code GET /health/live} (200 unless the
+ * Kafka Streams client has failed), {@code GET /health/ready} (200 only while it is RUNNING),
+ * the runs API ({@code /runs}, {@code /runs/{run}/ema?profile=P}, {@code /runs/{run}/distance};
+ * run ids percent-encoded as one path segment) and the status page ({@code /}). Bad requests get
+ * a 4xx with a JSON error {@code {"error": "...", "status": N}}. Thread-safe.
+ *
+ * <p>Bound first ({@link #bind}), so the port is known for Kafka Streams'
+ * {@code application.server} ({@link #hostInfo}); then {@link #start}ed with the Kafka Streams client.
  */
 public final class OpsServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(OpsServer.class);
+    private static final int THREADS = 4;
 
     private final HttpServer server;
-    private final PrometheusMeterRegistry registry;
-    private final KafkaStreamsMetrics streamsMetrics;
+    private final ExecutorService executor;
+    private PrometheusMeterRegistry registry;
+    private KafkaStreamsMetrics streamsMetrics;
+    private CheckpointCatalog catalog;
 
-    private OpsServer(HttpServer server, PrometheusMeterRegistry registry, KafkaStreamsMetrics streamsMetrics) {
+    private OpsServer(HttpServer server, ExecutorService executor) {
         this.server = server;
-        this.registry = registry;
-        this.streamsMetrics = streamsMetrics;
+        this.executor = executor;
+    }
+
+    /** Binds {@code port} (0: any free port) without serving yet. */
+    public static OpsServer bind(int port) {
+        try {
+            HttpServer server = HttpServer.create(new InetSocketAddress(port), 0);
+            ExecutorService executor = Executors.newFixedThreadPool(THREADS, r -> {
+                Thread t = new Thread(r, "averager-http");
+                t.setDaemon(true);
+                return t;
+            });
+            server.setExecutor(executor);
+            return new OpsServer(server, executor);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot serve HTTP on port " + port + ": " + e.getMessage(), e);
+        }
     }
 
     /**
-     * Starts serving on {@code port} (0: any free port) and registers the Prometheus registry
-     * with Micrometer's global registry, where averager's own meters are.
+     * Where others reach this server: {@code advertised} as {@code host} or {@code host:port}
+     * (without a port, the bound one); empty: this machine's host name and the bound port.
      */
-    public static OpsServer start(int port, KafkaStreams streams) {
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    public HostInfo hostInfo(String advertised) {
+        if (advertised.isEmpty()) {
+            try {
+                return new HostInfo(InetAddress.getLocalHost().getCanonicalHostName(), port());
+            } catch (UnknownHostException e) {
+                return new HostInfo("localhost", port());
+            }
+        }
+        int colon = advertised.lastIndexOf(':');
+        if (colon < 0 || advertised.endsWith("]")) {
+            return new HostInfo(advertised, port());
+        }
+        return new HostInfo(advertised.substring(0, colon), Integer.parseInt(advertised.substring(colon + 1)));
+    }
+
+    /**
+     * Starts serving, and registers the Prometheus registry with Micrometer's global registry,
+     * where averager's own meters are.
+     *
+     * @param self this instance's {@code application.server}
+     * @param consumerProperties for reading the manifests topic (connection and security settings)
+     */
+    public void start(KafkaStreams streams, HostInfo self, List<Profile> profiles,
+                      Map<String, Object> consumerProperties, String manifestsTopic) {
+        registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         new JvmMemoryMetrics().bindTo(registry);
         new JvmGcMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
-        KafkaStreamsMetrics streamsMetrics = new KafkaStreamsMetrics(streams);
+        streamsMetrics = new KafkaStreamsMetrics(streams);
         streamsMetrics.bindTo(registry);
         Metrics.addRegistry(registry);
-        try {
-            HttpServer server = HttpServer.create(new InetSocketAddress(port), 0);
-            server.setExecutor(Executors.newSingleThreadExecutor(r -> {
-                Thread t = new Thread(r, "averager-ops");
-                t.setDaemon(true);
-                return t;
-            }));
-            server.createContext("/", exchange -> {
-                try (exchange) {
-                    route(exchange, registry, streams);
-                }
-            });
-            server.start();
-            log.info("Metrics and health on http://0.0.0.0:{}/metrics, /health/live, /health/ready",
-                    server.getAddress().getPort());
-            return new OpsServer(server, registry, streamsMetrics);
-        } catch (IOException e) {
-            Metrics.removeRegistry(registry);
-            streamsMetrics.close();
-            throw new UncheckedIOException("Cannot serve metrics on port " + port + ": " + e.getMessage(), e);
-        }
+        catalog = new CheckpointCatalog(consumerProperties, manifestsTopic);
+        catalog.start();
+        StateQueries state = new StateQueries(streams);
+        Owners owners = new Owners(streams, self);
+        Routes routes = new Routes(streams, registry, new RunsApi(state, owners, profiles, catalog),
+                new EmaDownload(state, owners, profiles), statusPage());
+        server.createContext("/", exchange -> {
+            try (exchange) {
+                routes.handle(exchange);
+            }
+        });
+        server.start();
+        log.info("HTTP on port {} as {}:{}: status page /, /runs, /metrics, /health/live, /health/ready",
+                port(), self.host(), self.port());
     }
 
-    private static void route(HttpExchange exchange, PrometheusMeterRegistry registry, KafkaStreams streams)
-            throws IOException {
-        String path = exchange.getRequestURI().getPath();
-        if (!exchange.getRequestMethod().equals("GET")) {
-            send(exchange, 405, "application/json", "{\"error\":\"only GET is served\"}");
-            return;
-        }
-        KafkaStreams.State state = streams.state();
-        switch (path) {
-            case "/metrics" -> send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape());
-            case "/health/live" -> send(exchange, live(state) ? 200 : 503, "application/json",
-                    "{\"state\":\"" + state + "\"}");
-            case "/health/ready" -> send(exchange, state == KafkaStreams.State.RUNNING ? 200 : 503, "application/json",
-                    "{\"state\":\"" + state + "\"}");
-            default -> send(exchange, 404, "application/json",
-                    "{\"error\":\"no such path; try /metrics, /health/live or /health/ready\"}");
-        }
-    }
-
-    private static boolean live(KafkaStreams.State state) {
-        return state != KafkaStreams.State.ERROR && state != KafkaStreams.State.PENDING_ERROR
-                && state != KafkaStreams.State.NOT_RUNNING;
-    }
-
-    private static void send(HttpExchange exchange, int status, String type, String body) throws IOException {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        exchange.getResponseHeaders().set("Content-Type", type);
-        exchange.sendResponseHeaders(status, bytes.length);
-        try (OutputStream out = exchange.getResponseBody()) {
-            out.write(bytes);
+    private static String statusPage() {
+        try (InputStream in = OpsServer.class.getResourceAsStream("status.html")) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException | NullPointerException e) {
+            throw new IllegalStateException("The status page is missing from the classpath", e);
         }
     }
 
@@ -117,8 +138,86 @@ public final class OpsServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
-        Metrics.removeRegistry(registry);
-        streamsMetrics.close();
-        registry.close();
+        executor.shutdownNow();
+        if (catalog != null) {
+            catalog.close();
+        }
+        if (registry != null) {
+            Metrics.removeRegistry(registry);
+            streamsMetrics.close();
+            registry.close();
+        }
+    }
+
+    /** Dispatches requests by method and path. */
+    private record Routes(KafkaStreams streams, PrometheusMeterRegistry registry, RunsApi runs, EmaDownload ema,
+                          String statusPage) {
+
+        void handle(HttpExchange exchange) {
+            exchange.getResponseHeaders().set("Access-Control-Allow-Origin", "*");
+            try {
+                route(exchange);
+            } catch (Http.Refusal r) {
+                try {
+                    Http.sendError(exchange, r.status, r.getMessage());
+                } catch (IOException e) {
+                    log.debug("Cannot answer {}: {}", exchange.getRequestURI(), e.toString());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (IOException | RuntimeException e) {
+                log.warn("{} {} failed: {}", exchange.getRequestMethod(), exchange.getRequestURI(), e.toString());
+                try {
+                    Http.sendError(exchange, 500, e.toString());
+                } catch (IOException | RuntimeException ignored) {
+                    // The response had begun; closing the exchange cuts it short, which the client sees.
+                }
+            }
+        }
+
+        private void route(HttpExchange exchange) throws IOException, InterruptedException {
+            if (!exchange.getRequestMethod().equals("GET")) {
+                exchange.getResponseHeaders().set("Allow", "GET");
+                throw new Http.Refusal(405, "Method " + exchange.getRequestMethod() + " is not allowed: only GET is served");
+            }
+            String path = exchange.getRequestURI().getRawPath();
+            KafkaStreams.State state = streams.state();
+            switch (path) {
+                case "/", "/index.html" -> Http.send(exchange, 200, "text/html; charset=utf-8", statusPage);
+                case "/metrics" -> Http.send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape());
+                case "/health/live" -> Http.send(exchange, live(state) ? 200 : 503, Http.JSON_TYPE,
+                        "{\"state\":\"" + state + "\"}");
+                case "/health/ready" -> Http.send(exchange, state == KafkaStreams.State.RUNNING ? 200 : 503,
+                        Http.JSON_TYPE, "{\"state\":\"" + state + "\"}");
+                case "/runs", "/runs/" -> runs.list(exchange);
+                default -> runRoute(exchange, path);
+            }
+        }
+
+        private void runRoute(HttpExchange exchange, String path) throws IOException, InterruptedException {
+            String[] parts = path.split("/", -1);
+            if (parts.length == 4 && parts[1].equals("runs") && !parts[2].isEmpty()) {
+                String run = Http.decodeSegment(parts[2]);
+                switch (parts[3]) {
+                    case "ema" -> {
+                        ema.serve(exchange, run);
+                        return;
+                    }
+                    case "distance" -> {
+                        runs.distance(exchange, run);
+                        return;
+                    }
+                    default -> throw new Http.Refusal(404, "No such resource " + parts[3] + " of run " + run
+                            + ": try /runs/{run}/ema?profile=P or /runs/{run}/distance (run ids percent-encoded)");
+                }
+            }
+            throw new Http.Refusal(404, "No such path " + path + "; try /, /runs, /runs/{run}/ema?profile=P,"
+                    + " /runs/{run}/distance, /metrics, /health/live or /health/ready");
+        }
+
+        private static boolean live(KafkaStreams.State state) {
+            return state != KafkaStreams.State.ERROR && state != KafkaStreams.State.PENDING_ERROR
+                    && state != KafkaStreams.State.NOT_RUNNING;
+        }
     }
 }

@@ -1,5 +1,7 @@
 /**
- * The operations endpoint: Prometheus metrics (Micrometer, with Kafka Streams' and the JVM's
- * own metrics bridged) and liveness and readiness checks that reflect the Kafka Streams state.
+ * The HTTP endpoint: Prometheus metrics, liveness and readiness, the runs API (runs, live EMA
+ * download, distance history) over Kafka Streams' interactive queries with redirects to the
+ * instance owning a run, and the status page. JDK HttpServer, Jackson for JSON; nothing here
+ * changes state.
  */
 package io.averager.ops;

@@ -5,6 +5,7 @@ import io.averager.AveragerException;
 import io.averager.catalog.ManifestLog;
 import io.averager.config.AveragerConfig;
 import io.averager.service.AveragerService;
+import io.averager.store.Stores;
 import io.averager.topology.Selection;
 import io.averager.wire.avro.CheckpointManifest;
 import java.io.IOException;
@@ -171,7 +172,8 @@ public final class Replay {
     private static void cleanUp(AveragerConfig config, String appId, Path stateDir) {
         try (Admin admin = Admin.create(config.clientProperties())) {
             Set<String> topics = Set.of(appId + "-checkpoints", appId + "-dead-letters",
-                    appId + "-ema-changelog", appId + "-runs-changelog");
+                    appId + "-" + Stores.EMA + "-changelog", appId + "-" + Stores.RUNS + "-changelog",
+                    appId + "-" + Stores.DISTANCES + "-changelog");
             Set<String> existing = admin.listTopics().names().get();
             admin.deleteTopics(topics.stream().filter(existing::contains).toList()).all().get();
             admin.deleteConsumerGroups(List.of(appId, appId + "-sink")).all().get();

@@ -41,6 +41,7 @@ import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
+import org.apache.kafka.streams.state.HostInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -85,7 +86,17 @@ public final class AveragerService implements AutoCloseable {
                                         Consumer<CheckpointManifest> onCheckpoint) {
         createTopics(config);
         Topology topology = AveragerTopology.build(settings(config).scoped(selection, observer));
-        KafkaStreams streams = new KafkaStreams(topology, streamsProperties(config));
+        Properties properties = streamsProperties(config);
+        int port = config.getInt(AveragerConfig.HTTP_PORT_CONFIG);
+        OpsServer ops = port >= 0 ? OpsServer.bind(port) : null;
+        HostInfo self = null;
+        if (ops != null) {
+            String advertised = config.getString(AveragerConfig.HTTP_ADVERTISED_CONFIG);
+            self = ops.hostInfo(advertised.isEmpty()
+                    ? properties.getProperty(StreamsConfig.APPLICATION_SERVER_CONFIG, "") : advertised);
+            properties.put(StreamsConfig.APPLICATION_SERVER_CONFIG, self.host() + ":" + self.port());
+        }
+        KafkaStreams streams = new KafkaStreams(topology, properties);
         ObjectStore store = objectStore(config.getString(AveragerConfig.CHECKPOINT_STORE_CONFIG), config);
         CheckpointSink sink = new CheckpointSink(config.consumerProperties(), config.producerProperties(),
                 config.applicationId() + "-sink",
@@ -98,9 +109,10 @@ public final class AveragerService implements AutoCloseable {
             service.failure.complete(e);
             return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
-        int port = config.getInt(AveragerConfig.HTTP_PORT_CONFIG);
-        if (port >= 0) {
-            service.ops = OpsServer.start(port, streams);
+        if (ops != null) {
+            service.ops = ops;
+            ops.start(streams, self, config.profiles(), config.consumerProperties(),
+                    config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG));
         }
         streams.start();
         service.sinkThread.start();
@@ -223,7 +235,7 @@ public final class AveragerService implements AutoCloseable {
         return failure;
     }
 
-    /** The port of the metrics and health endpoint, or -1 when it is off. */
+    /** The port of the HTTP endpoint (metrics, health, runs API, status page), or -1 when it is off. */
     public int opsPort() {
         return ops == null ? -1 : ops.port();
     }

@@ -1,6 +1,7 @@
 package io.averager.sink;
 
 import io.averager.AveragerException;
+import io.averager.metrics.RunMeters;
 import io.averager.wire.WireCodec;
 import io.averager.wire.WireException;
 import io.averager.wire.WireSerializer;
@@ -206,6 +207,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
                 uri = store.put(key, output.file());
             } catch (IOException | RuntimeException e) {
                 long delay = waiting.backoff().failed();
+                RunMeters.sinkRetry();
                 log.warn("Cannot store checkpoint of run {} profile {} step {} in {} (attempt {}, next in {} ms): {}",
                         manifest.getRun(), manifest.getProfile(), manifest.getStep(), store.describe(),
                         waiting.backoff().attempts(), delay, e.toString());
@@ -238,6 +240,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         for (CheckpointManifest manifest : manifests) {
             log.info("Checkpoint of run {} profile {} step {} stored at {} ({} bytes)", manifest.getRun(),
                     manifest.getProfile(), manifest.getStep(), manifest.getUri(), manifest.getSize());
+            RunMeters.checkpointPublished(manifest.getRun(), manifest.getProfile(), manifest.getSnapshotTime().toEpochMilli());
             listener.accept(manifest);
         }
     }

@@ -13,6 +13,8 @@ public final class Stores {
     public static final String EMA = "ema";
     /** Run metadata: run id to an encoded {@code RunState}. */
     public static final String RUNS = "runs";
+    /** Distance of the EMA from the raw weights: {@link DistanceHistory} and {@link PendingDistances} bytes under their keys. */
+    public static final String DISTANCES = "distances";
 
     private Stores() {
     }
@@ -31,6 +33,13 @@ public final class Stores {
         return org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
                         org.apache.kafka.streams.state.Stores.persistentKeyValueStore(RUNS), Serdes.String(), Serdes.ByteArray())
                 .withLoggingEnabled(Map.of("max.message.bytes", Integer.toString(maxMessageBytes)))
+                .withCachingDisabled();
+    }
+
+    public static StoreBuilder<KeyValueStore<String, byte[]>> distances() {
+        return org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
+                        org.apache.kafka.streams.state.Stores.persistentKeyValueStore(DISTANCES), Serdes.String(), Serdes.ByteArray())
+                .withLoggingEnabled(Map.of())
                 .withCachingDisabled();
     }
 }

@@ -5,6 +5,8 @@ import io.averager.ema.Profile;
 import io.averager.ema.TensorSpec;
 import io.averager.kernel.Kernel;
 import io.averager.kernel.NonFinite;
+import io.averager.metrics.RunMeters;
+import io.averager.store.PendingDistances;
 import io.averager.store.EmaEntry;
 import io.averager.store.EmaKey;
 import io.averager.store.Stores;
@@ -53,6 +55,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
     private ProcessorContext<Object, Object> context;
     private KeyValueStore<Bytes, byte[]> ema;
     private KeyValueStore<String, byte[]> runs;
+    private DistanceTracker distances;
 
     ApplyProcessor(TopologySettings settings) {
         this.profiles = settings.profiles();
@@ -67,6 +70,16 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         this.context = context;
         this.ema = context.getStateStore(Stores.EMA);
         this.runs = context.getStateStore(Stores.RUNS);
+        this.distances = new DistanceTracker(context.getStateStore(Stores.DISTANCES), profiles);
+    }
+
+    @Override
+    public void close() {
+        RunMeters.taskClosed(task());
+    }
+
+    private String task() {
+        return context.applicationId() + "/" + context.taskId();
     }
 
     @Override
@@ -145,14 +158,16 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
             }
         }
         boolean applied = false;
+        PendingDistances distance = distances.pending(c.getRun());
         for (Profile profile : profiles) {
-            applied |= update(record, pending, profile, c, spec.dtype(), x, count);
+            applied |= update(record, pending, profile, c, spec.dtype(), x, count, distance);
         }
         if (!applied) {
             log.debug("Skipped duplicate chunk of run {} step {} tensor {} offset {}",
                     c.getRun(), c.getStep(), c.getTensor(), c.getOffset());
             return null;
         }
+        distances.save(c.getRun(), distance);
         pending.setChunksSeen(pending.getChunksSeen() + 1);
         pending.setDigest(pending.getDigest() + ChunkDigest.of(c.getTensor(), c.getOffset(), x));
         pending.setReceived(ReceivedChunks.mark(pending.getReceived(), state.getTensors(), state.getGrid(),
@@ -183,7 +198,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
 
     /** Updates one profile's entry; false if the entry already holds this step (a duplicate). */
     private boolean update(Record<String, Inbound> record, PendingSnapshot pending, Profile profile, SnapshotChunk c,
-                           Dtype input, ByteBuffer x, int count) {
+                           Dtype input, ByteBuffer x, int count, PendingDistances distance) {
         Bytes key = EmaKey.of(c.getRun(), profile.name(), c.getTensor(), c.getOffset());
         EmaEntry entry = EmaEntry.wrap(ema.get(key));
         if (entry != null && entry.lastStep() >= c.getStep()) {
@@ -197,12 +212,14 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         }
         if (decay == 0.0) {
             kernel.set(entry.data(), acc, x, input, count);
+            distance.sums(c.getStep(), profile.name()).accumulate(entry.data(), acc, x, input, count);
             entry.stamp(c.getStep(), 1);
         } else {
-            kernel.update(entry.data(), acc, x, input, count, decay);
+            kernel.update(entry.data(), acc, x, input, count, decay, distance.sums(c.getStep(), profile.name()));
             entry.stamp(c.getStep(), entry.updates() + 1);
         }
         ema.put(key, entry.bytes());
+        RunMeters.chunkApplied(c.getRun(), profile.name(), x.remaining());
         if (pending.getCheckpoint()) {
             context.forward(record.withValue(new CheckpointEvent.Data(c.getRun(), profile.name(), c.getStep(),
                     c.getTensor(), c.getOffset(), entry.data())), AveragerTopology.EMIT);
@@ -234,11 +251,17 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         state.setPending(null);
         if (problem == null) {
             observer.snapshotCommitted(m.getRun(), m.getStep());
+            distances.complete(m.getRun(), m.getStep(), record.timestamp(), pending.getCheckpoint());
+            RunMeters.snapshotApplied(m.getRun(), profiles.stream().map(Profile::name).toList(), m.getStep(),
+                    task());
             state.setSnapshots(pending.getSet() ? 1 : state.getSnapshots() + 1);
             if (pending.getCheckpoint()) {
                 state.setLastCheckpointStep(m.getStep());
                 state.setLastCheckpointTime(pending.getTimestamp());
             }
+        }
+        if (problem != null) {
+            distances.discard(m.getRun());
         }
         runs.put(m.getRun(), WireCodec.encode(state));
         if (pending.getCheckpoint()) {
@@ -256,6 +279,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
                 + pending.getChunksSeen() + " of " + state.getChunkCount() + " chunks): " + why
                 + missing(state, pending) + ". The entries that received its chunks include it, the others do not.";
         countIncomplete("no_commit");
+        distances.discard(run);
         state.setLastStep(Math.max(state.getLastStep(), pending.getStep()));
         state.setPending(null);
         runs.put(run, WireCodec.encode(state));

@@ -27,6 +27,7 @@ public final class AveragerTopology {
         topology.addProcessor(APPLY, () -> new ApplyProcessor(settings), VALIDATE);
         topology.addStateStore(Stores.ema(settings.maxMessageBytes()), APPLY);
         topology.addStateStore(Stores.runs(settings.maxMessageBytes()), APPLY);
+        topology.addStateStore(Stores.distances(), APPLY);
         topology.addProcessor(EMIT, () -> new EmitProcessor(settings.profiles(), settings.observer()), APPLY);
         topology.addSink(CHECKPOINTS, settings.checkpointsTopic(), new StringSerializer(), new WireSerializer(), EMIT);
         topology.addSink(DEAD_LETTERS, settings.deadLettersTopic(), new ByteArraySerializer(), new ByteArraySerializer(),

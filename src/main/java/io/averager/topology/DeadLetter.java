@@ -1,5 +1,6 @@
 package io.averager.topology;
 
+import io.averager.metrics.RunMeters;
 import java.nio.charset.StandardCharsets;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
@@ -32,6 +33,7 @@ final class DeadLetter {
                 .orElse("unknown");
         headers.add(SOURCE_HEADER, source.getBytes(StandardCharsets.UTF_8));
         log.warn("Dead-lettered record from {}: {}", source, reason);
+        RunMeters.deadLetter(reason);
         context.forward(new Record<>(key, value, original.timestamp(), headers), AveragerTopology.DEAD_LETTERS);
     }
 }

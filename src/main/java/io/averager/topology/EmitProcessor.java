@@ -8,7 +8,6 @@ import io.averager.wire.avro.CheckpointHeader;
 import io.averager.wire.avro.SnapshotHeader;
 import io.averager.wire.avro.TensorInfo;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -67,13 +66,6 @@ final class EmitProcessor implements Processor<String, CheckpointEvent, String, 
 
     /** The checkpoint file's metadata: the publisher's, then ours, which win on a clash. */
     static Map<String, String> metadata(SnapshotHeader h, Profile p, long snapshotsAveraged) {
-        Map<String, String> m = new LinkedHashMap<>(h.getMetadata());
-        m.put("run", h.getRun());
-        m.put("profile", p.name());
-        m.put("step", Long.toString(h.getStep()));
-        m.put("snapshots_averaged", Long.toString(snapshotsAveraged));
-        p.describe().forEach((k, v) -> m.put("ema." + k, v));
-        m.put("format", "averager-ema");
-        return m;
+        return CheckpointMetadata.of(h.getMetadata(), h.getRun(), p, h.getStep(), snapshotsAveraged);
     }
 }

@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** topology/topology.txt is what `averager describe` prints for the default settings. */
+/** topology/topology.txt and topology.md are what `averager describe` prints for the default settings. */
 class DescribeCommandTest {
 
     @Test
@@ -16,9 +16,21 @@ class DescribeCommandTest {
     }
 
     @Test
+    void diagramMatchesTheCode() throws Exception {
+        assertThat(Files.readString(Path.of("topology/topology.md"))).isEqualTo(DescribeCommand.diagram(Map.of()));
+    }
+
+    @Test
+    void diagramShowsEveryNodeStoreAndTopic() {
+        assertThat(DescribeCommand.diagram(Map.of()))
+                .contains("n_apply[\"processor: apply\"]", "s_distances[(\"store: distances\")]",
+                        "n_apply -.- s_ema", "t_snapshots --> n_snapshots", "n_dead_letters --> t_averager_dead_letters");
+    }
+
+    @Test
     void describesEveryProcessorAndStore() {
         assertThat(DescribeCommand.describe(Map.of()))
-                .contains("Processor: validate", "Processor: apply (stores: [ema, runs])", "Processor: emit",
+                .contains("Processor: validate", "Processor: apply (stores: [distances, ema, runs])", "Processor: emit",
                         "Sink: checkpoints", "Sink: dead-letters");
     }
 }

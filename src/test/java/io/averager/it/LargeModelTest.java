@@ -11,7 +11,14 @@ import io.averager.publish.TensorSource;
 import io.averager.wire.WireCodec;
 import io.averager.wire.avro.CheckpointManifest;
 import io.averager.wire.avro.SnapshotMode;
+import java.net.ServerSocket;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.security.MessageDigest;
+import java.util.HexFormat;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -27,8 +34,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A model larger than the service's whole heap goes through: the service runs as its own JVM
- * with -Xmx128m and averages two snapshots of a 256 MiB tensor into a checkpoint file. Were any
- * stage to hold a snapshot or checkpoint in the heap, it would fail with OutOfMemoryError.
+ * with -Xmx128m and averages two snapshots of a 256 MiB tensor into a checkpoint file, then
+ * serves the live EMA over HTTP, equal to that file. Were any stage to hold a snapshot,
+ * checkpoint or download in the heap, it would fail with OutOfMemoryError.
  */
 class LargeModelTest {
 
@@ -52,6 +60,12 @@ class LargeModelTest {
         config.put(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG, name + "-dead-letters");
         config.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, "1");
         config.put("averager.profile.ema.decay", "0.5");
+        int port;
+        try (ServerSocket free = new ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        config.put(AveragerConfig.HTTP_PORT_CONFIG, Integer.toString(port));
+        config.put(AveragerConfig.HTTP_ADVERTISED_CONFIG, "127.0.0.1");
         try (ServiceProcess service = new ServiceProcess(dir, config, HEAP, "-XX:+ExitOnOutOfMemoryError").start()) {
             Map<String, Object> producer = Map.of("bootstrap.servers", SharedKafka.bootstrapServers());
             try (SnapshotPublisher publisher = new SnapshotPublisher(producer, name + "-snapshots", SnapshotPublisher.DEFAULT_GRID)) {
@@ -68,6 +82,15 @@ class LargeModelTest {
                     assertThat(got).as("w[%d]", i).isEqualTo(want);
                 }
             }
+            Path download = dir.resolve("live.safetensors");
+            HttpResponse<Path> live = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + port + "/runs/big-run/ema?profile=ema")).build(),
+                    HttpResponse.BodyHandlers.ofFile(download));
+            assertThat(live.statusCode()).isEqualTo(200);
+            assertThat(Files.size(download)).isEqualTo(manifest.getSize());
+            assertThat(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(download))))
+                    .as("the live EMA against the checkpoint of its step").isEqualTo(manifest.getSha256());
+            service.assertAlive();
         }
     }
 

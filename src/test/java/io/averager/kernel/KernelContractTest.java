@@ -175,6 +175,52 @@ abstract class KernelContractTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(value = Dtype.class, names = {"F32", "F16", "BF16"})
+    void updateWithDistanceSumsWritesTheSameEmaAndSumsItsDistance(Dtype input) {
+        Random random = new Random(5);
+        float[] e = TensorBuffers.randomFloats(random, MANY);
+        float[] x = new float[MANY];
+        byte[] xBytes = randomInput(random, input, x);
+        ByteBuffer plain = ByteBuffer.wrap(f32(e));
+        ByteBuffer measured = ByteBuffer.wrap(f32(e));
+        DistanceSums sums = new DistanceSums();
+        kernel().update(plain, Dtype.F32, heap(xBytes), input, MANY, 0.9);
+        kernel().update(measured, Dtype.F32, heap(xBytes), input, MANY, 0.9, sums);
+        assertThat(measured.array()).containsExactly(plain.array());
+        float[] updated = readF32(plain, MANY);
+        double differences = 0;
+        double raws = 0;
+        for (int i = 0; i < MANY; i++) {
+            differences += ((double) updated[i] - x[i]) * ((double) updated[i] - x[i]);
+            raws += (double) x[i] * x[i];
+        }
+        assertThat(sums.differenceSquares()).isCloseTo(differences, org.assertj.core.data.Percentage.withPercentage(1e-9));
+        assertThat(sums.rawSquares()).isCloseTo(raws, org.assertj.core.data.Percentage.withPercentage(1e-9));
+        assertThat(sums.relative()).isCloseTo(Math.sqrt(differences / raws), org.assertj.core.data.Percentage.withPercentage(1e-9));
+    }
+
+    @Test
+    void f64UpdateWithDistanceSumsSumsItsDistance() {
+        ByteBuffer ema = ByteBuffer.wrap(f64(1.0, 2.0));
+        DistanceSums sums = new DistanceSums();
+        kernel().update(ema, Dtype.F64, heap(f64(3.0, 2.0)), Dtype.F64, 2, 0.5, sums);
+        // ema becomes (2, 2): distance (2 - 3)^2 + 0 against 3^2 + 2^2.
+        assertThat(readF64(ema, 2)).containsExactly(2.0, 2.0);
+        assertThat(sums.differenceSquares()).isEqualTo(1.0);
+        assertThat(sums.rawSquares()).isEqualTo(13.0);
+    }
+
+    @Test
+    void integerTensorsAddNothingToTheDistance() {
+        ByteBuffer ema = ByteBuffer.allocate(8);
+        DistanceSums sums = new DistanceSums();
+        kernel().update(ema, Dtype.I64, heap(new byte[] {7, 0, 0, 0, 0, 0, 0, 0}), Dtype.I64, 1, 0.5, sums);
+        assertThat(ema.get(0)).isEqualTo((byte) 7);
+        assertThat(sums.differenceSquares()).isZero();
+        assertThat(sums.rawSquares()).isZero();
+    }
+
     @Test
     void f64UpdateEqualsScalarDoubleArithmeticBitForBit() {
         Random random = new Random(4);

@@ -4,6 +4,7 @@ import io.averager.ema.Profile;
 import io.averager.kernel.Kernels;
 import io.averager.store.EmaEntry;
 import io.averager.store.EmaKey;
+import io.averager.store.DistanceHistory;
 import io.averager.store.Stores;
 import io.averager.wire.WireCodec;
 import io.averager.wire.avro.CheckpointCommit;
@@ -12,6 +13,7 @@ import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Properties;
 import org.apache.avro.specific.SpecificRecordBase;
@@ -49,6 +51,8 @@ final class AveragerDriver implements AutoCloseable {
     private final TestOutputTopic<String, byte[]> checkpoints;
     private final TestOutputTopic<byte[], byte[]> deadLetters;
     private final KeyValueStore<Bytes, byte[]> ema;
+    private final KeyValueStore<String, byte[]> distances;
+    private final List<String> profileNames;
 
     AveragerDriver(Path stateDir, long checkpointEverySteps, long checkpointEveryMs, Profile... profiles) {
         this(stateDir, NonFinitePolicy.REJECT, checkpointEverySteps, checkpointEveryMs, profiles);
@@ -69,6 +73,13 @@ final class AveragerDriver implements AutoCloseable {
         checkpoints = driver.createOutputTopic(CHECKPOINTS, new StringDeserializer(), new ByteArrayDeserializer());
         deadLetters = driver.createOutputTopic(DEAD_LETTERS, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         ema = driver.getKeyValueStore(Stores.EMA);
+        distances = driver.getKeyValueStore(Stores.DISTANCES);
+        profileNames = Arrays.stream(profiles).map(Profile::name).toList();
+    }
+
+    /** The run's distance history as stored. */
+    DistanceHistory distances(String run) {
+        return DistanceHistory.decode(distances.get(DistanceHistory.key(run)), profileNames);
     }
 
     static Profile profile(String name, double decay) {

@@ -1,0 +1,198 @@
+package io.averager.ops;
+
+import com.sun.net.httpserver.HttpExchange;
+import io.averager.ema.Profile;
+import io.averager.ema.TensorSpec;
+import io.averager.format.SafetensorsLayout;
+import io.averager.store.DistanceHistory;
+import io.averager.store.EmaEntry;
+import io.averager.store.EmaKey;
+import io.averager.store.Stores;
+import io.averager.topology.CheckpointMetadata;
+import io.averager.wire.Tensors;
+import io.averager.wire.WireCodec;
+import io.averager.wire.avro.CheckpointHeader;
+import io.averager.wire.avro.RunState;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.serialization.BytesSerializer;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code GET /runs/{run}/ema?profile=P}: the run's current EMA of one profile as a safetensors
+ * file, streamed from the EMA store one entry at a time, so memory stays at one entry whatever
+ * the model's size. The file is the one a checkpoint of that step would be, except that it lacks
+ * the publisher's own metadata.
+ *
+ * <p>Consistent at one step: entries are updated chunk by chunk while a snapshot is applied, so
+ * the download waits (up to {@link #WAIT_MS}) until no snapshot of the run is being applied.
+ * If the last snapshot closed was averaged whole (the run's distance history ends with it), every
+ * entry holds its step; otherwise a first pass checks that they all hold one step, and a mixed
+ * EMA is refused with 409. The entries are then streamed, each checked again: one that moved on
+ * meanwhile (the next snapshot began) aborts the response before its end, so a client never takes
+ * a mixed file for a whole one, and retries.
+ */
+final class EmaDownload {
+
+    private static final Logger log = LoggerFactory.getLogger(EmaDownload.class);
+    static final long WAIT_MS = 10_000;
+    static final String STEP_HEADER = "X-Averager-Step";
+
+    private final StateQueries state;
+    private final Owners owners;
+    private final List<Profile> profiles;
+
+    EmaDownload(StateQueries state, Owners owners, List<Profile> profiles) {
+        this.state = state;
+        this.owners = owners;
+        this.profiles = profiles;
+    }
+
+    void serve(HttpExchange exchange, String run) throws IOException, InterruptedException {
+        String name = Http.query(exchange.getRequestURI().getRawQuery()).get("profile");
+        if (name == null || name.isEmpty()) {
+            throw new Http.Refusal(400, "Missing query parameter profile: one of " + names());
+        }
+        Profile profile = profiles.stream().filter(p -> p.name().equals(name)).findFirst()
+                .orElseThrow(() -> new Http.Refusal(404, "Unknown profile " + name + ": expected one of " + names()));
+        int partition = owners.localPartitionOrRedirect(exchange, run);
+        if (partition < 0) {
+            return;
+        }
+        ReadOnlyKeyValueStore<String, byte[]> runs = state.local(Stores.RUNS, partition);
+        ReadOnlyKeyValueStore<Bytes, byte[]> ema = state.local(Stores.EMA, partition);
+        RunState runState = settled(runs, run, exchange);
+        long step = runState.getLastStep();
+        List<TensorSpec> tensors = Tensors.specs(runState.getTensors()).stream()
+                .map(t -> new TensorSpec(t.name(), t.dtype().accumulator(), t.shape())).toList();
+        SafetensorsLayout layout = SafetensorsLayout.of(tensors, metadata(run, profile, step, runState));
+        String mixed = lastWholeStep(run, partition) == step ? null : stream(ema, run, profile.name(), layout, step, null);
+        if (mixed != null) {
+            throw new Http.Refusal(409, "The EMA of run " + run + " profile " + profile.name()
+                    + " is not at one step: " + mixed + ". The last snapshot was not averaged whole;"
+                    + " the next complete snapshot makes the EMA consistent again");
+        }
+        exchange.getResponseHeaders().set("Content-Type", "application/octet-stream");
+        exchange.getResponseHeaders().set(STEP_HEADER, Long.toString(step));
+        exchange.getResponseHeaders().set("Content-Disposition", "attachment; filename=\""
+                + Http.encodeSegment(run) + "-" + Http.encodeSegment(profile.name()) + "-" + step + ".safetensors\"");
+        exchange.sendResponseHeaders(200, layout.size());
+        try (OutputStream body = exchange.getResponseBody()) {
+            ByteBuffer header = layout.header();
+            byte[] headerBytes = new byte[header.remaining()];
+            header.get(headerBytes);
+            body.write(headerBytes);
+            mixed = stream(ema, run, profile.name(), layout, step, body);
+            if (mixed != null) {
+                // Closing short of the declared length tells the client the file is incomplete.
+                log.info("Download of run {} profile {} step {} cut short: {}", run, profile.name(), step, mixed);
+                throw new IOException("EMA moved on during the download: " + mixed);
+            }
+        }
+    }
+
+    /**
+     * The checkpoint file's metadata, in the order a checkpoint file has it: the sink writes the
+     * map as decoded from the checkpoint header record, so the same round trip gives the same order.
+     */
+    private static Map<String, String> metadata(String run, Profile profile, long step, RunState s) {
+        CheckpointHeader header = new CheckpointHeader(run, profile.name(), step, s.getTensors(), s.getGrid(),
+                s.getChunkCount(), CheckpointMetadata.of(Map.of(), run, profile, step, s.getSnapshots()));
+        return WireCodec.decode(WireCodec.encode(header), CheckpointHeader.class).getMetadata();
+    }
+
+    /** The step of the run's last snapshot averaged whole, by its distance history; -1 if unknown. */
+    private long lastWholeStep(String run, int partition) {
+        byte[] stored = state.<String, byte[]>local(Stores.DISTANCES, partition).get(DistanceHistory.key(run));
+        List<DistanceHistory.Point> points = DistanceHistory.decode(stored, names()).points();
+        return points.isEmpty() ? -1 : points.get(points.size() - 1).step();
+    }
+
+    /** The run's state once no snapshot of it is being applied; 404 for an unknown run, 503 if one stays open. */
+    private static RunState settled(ReadOnlyKeyValueStore<String, byte[]> runs, String run, HttpExchange exchange)
+            throws InterruptedException {
+        long deadline = System.currentTimeMillis() + WAIT_MS;
+        while (true) {
+            RunState s = WireCodec.decodeOrNull(runs.get(run), RunState.class);
+            if (s == null) {
+                throw new Http.Refusal(404, "Unknown run " + run + ": no snapshot of it was averaged");
+            }
+            if (s.getPending() == null && s.getLastStep() >= 0) {
+                return s;
+            }
+            if (System.currentTimeMillis() > deadline) {
+                exchange.getResponseHeaders().set("Retry-After", "1");
+                throw new Http.Refusal(503, "Run " + run + " is applying the snapshot of step "
+                        + (s.getPending() == null ? "?" : s.getPending().getStep()) + " for over " + WAIT_MS
+                        + " ms; retry between snapshots");
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /**
+     * Checks that every entry of the profile's tensors holds {@code step} and fills its tensor
+     * exactly, writing each entry's data to {@code out} when given; returns what is wrong, or null.
+     */
+    private static String stream(ReadOnlyKeyValueStore<Bytes, byte[]> ema, String run, String profile,
+                                 SafetensorsLayout layout, long step, OutputStream out) throws IOException {
+        for (TensorSpec t : layout.tensors()) {
+            long expected = 0;
+            try (KeyValueIterator<Bytes, byte[]> it = ema.prefixScan(tensorPrefix(run, profile, t.name()),
+                    new BytesSerializer())) {
+                while (it.hasNext()) {
+                    KeyValue<Bytes, byte[]> kv = it.next();
+                    long offset = ByteBuffer.wrap(kv.key.get(), kv.key.get().length - Long.BYTES, Long.BYTES).getLong();
+                    if (offset >= t.numel()) {
+                        break; // left by a layout before the last SET, when the tensor was larger
+                    }
+                    if (offset < expected) {
+                        continue; // left by a layout on another grid, inside an entry of this one
+                    }
+                    EmaEntry entry = EmaEntry.wrap(kv.value);
+                    if (offset != expected) {
+                        return "tensor " + t.name() + " has an entry at element " + offset + " where " + expected
+                                + " was expected";
+                    }
+                    if (entry.lastStep() != step) {
+                        return "tensor " + t.name() + " at element " + offset + " holds step " + entry.lastStep()
+                                + ", the run's last step is " + step;
+                    }
+                    expected += entry.dataBytes() / t.dtype().size();
+                    if (expected > t.numel()) {
+                        return "tensor " + t.name() + " has an entry at element " + offset + " running past its "
+                                + t.numel() + " elements";
+                    }
+                    if (out != null) {
+                        // Straight from the stored array: one write of the whole entry.
+                        ByteBuffer data = entry.data();
+                        out.write(data.array(), data.arrayOffset() + data.position(), data.remaining());
+                    }
+                }
+            }
+            if (expected != t.numel()) {
+                return "tensor " + t.name() + " has entries for " + expected + " of its " + t.numel() + " elements";
+            }
+        }
+        return null;
+    }
+
+    /** The key prefix shared by the entries of one tensor: an {@link EmaKey} without its offset. */
+    static Bytes tensorPrefix(String run, String profile, String tensor) {
+        byte[] key = EmaKey.of(run, profile, tensor, 0).get();
+        return Bytes.wrap(Arrays.copyOf(key, key.length - Long.BYTES));
+    }
+
+    private List<String> names() {
+        return profiles.stream().map(Profile::name).toList();
+    }
+}

@@ -1,0 +1,77 @@
+package io.averager.ops;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.URLDecoder;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+
+/** Small helpers for the endpoint's handlers: JSON bodies, JSON errors, URL path and query coding. */
+final class Http {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final String JSON_TYPE = "application/json";
+
+    private Http() {
+    }
+
+    /** A request the endpoint refuses: the status and what was wrong. */
+    static final class Refusal extends RuntimeException {
+        final int status;
+
+        Refusal(int status, String message) {
+            super(message, null, false, false);
+            this.status = status;
+        }
+    }
+
+    static void send(HttpExchange exchange, int status, String type, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        exchange.getResponseHeaders().set("Content-Type", type);
+        exchange.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+
+    static void sendJson(HttpExchange exchange, int status, JsonNode body) throws IOException {
+        send(exchange, status, JSON_TYPE, JSON.writeValueAsString(body));
+    }
+
+    /** {@code {"error": message, "status": status}}. */
+    static void sendError(HttpExchange exchange, int status, String message) throws IOException {
+        ObjectNode error = JSON.createObjectNode().put("error", message).put("status", status);
+        sendJson(exchange, status, error);
+    }
+
+    /** Decodes one percent-encoded path segment; {@code +} stays a plus sign, as in paths it is one. */
+    static String decodeSegment(String raw) {
+        return URLDecoder.decode(raw.replace("+", "%2B"), StandardCharsets.UTF_8);
+    }
+
+    /** Encodes a string as one path segment: {@code /}, spaces and the rest percent-encoded. */
+    static String encodeSegment(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
+    /** The query parameters of a raw query string; the first of a repeated name wins. */
+    static Map<String, String> query(String rawQuery) {
+        Map<String, String> params = new HashMap<>();
+        if (rawQuery == null || rawQuery.isEmpty()) {
+            return params;
+        }
+        for (String pair : rawQuery.split("&")) {
+            int eq = pair.indexOf('=');
+            String name = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+            String value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+            params.putIfAbsent(name, value);
+        }
+        return params;
+    }
+}

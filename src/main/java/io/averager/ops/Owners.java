@@ -1,0 +1,65 @@
+package io.averager.ops;
+
+import com.sun.net.httpserver.HttpExchange;
+import io.averager.store.Stores;
+import java.io.IOException;
+import java.util.List;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyQueryMetadata;
+import org.apache.kafka.streams.StreamsMetadata;
+import org.apache.kafka.streams.state.HostInfo;
+
+/**
+ * Which instance owns a run, by Kafka Streams' metadata ({@code application.server} of each
+ * instance): requests for a run owned elsewhere are redirected there with 307, keeping the path
+ * and query. Thread-safe.
+ */
+final class Owners {
+
+    private final KafkaStreams streams;
+    private final HostInfo self;
+
+    Owners(KafkaStreams streams, HostInfo self) {
+        this.streams = streams;
+        this.self = self;
+    }
+
+    /**
+     * The partition of the run's state here, or -1 after answering the request: a redirect to
+     * the owner, or 503 while no instance owns the run (rebalancing, or the service is not running).
+     */
+    int localPartitionOrRedirect(HttpExchange exchange, String run) throws IOException {
+        KeyQueryMetadata owner;
+        try {
+            owner = streams.queryMetadataForKey(Stores.RUNS, run, Serdes.String().serializer());
+        } catch (IllegalStateException e) {
+            throw new Http.Refusal(503, "Kafka Streams is " + streams.state() + ": " + e.getMessage());
+        }
+        if (owner == null || owner.activeHost() == null || owner.activeHost().equals(HostInfo.unavailable())) {
+            exchange.getResponseHeaders().set("Retry-After", "1");
+            throw new Http.Refusal(503, "No instance owns run " + run + " right now (Kafka Streams is "
+                    + streams.state() + "); retry shortly");
+        }
+        if (owner.activeHost().equals(self)) {
+            return owner.partition();
+        }
+        String location = "http://" + owner.activeHost().host() + ":" + owner.activeHost().port()
+                + exchange.getRequestURI().getRawPath()
+                + (exchange.getRequestURI().getRawQuery() == null ? "" : "?" + exchange.getRequestURI().getRawQuery());
+        exchange.getResponseHeaders().set("Location", location);
+        Http.sendError(exchange, 307, "Run " + run + " is served by " + owner.activeHost().host() + ":"
+                + owner.activeHost().port());
+        return -1;
+    }
+
+    /** The other instances of the application, by their {@code application.server}. */
+    List<HostInfo> others() {
+        return streams.metadataForAllStreamsClients().stream().map(StreamsMetadata::hostInfo)
+                .filter(h -> !h.equals(self) && !h.equals(HostInfo.unavailable())).distinct().toList();
+    }
+
+    HostInfo self() {
+        return self;
+    }
+}

@@ -1,0 +1,145 @@
+package io.averager.ops;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import io.averager.ema.Profile;
+import io.averager.store.DistanceHistory;
+import io.averager.store.Stores;
+import io.averager.wire.WireCodec;
+import io.averager.wire.avro.CheckpointManifest;
+import io.averager.wire.avro.RunState;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.state.HostInfo;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+
+/**
+ * {@code GET /runs}: every run of the application with its last step and each profile's last
+ * checkpoint, gathered from every instance; {@code GET /runs/{run}/distance}: the run's chart
+ * data, from the instance owning the run. Thread-safe.
+ */
+final class RunsApi {
+
+    private static final Duration PEER_TIMEOUT = Duration.ofSeconds(5);
+
+    private final StateQueries state;
+    private final Owners owners;
+    private final List<Profile> profiles;
+    private final CheckpointCatalog catalog;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(PEER_TIMEOUT).build();
+
+    RunsApi(StateQueries state, Owners owners, List<Profile> profiles, CheckpointCatalog catalog) {
+        this.state = state;
+        this.owners = owners;
+        this.profiles = profiles;
+        this.catalog = catalog;
+    }
+
+    /** {@code GET /runs[?scope=local]}: scope local lists this instance's runs only. */
+    void list(HttpExchange exchange) throws IOException {
+        boolean local = "local".equals(Http.query(exchange.getRequestURI().getRawQuery()).get("scope"));
+        List<JsonNode> runs = new ArrayList<>();
+        try (KeyValueIterator<String, byte[]> it = state.<String, byte[]>allLocal(Stores.RUNS).all()) {
+            while (it.hasNext()) {
+                KeyValue<String, byte[]> kv = it.next();
+                runs.add(describe(kv.key, WireCodec.decode(kv.value, RunState.class)));
+            }
+        }
+        ObjectNode body = Http.JSON.createObjectNode();
+        ArrayNode unreachable = body.putArray("unreachable");
+        if (!local) {
+            for (HostInfo peer : owners.others()) {
+                try {
+                    runs.addAll(peerRuns(peer));
+                } catch (IOException e) {
+                    unreachable.add(peer.host() + ":" + peer.port() + ": " + e);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("Interrupted asking " + peer, e);
+                }
+            }
+        }
+        runs.sort(Comparator.comparing(r -> r.get("run").asText()));
+        body.putArray("runs").addAll(runs);
+        Http.sendJson(exchange, 200, body);
+    }
+
+    private List<JsonNode> peerRuns(HostInfo peer) throws IOException, InterruptedException {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(
+                        URI.create("http://" + peer.host() + ":" + peer.port() + "/runs?scope=local"))
+                .timeout(PEER_TIMEOUT).build(), HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() != 200) {
+            throw new IOException("answered " + response.statusCode() + ": " + response.body());
+        }
+        List<JsonNode> runs = new ArrayList<>();
+        Http.JSON.readTree(response.body()).path("runs").forEach(runs::add);
+        return runs;
+    }
+
+    private ObjectNode describe(String run, RunState s) {
+        ObjectNode r = Http.JSON.createObjectNode().put("run", run).put("lastStep", s.getLastStep())
+                .put("snapshots", s.getSnapshots()).put("tensors", s.getTensors().size())
+                .put("owner", owners.self().host() + ":" + owners.self().port());
+        if (s.getPending() == null) {
+            r.putNull("applyingStep");
+        } else {
+            r.put("applyingStep", s.getPending().getStep());
+        }
+        ArrayNode ps = r.putArray("profiles");
+        for (Profile p : profiles) {
+            ObjectNode profile = ps.addObject().put("profile", p.name());
+            CheckpointManifest m = catalog.last(run, p.name());
+            if (m == null) {
+                profile.putNull("lastCheckpoint");
+            } else {
+                profile.putObject("lastCheckpoint").put("step", m.getStep()).put("uri", m.getUri())
+                        .put("format", m.getFormat()).put("time", m.getSnapshotTime().toString())
+                        .put("size", m.getSize()).put("sha256", m.getSha256());
+            }
+        }
+        return r;
+    }
+
+    /** {@code GET /runs/{run}/distance}: the run's relative distance per profile over recent snapshots. */
+    void distance(HttpExchange exchange, String run) throws IOException {
+        int partition = owners.localPartitionOrRedirect(exchange, run);
+        if (partition < 0) {
+            return;
+        }
+        ReadOnlyKeyValueStore<String, byte[]> runs = state.local(Stores.RUNS, partition);
+        if (runs.get(run) == null) {
+            throw new Http.Refusal(404, "Unknown run " + run + ": no snapshot of it was averaged");
+        }
+        byte[] stored = state.<String, byte[]>local(Stores.DISTANCES, partition).get(DistanceHistory.key(run));
+        DistanceHistory history = DistanceHistory.decode(stored, profiles.stream().map(Profile::name).toList());
+        ObjectNode body = Http.JSON.createObjectNode().put("run", run);
+        history.profiles().forEach(body.putArray("profiles")::add);
+        ArrayNode points = body.putArray("points");
+        for (DistanceHistory.Point p : history.points()) {
+            ObjectNode point = points.addObject().put("step", p.step()).put("time", Instant.ofEpochMilli(p.time()).toString())
+                    .put("checkpoint", p.checkpoint());
+            ObjectNode distance = point.putObject("distance");
+            for (int i = 0; i < history.profiles().size(); i++) {
+                double v = p.relative()[i];
+                if (Double.isFinite(v)) {
+                    distance.put(history.profiles().get(i), v);
+                } else {
+                    distance.putNull(history.profiles().get(i));
+                }
+            }
+        }
+        Http.sendJson(exchange, 200, body);
+    }
+}

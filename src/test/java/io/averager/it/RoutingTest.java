@@ -1,0 +1,109 @@
+package io.averager.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.URI;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.apache.kafka.common.utils.Utils;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two instances of one application, each owning one of the two partitions: either serves every
+ * run, its own from its store and the other's by a redirect to the owner's application.server,
+ * and /runs on either lists the runs of both.
+ */
+class RoutingTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void eitherInstanceServesEveryRunByRedirectingToItsOwner() throws Exception {
+        List<String> runs = onBothPartitions();
+        try (ServiceUnderTest a = new ServiceUnderTest(dir.resolve("a"));
+             ServiceUnderTest b = new ServiceUnderTest(dir.resolve("b"))) {
+            HttpApiTest.configure(a.settings);
+            String stateB = b.settings.get("state.dir");
+            b.settings.putAll(a.settings);
+            b.settings.put("state.dir", stateB);
+            a.start();
+            b.start();
+            HttpApi apiA = new HttpApi(a.service().opsPort());
+            HttpApi apiB = new HttpApi(b.service().opsPort());
+            apiA.awaitReady(Duration.ofSeconds(60));
+            apiB.awaitReady(Duration.ofSeconds(60));
+            HttpApiTest.publish(a.snapshotsTopic(), runs.toArray(String[]::new));
+
+            JsonNode listed = apiA.await("/runs", j -> owners(j).size() == 2 && j.path("runs").size() == 2
+                    && checkpointed(j), Duration.ofSeconds(90));
+            assertThat(listed.path("unreachable").size()).isZero();
+            assertThat(owners(apiB.json("/runs"))).hasSize(2);
+
+            int redirected = 0;
+            for (JsonNode run : listed.path("runs")) {
+                String name = run.path("run").asText();
+                String path = "/runs/" + HttpApi.segment(name) + "/ema?profile=fast";
+                byte[] checkpoint = Files.readAllBytes(Path.of(URI.create(
+                        run.path("profiles").get(1).path("lastCheckpoint").path("uri").asText())));
+                for (HttpApi api : List.of(apiA, apiB)) {
+                    HttpResponse<String> direct = api.get(path);
+                    String self = "127.0.0.1:" + api.port;
+                    if (run.path("owner").asText().equals(self)) {
+                        assertThat(direct.statusCode()).as("%s on its owner", name).isEqualTo(200);
+                    } else {
+                        redirected++;
+                        assertThat(direct.statusCode()).as("%s elsewhere: %s", name, direct.body()).isEqualTo(307);
+                        assertThat(direct.headers().firstValue("Location")).hasValue(
+                                "http://" + run.path("owner").asText() + path);
+                    }
+                    HttpResponse<byte[]> followed = api.bytes(path);
+                    assertThat(followed.statusCode()).isEqualTo(200);
+                    assertThat(Arrays.equals(followed.body(), checkpoint)).as("%s through %s equals its checkpoint",
+                            name, self).isTrue();
+                }
+                String distance = new String(apiA.bytes("/runs/" + HttpApi.segment(name) + "/distance").body(),
+                        StandardCharsets.UTF_8);
+                assertThat(HttpApi.JSON.readTree(distance).path("points").size()).isEqualTo(10);
+            }
+            assertThat(redirected).as("each instance redirected the other's run").isEqualTo(2);
+        }
+    }
+
+    /** Two run ids that the default partitioner puts on partitions 0 and 1 of two. */
+    private static List<String> onBothPartitions() {
+        List<String> runs = new ArrayList<>(List.of("", ""));
+        while (runs.contains("")) {
+            String run = SharedKafka.unique("routed");
+            runs.set(Utils.toPositive(Utils.murmur2(run.getBytes(StandardCharsets.UTF_8))) % 2, run);
+        }
+        return runs;
+    }
+
+    private static Set<String> owners(JsonNode runs) {
+        Set<String> owners = new HashSet<>();
+        runs.path("runs").forEach(r -> owners.add(r.path("owner").asText()));
+        return owners;
+    }
+
+    private static boolean checkpointed(JsonNode runs) {
+        for (JsonNode r : runs.path("runs")) {
+            for (JsonNode p : r.path("profiles")) {
+                if (p.path("lastCheckpoint").path("step").asLong() != 100) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+}
