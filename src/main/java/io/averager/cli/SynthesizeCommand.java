@@ -5,16 +5,12 @@ import io.averager.config.AveragerConfig;
 import io.averager.posthoc.Synthesis;
 import io.averager.posthoc.SynthesisReport;
 import io.averager.service.AveragerService;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -69,27 +65,14 @@ final class SynthesizeCommand implements Callable<Integer> {
         Map<String, Object> props = config.consumerProperties();
         props.putAll(consumer);
         String manifests = topic != null ? topic : config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG);
-        Path work = Files.createTempDirectory(workDir != null ? workDir : Path.of(System.getProperty("java.io.tmpdir")),
-                "averager-synthesize-");
-        try {
-            Synthesis synthesis = new Synthesis(ManifestLog.readAll(props, manifests, Duration.ofSeconds(60)),
-                    location -> AveragerService.objectStore(location, config), work);
-            SynthesisReport report = synthesis.synthesize(run, sigmaRel,
-                    step == null ? OptionalLong.empty() : OptionalLong.of(step), output);
-            spec.commandLine().getOut().print(report.describe());
-            spec.commandLine().getOut().println("-> " + output);
-            spec.commandLine().getOut().flush();
-        } finally {
-            deleteTree(work);
-        }
+        Synthesis.Target target = new Synthesis.Target(run, sigmaRel,
+                step == null ? OptionalLong.empty() : OptionalLong.of(step));
+        SynthesisReport report = Synthesis.synthesize(ManifestLog.readAll(props, manifests, Duration.ofSeconds(60)),
+                location -> AveragerService.objectStore(location, config),
+                workDir != null ? workDir : Path.of(System.getProperty("java.io.tmpdir")), target, output);
+        spec.commandLine().getOut().print(report.describe());
+        spec.commandLine().getOut().println("-> " + output);
+        spec.commandLine().getOut().flush();
         return 0;
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 }

@@ -3,6 +3,7 @@ package io.averager.posthoc;
 import io.averager.AveragerException;
 import io.averager.catalog.Checkpoints;
 import io.averager.catalog.Download;
+import io.averager.ema.PowerFunction;
 import io.averager.format.SafetensorsReader;
 import io.averager.sink.ObjectStore;
 import io.averager.wire.avro.CheckpointManifest;
@@ -19,6 +20,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.function.Function;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,11 +55,67 @@ public final class Synthesis {
     }
 
     /**
+     * What to synthesize: the power EMA of {@code run} of relative width {@code sigmaRel} at
+     * {@code step} (empty: the last step with a power checkpoint). Immutable.
+     *
+     * @throws IllegalArgumentException saying what was expected, unless {@code 0 < sigmaRel < 0.2887}
+     *     and {@code step > 0}
+     */
+    public record Target(String run, double sigmaRel, OptionalLong step) {
+
+        public Target {
+            PowerFunction.gammaOf(sigmaRel);
+            if (step.isPresent() && step.getAsLong() <= 0) {
+                throw new IllegalArgumentException("step is " + step.getAsLong() + "; expected a step > 0");
+            }
+        }
+    }
+
+    /**
+     * The run has no power checkpoint to synthesize from at steps up to the target (or no
+     * checkpoint at all); the message names the profiles it has checkpoints of.
+     */
+    public static final class NoPowerCheckpoints extends AveragerException {
+        NoPowerCheckpoints(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * Synthesizes {@code target} into {@code output}, fetching the checkpoints into a new directory
+     * under {@code workParent} that is deleted before returning: the one entry point of
+     * {@code averager synthesize} and of the HTTP API. Calls may run concurrently, each with its own
+     * work directory.
+     *
+     * @param manifests the manifests topic's records
+     * @param storeAt opens the object store at a location given by {@link Download#storeLocation}
+     * @throws NoPowerCheckpoints if the run has no power checkpoint at steps up to the target
+     */
+    public static SynthesisReport synthesize(List<CheckpointManifest> manifests, Function<String, ObjectStore> storeAt,
+                                             Path workParent, Target target, Path output) throws IOException {
+        Files.createDirectories(workParent);
+        Path work = Files.createTempDirectory(workParent, "averager-synthesize-");
+        try {
+            return new Synthesis(manifests, storeAt, work).synthesize(target.run(), target.sigmaRel(), target.step(), output);
+        } finally {
+            deleteTree(work);
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    /**
      * Writes the power EMA of {@code run} of relative width {@code sigmaRel} at {@code step} (by
      * default the last step with a power checkpoint) to {@code output}.
      *
-     * @throws AveragerException naming the run when it has no power checkpoint at steps up to the
-     *     target, or its checkpoints are inconsistent
+     * @throws NoPowerCheckpoints naming the run when it has no power checkpoint at steps up to the target
+     * @throws AveragerException naming the checkpoint when the run's checkpoints are inconsistent
      */
     public SynthesisReport synthesize(String run, double sigmaRel, OptionalLong step, Path output) throws IOException {
         // Rejects a width without a power function before anything is fetched.
@@ -97,7 +155,12 @@ public final class Synthesis {
     private List<Stored> fetchPowerCheckpoints(String run, OptionalLong step, Map<String, ObjectStore> stores)
             throws IOException {
         Map<String, List<CheckpointManifest>> byProfile = new LinkedHashMap<>();
-        for (CheckpointManifest m : Checkpoints.list(manifests, Optional.of(run), Optional.empty())) {
+        List<CheckpointManifest> ofRun = Checkpoints.list(manifests, Optional.of(run), Optional.empty());
+        if (ofRun.isEmpty()) {
+            throw new NoPowerCheckpoints("Run " + run + " has no checkpoints in the manifests: an unknown run, or"
+                    + " none of its checkpoints is stored yet");
+        }
+        for (CheckpointManifest m : ofRun) {
             if (m.getFormat().equals(SAFETENSORS) && m.getStep() <= step.orElse(Long.MAX_VALUE) && m.getStep() > 0) {
                 byProfile.computeIfAbsent(m.getProfile(), p -> new ArrayList<>()).add(m);
             }
@@ -125,10 +188,11 @@ public final class Synthesis {
             }
         }
         if (stored.isEmpty()) {
-            throw new AveragerException("Run " + run + " has no safetensors checkpoint of a power profile"
+            throw new NoPowerCheckpoints("Run " + run + " has no safetensors checkpoint of a power profile"
                     + (step.isPresent() ? " at steps up to " + step.getAsLong() : "")
                     + (skipped.isEmpty() ? "" : "; profiles " + skipped + " are not power profiles")
-                    + ": configure profiles with averager.profile.NAME.sigma.rel to synthesize later");
+                    + ": configure profiles with averager.profile.NAME.sigma.rel to synthesize later."
+                    + " Its checkpoints: " + describe(ofRun));
         }
         if (!skipped.isEmpty()) {
             log.info("Run {}: profiles {} are not power profiles; synthesizing from the others", run, skipped);
@@ -158,6 +222,23 @@ public final class Synthesis {
             throw new AveragerException("Checkpoint of " + label(m) + " at " + m.getUri() + " has ema.gamma '"
                     + meta.get("ema.gamma") + "'; expected a number", e);
         }
+    }
+
+    /** The profiles of a run's checkpoints with their step ranges, e.g. {@code ema (steps 100..800)}. */
+    private static String describe(List<CheckpointManifest> ofRun) {
+        Map<String, long[]> steps = new LinkedHashMap<>();
+        for (CheckpointManifest m : ofRun) {
+            long[] range = steps.computeIfAbsent(m.getProfile(), p -> new long[] {Long.MAX_VALUE, Long.MIN_VALUE});
+            range[0] = Math.min(range[0], m.getStep());
+            range[1] = Math.max(range[1], m.getStep());
+        }
+        List<String> parts = new ArrayList<>();
+        steps.forEach((profile, r) -> parts.add(profile + " (" + stepRange(r) + ")"));
+        return String.join(", ", parts);
+    }
+
+    private static String stepRange(long[] range) {
+        return range[0] == range[1] ? "step " + range[0] : "steps " + range[0] + ".." + range[1];
     }
 
     private static String label(CheckpointManifest m) {
