@@ -19,7 +19,6 @@ import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.apache.kafka.streams.KafkaStreams;
@@ -31,8 +30,9 @@ import org.slf4j.LoggerFactory;
  * The HTTP endpoint for operators and users: {@code GET /metrics} (Prometheus text format:
  * averager's own metrics, Kafka Streams' and the JVM's), {@code GET /health/live} (200 unless the
  * Kafka Streams client has failed), {@code GET /health/ready} (200 only while it is RUNNING),
- * the runs API ({@code /runs}, {@code /runs/{run}/ema?profile=P}, {@code /runs/{run}/distance};
- * run ids percent-encoded as one path segment) and the status page ({@code /}). Bad requests get
+ * the runs API ({@code /runs}, {@code /runs/{run}/ema?profile=P}, {@code /runs/{run}/distance},
+ * {@code /runs/{run}/synthesize?sigma_rel=S[&step=N]}; run ids percent-encoded as one path
+ * segment) and the status page ({@code /}). Bad requests get
  * a 4xx with a JSON error {@code {"error": "...", "status": N}}. Thread-safe.
  *
  * <p>Bound first ({@link #bind}), so the port is known for Kafka Streams'
@@ -41,6 +41,7 @@ import org.slf4j.LoggerFactory;
 public final class OpsServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(OpsServer.class);
+    /** More than {@link SynthesisDownload#CONCURRENT}: long syntheses leave threads for health checks. */
     private static final int THREADS = 4;
 
     private final HttpServer server;
@@ -94,10 +95,9 @@ public final class OpsServer implements AutoCloseable {
      * where averager's own meters are.
      *
      * @param self this instance's {@code application.server}
-     * @param consumerProperties for reading the manifests topic (connection and security settings)
+     * @param checkpoints where the manifests and checkpoints are, for /runs and synthesis
      */
-    public void start(KafkaStreams streams, HostInfo self, List<Profile> profiles,
-                      Map<String, Object> consumerProperties, String manifestsTopic) {
+    public void start(KafkaStreams streams, HostInfo self, List<Profile> profiles, CheckpointAccess checkpoints) {
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         new JvmMemoryMetrics().bindTo(registry);
         new JvmGcMetrics().bindTo(registry);
@@ -106,12 +106,12 @@ public final class OpsServer implements AutoCloseable {
         streamsMetrics = new KafkaStreamsMetrics(streams);
         streamsMetrics.bindTo(registry);
         Metrics.addRegistry(registry);
-        catalog = new CheckpointCatalog(consumerProperties, manifestsTopic);
+        catalog = new CheckpointCatalog(checkpoints.consumerProperties(), checkpoints.manifestsTopic());
         catalog.start();
         StateQueries state = new StateQueries(streams);
         Owners owners = new Owners(streams, self);
         Routes routes = new Routes(streams, registry, new RunsApi(state, owners, profiles, catalog),
-                new EmaDownload(state, owners, profiles), statusPage());
+                new EmaDownload(state, owners, profiles), SynthesisDownload.clearingLeftovers(checkpoints), statusPage());
         server.createContext("/", exchange -> {
             try (exchange) {
                 routes.handle(exchange);
@@ -151,7 +151,7 @@ public final class OpsServer implements AutoCloseable {
 
     /** Dispatches requests by method and path. */
     private record Routes(KafkaStreams streams, PrometheusMeterRegistry registry, RunsApi runs, EmaDownload ema,
-                          String statusPage) {
+                          SynthesisDownload synthesis, String statusPage) {
 
         void handle(HttpExchange exchange) {
             exchange.getResponseHeaders().set("Access-Control-Allow-Origin", "*");
@@ -207,12 +207,17 @@ public final class OpsServer implements AutoCloseable {
                         runs.distance(exchange, run);
                         return;
                     }
+                    case "synthesize" -> {
+                        synthesis.serve(exchange, run);
+                        return;
+                    }
                     default -> throw new Http.Refusal(404, "No such resource " + parts[3] + " of run " + run
-                            + ": try /runs/{run}/ema?profile=P or /runs/{run}/distance (run ids percent-encoded)");
+                            + ": try /runs/{run}/ema?profile=P, /runs/{run}/distance or"
+                            + " /runs/{run}/synthesize?sigma_rel=S (run ids percent-encoded)");
                 }
             }
             throw new Http.Refusal(404, "No such path " + path + "; try /, /runs, /runs/{run}/ema?profile=P,"
-                    + " /runs/{run}/distance, /metrics, /health/live or /health/ready");
+                    + " /runs/{run}/distance, /runs/{run}/synthesize?sigma_rel=S, /metrics, /health/live or /health/ready");
         }
 
         private static boolean live(KafkaStreams.State state) {

@@ -4,6 +4,7 @@ import io.averager.AveragerException;
 import io.averager.config.AveragerConfig;
 import io.averager.config.ProfileConfig;
 import io.averager.kernel.Kernels;
+import io.averager.ops.CheckpointAccess;
 import io.averager.ops.OpsServer;
 import io.averager.sink.CheckpointSink;
 import io.averager.sink.FileSystemObjectStore;
@@ -111,8 +112,9 @@ public final class AveragerService implements AutoCloseable {
         });
         if (ops != null) {
             service.ops = ops;
-            ops.start(streams, self, config.profiles(), config.consumerProperties(),
-                    config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG));
+            ops.start(streams, self, config.profiles(), new CheckpointAccess(config.consumerProperties(),
+                    config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG),
+                    location -> objectStore(location, config), config.spoolDir().resolve("synthesize")));
         }
         streams.start();
         service.sinkThread.start();
