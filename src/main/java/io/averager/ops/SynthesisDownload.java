@@ -74,7 +74,7 @@ final class SynthesisDownload {
                 SynthesisReport report = synthesize(target, output);
                 describe(exchange.getResponseHeaders(), report);
                 exchange.getResponseHeaders().set("Content-Disposition", "attachment; filename=\""
-                        + Http.encodeSegment(run) + "-sigma_rel-" + report.sigmaRel() + "-" + report.step()
+                        + Http.encodeSegment(run) + "-sigma_rel-" + target.sigmaRel() + "-" + report.step()
                         + ".safetensors\"");
                 exchange.sendResponseHeaders(200, Files.size(output));
                 try (OutputStream body = exchange.getResponseBody()) {

@@ -73,6 +73,8 @@ class HttpSynthesisTest {
                 assertThat(download.headers().firstValue("Content-Type")).hasValue("application/octet-stream");
                 assertThat(download.headers().firstValue("Content-Length")).hasValue(Integer.toString(expected.length));
                 assertThat(download.headers().firstValue("X-Averager-Step")).hasValue("100");
+                assertThat(download.headers().firstValue("Content-Disposition")).hasValue("attachment; filename=\""
+                        + HttpApi.segment(run) + "-sigma_rel-0.075-100.safetensors\"");
                 assertThat(download.headers().firstValue("X-Averager-Profile-Error"))
                         .hasValue(meta.get("posthoc.relative_l1_error"));
                 assertThat(download.headers().firstValue("X-Averager-Condition-Number"))
