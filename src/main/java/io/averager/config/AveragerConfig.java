@@ -93,6 +93,13 @@ public final class AveragerConfig extends AbstractConfig {
             + " instance's HTTP endpoint; set as Kafka Streams' application.server, so that a request for a run another"
             + " instance owns is redirected there. Without a port, the port served is used; empty: this machine's host"
             + " name. Only used when averager.http.port is on.";
+    public static final String STATE_CHANGELOG_CONFIG = "averager.state.changelog";
+    private static final String STATE_CHANGELOG_DOC = "Back the state stores with changelog topics (the default, and the only"
+            + " crash-safe choice). false is for measuring what the changelog costs (averager bench pipeline): state is then"
+            + " kept on local disk only, with Kafka Streams' transactional state stores, but Kafka Streams writes RocksDB"
+            + " without its write-ahead log, so a killed instance restarts with state older than its committed input and"
+            + " dead-letters the snapshots it was in the middle of (seen with SIGKILL in CrashRecoveryTest's setup), and a"
+            + " run whose task moves to another instance starts its EMA over.";
     public static final String NONFINITE_CONFIG = "averager.nonfinite";
     private static final String NONFINITE_DOC = "What to do with a chunk of a floating tensor holding NaN or an infinity:"
             + " 'reject' (dead-letter it, naming the first bad element, and checkpoint nothing of its snapshot)"
@@ -128,6 +135,7 @@ public final class AveragerConfig extends AbstractConfig {
             .define(MAX_TENSOR_ELEMENTS_CONFIG, Type.LONG, 1L << 36, Range.atLeast(1), Importance.LOW, MAX_TENSOR_ELEMENTS_DOC)
             .define(HTTP_PORT_CONFIG, Type.INT, -1, Range.between(-1, 65535), Importance.MEDIUM, HTTP_PORT_DOC)
             .define(HTTP_ADVERTISED_CONFIG, Type.STRING, "", Importance.MEDIUM, HTTP_ADVERTISED_DOC)
+            .define(STATE_CHANGELOG_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, STATE_CHANGELOG_DOC)
             .define(NONFINITE_CONFIG, Type.STRING, "reject", ConfigDef.CaseInsensitiveValidString.in("reject", "allow"),
                     Importance.MEDIUM, NONFINITE_DOC);
 

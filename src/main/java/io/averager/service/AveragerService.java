@@ -136,6 +136,7 @@ public final class AveragerService implements AutoCloseable {
                 config.getLong(AveragerConfig.MAX_TENSOR_ELEMENTS_CONFIG),
                 AveragerConfig.MAX_MESSAGE_BYTES,
                 NonFinitePolicy.valueOf(config.getString(AveragerConfig.NONFINITE_CONFIG).toUpperCase(Locale.ROOT)),
+                config.getBoolean(AveragerConfig.STATE_CHANGELOG_CONFIG),
                 Selection.ALL, TopologyObserver.NONE);
     }
 
@@ -175,6 +176,12 @@ public final class AveragerService implements AutoCloseable {
         // spends much of its time waiting; a second lets sending overlap averaging.
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000);
         p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, EmaRocksDbConfig.class);
+        if (!config.getBoolean(AveragerConfig.STATE_CHANGELOG_CONFIG)) {
+            log.warn("{}=false: state has no changelog and is not crash-safe; use it only to measure what the changelog costs",
+                    AveragerConfig.STATE_CHANGELOG_CONFIG);
+            // Without a changelog, local state is all there is: it must not be wiped after a crash.
+            p.put(StreamsConfig.TRANSACTIONAL_STATE_STORES_CONFIG, true);
+        }
         p.putAll(config.kafkaProperties());
         Properties props = new Properties();
         props.putAll(p);

@@ -21,25 +21,28 @@ public final class Stores {
 
     /**
      * @param maxMessageBytes the largest value the store may hold, applied to its changelog topic
+     * @param changelog back the store with a changelog topic; false keeps it on local disk only
      */
-    public static StoreBuilder<KeyValueStore<Bytes, byte[]>> ema(int maxMessageBytes) {
-        return org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
-                        org.apache.kafka.streams.state.Stores.persistentKeyValueStore(EMA), Serdes.Bytes(), Serdes.ByteArray())
-                .withLoggingEnabled(Map.of("max.message.bytes", Integer.toString(maxMessageBytes)))
-                .withCachingDisabled();
+    public static StoreBuilder<KeyValueStore<Bytes, byte[]>> ema(int maxMessageBytes, boolean changelog) {
+        return logged(org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
+                org.apache.kafka.streams.state.Stores.persistentKeyValueStore(EMA), Serdes.Bytes(), Serdes.ByteArray()),
+                changelog, Map.of("max.message.bytes", Integer.toString(maxMessageBytes)));
     }
 
-    public static StoreBuilder<KeyValueStore<String, byte[]>> runs(int maxMessageBytes) {
-        return org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
-                        org.apache.kafka.streams.state.Stores.persistentKeyValueStore(RUNS), Serdes.String(), Serdes.ByteArray())
-                .withLoggingEnabled(Map.of("max.message.bytes", Integer.toString(maxMessageBytes)))
-                .withCachingDisabled();
+    public static StoreBuilder<KeyValueStore<String, byte[]>> runs(int maxMessageBytes, boolean changelog) {
+        return logged(org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
+                org.apache.kafka.streams.state.Stores.persistentKeyValueStore(RUNS), Serdes.String(), Serdes.ByteArray()),
+                changelog, Map.of("max.message.bytes", Integer.toString(maxMessageBytes)));
     }
 
-    public static StoreBuilder<KeyValueStore<String, byte[]>> distances() {
-        return org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
-                        org.apache.kafka.streams.state.Stores.persistentKeyValueStore(DISTANCES), Serdes.String(), Serdes.ByteArray())
-                .withLoggingEnabled(Map.of())
-                .withCachingDisabled();
+    public static StoreBuilder<KeyValueStore<String, byte[]>> distances(boolean changelog) {
+        return logged(org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
+                org.apache.kafka.streams.state.Stores.persistentKeyValueStore(DISTANCES), Serdes.String(), Serdes.ByteArray()),
+                changelog, Map.of());
+    }
+
+    private static <K> StoreBuilder<KeyValueStore<K, byte[]>> logged(StoreBuilder<KeyValueStore<K, byte[]>> store,
+                                                                     boolean changelog, Map<String, String> topicConfig) {
+        return (changelog ? store.withLoggingEnabled(topicConfig) : store.withLoggingDisabled()).withCachingDisabled();
     }
 }

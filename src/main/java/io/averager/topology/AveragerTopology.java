@@ -25,9 +25,9 @@ public final class AveragerTopology {
         topology.addSource(SOURCE, new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.snapshotsTopic());
         topology.addProcessor(VALIDATE, () -> new ValidateProcessor(settings), SOURCE);
         topology.addProcessor(APPLY, () -> new ApplyProcessor(settings), VALIDATE);
-        topology.addStateStore(Stores.ema(settings.maxMessageBytes()), APPLY);
-        topology.addStateStore(Stores.runs(settings.maxMessageBytes()), APPLY);
-        topology.addStateStore(Stores.distances(), APPLY);
+        topology.addStateStore(Stores.ema(settings.maxMessageBytes(), settings.changelog()), APPLY);
+        topology.addStateStore(Stores.runs(settings.maxMessageBytes(), settings.changelog()), APPLY);
+        topology.addStateStore(Stores.distances(settings.changelog()), APPLY);
         topology.addProcessor(EMIT, () -> new EmitProcessor(settings.profiles(), settings.observer()), APPLY);
         topology.addSink(CHECKPOINTS, settings.checkpointsTopic(), new StringSerializer(), new WireSerializer(), EMIT);
         topology.addSink(DEAD_LETTERS, settings.deadLettersTopic(), new ByteArraySerializer(), new ByteArraySerializer(),

@@ -14,6 +14,7 @@ import java.util.Objects;
  * @param maxTensorElements largest tensor a snapshot may declare
  * @param maxMessageBytes largest record produced, and largest value kept in a state store
  * @param nonFinite what to do with chunks holding NaN or infinities
+ * @param changelog back the state stores with changelog topics; false keeps state on local disk only
  * @param selection the runs and steps averaged: {@link Selection#ALL} for the live service
  * @param observer told of progress: {@link TopologyObserver#NONE} for the live service
  */
@@ -29,6 +30,7 @@ public record TopologySettings(
         long maxTensorElements,
         int maxMessageBytes,
         NonFinitePolicy nonFinite,
+        boolean changelog,
         Selection selection,
         TopologyObserver observer) {
 
@@ -46,6 +48,6 @@ public record TopologySettings(
     public TopologySettings scoped(Selection selection, TopologyObserver observer) {
         return new TopologySettings(snapshotsTopic, checkpointsTopic, deadLettersTopic, profiles, kernel,
                 checkpointEverySteps, checkpointEveryMs, maxGrid, maxTensorElements, maxMessageBytes, nonFinite,
-                selection, observer);
+                changelog, selection, observer);
     }
 }

@@ -62,7 +62,7 @@ final class AveragerDriver implements AutoCloseable {
                    Profile... profiles) {
         TopologySettings settings = new TopologySettings(SNAPSHOTS, CHECKPOINTS, DEAD_LETTERS, List.of(profiles),
                 Kernels.byName(Kernels.JAVA), checkpointEverySteps, checkpointEveryMs, 16L << 20, 1L << 36,
-                64 * 1024 * 1024 + 64 * 1024, nonFinite, Selection.ALL, TopologyObserver.NONE);
+                64 * 1024 * 1024 + 64 * 1024, nonFinite, true, Selection.ALL, TopologyObserver.NONE);
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "averager-test");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
