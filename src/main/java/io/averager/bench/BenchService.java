@@ -48,7 +48,7 @@ public final class BenchService {
         sampler.setDaemon(true);
         sampler.start();
         try (AveragerService service = AveragerService.start(new AveragerConfig(props),
-                m -> out.println("checkpoint " + m.getRun() + " " + m.getStep()))) {
+                m -> out.println("checkpoint " + m.getRun() + " " + m.getStep() + " " + cpuNanos()))) {
             while (service.state() != KafkaStreams.State.RUNNING) {
                 Thread.sleep(20);
             }
@@ -56,9 +56,13 @@ public final class BenchService {
             System.in.transferTo(java.io.OutputStream.nullOutputStream());
         }
         sampler.interrupt();
-        long cpuNanos = ProcessHandle.current().info().totalCpuDuration().map(d -> d.toNanos()).orElse(-1L);
-        out.println("peak " + peakHeap.get() + " " + peakRss() + " " + cpuNanos);
+        out.println("peak " + peakHeap.get() + " " + peakRss());
         System.exit(0);
+    }
+
+    /** CPU time this process has used, in nanoseconds, or -1 where the platform does not say. */
+    private static long cpuNanos() {
+        return ProcessHandle.current().info().totalCpuDuration().map(d -> d.toNanos()).orElse(-1L);
     }
 
     /** VmHWM of this process in bytes, or -1 where /proc does not say. */

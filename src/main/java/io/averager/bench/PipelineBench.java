@@ -34,8 +34,9 @@ import org.apache.kafka.clients.admin.NewTopic;
  * The pipeline against the broker it runs on, in one run on one embedded broker: a bare
  * consumer and a bare pipe (producer and consumer at once), then for each model the service, as
  * its own JVM, averaging snapshots published while it runs (publish to checkpoint stored, with
- * the service's peak heap and RSS), then a replay of one of those runs. Prints one table, rates
- * as ratios to the bare pipe.
+ * the service's peak heap and RSS and the CPU time it spent a GiB), and for the model nearest
+ * 400 MB of float32 a replay and a run without changelog topics. Prints one table, rates as
+ * ratios to the bare pipe.
  */
 public final class PipelineBench {
 
@@ -52,6 +53,8 @@ public final class PipelineBench {
 
     private static final String RUN = "bench-run";
     private static final int RECORD_BYTES = 4 << 20;
+    private static final int WARMUP_SNAPSHOTS = 8;
+    private static final int PIPE_PASSES = 3;
 
     private final Path dataDir;
     private final List<Model> models;
@@ -84,27 +87,39 @@ public final class PipelineBench {
             int records = (int) Math.max(16, budgetBytes / RECORD_BYTES);
             createTopic(kafka, "bench-bare");
             bare.pipe("bench-bare", RECORD_BYTES, records / 4);
-            double pipe = bare.pipe("bench-bare", RECORD_BYTES, records);
+            double pipe = 0;
+            for (int pass = 0; pass < PIPE_PASSES; pass++) {
+                pipe = Math.max(pipe, bare.pipe("bench-bare", RECORD_BYTES, records));
+            }
             bare.consume("bench-bare");
             double consumer = bare.consume("bench-bare");
             deleteTopics(kafka, "bench-bare");
-            row("bare consumer, read_committed (page cache)", consumer, pipe, "", "", "");
-            row("bare pipe: producer and consumer at once", pipe, pipe, "", "", "");
+            row("bare consumer, read_committed (page cache)", consumer, pipe, "", "", "", "");
+            row("bare pipe: producer and consumer at once, best of " + PIPE_PASSES, pipe, pipe, "", "", "", "");
             Model replayed = models.stream().filter(m -> m.dtype() == Dtype.F32)
                     .min(Comparator.comparingLong(m -> Math.abs(m.bytes() - (400L << 20)))).orElse(null);
             for (Model model : models) {
-                endToEnd(kafka, model, pipe, model.equals(replayed));
+                endToEnd(kafka, model, pipe, true, model.equals(replayed));
+                if (model.equals(replayed)) {
+                    endToEnd(kafka, model, pipe, false, false);
+                }
             }
         }
-        out.printf("%-48s %9s %6s %10s %10s %9s%n", "what", "MiB/s", "/pipe", "peak heap", "peak RSS", "CPU s/GiB");
+        out.printf("%-58s %9s %6s %10s %10s %9s %10s%n", "what", "MiB/s", "/pipe", "peak heap", "peak RSS", "CPU s/GiB",
+                "state dir");
         for (String[] r : rows) {
-            out.printf("%-48s %9s %6s %10s %10s %9s%n", (Object[]) r);
+            out.printf("%-58s %9s %6s %10s %10s %9s %10s%n", (Object[]) r);
         }
     }
 
-    private void endToEnd(EmbeddedKafka kafka, Model model, double pipe, boolean replay)
+    /**
+     * Times one model from the first publish to its checkpoint stored, after a warm-up run of
+     * {@value #WARMUP_SNAPSHOTS} snapshots of the same model that lets both JVMs compile their hot
+     * code first; then, if asked, replays it.
+     */
+    private void endToEnd(EmbeddedKafka kafka, Model model, double pipe, boolean changelog, boolean replay)
             throws IOException, InterruptedException {
-        String id = "bench-" + model.dtype().name().toLowerCase() + "-" + model.params();
+        String id = "bench-" + model.dtype().name().toLowerCase() + "-" + model.params() + (changelog ? "" : "-local");
         Path dir = dataDir.resolve(id);
         Map<String, String> settings = new HashMap<>(kafka.serviceDefaults(dir));
         settings.put("application.id", id);
@@ -116,32 +131,35 @@ public final class PipelineBench {
         settings.put(AveragerConfig.PROFILES_CONFIG, "ema");
         settings.put("averager.profile.ema.decay", "0.999");
         settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "0");
+        settings.put(AveragerConfig.STATE_CHANGELOG_CONFIG, Boolean.toString(changelog));
         settings.putAll(serviceSettings);
         SyntheticModel synthetic = new SyntheticModel(model.params(), model.dtype(), SnapshotPublisher.DEFAULT_GRID);
+        SyntheticModel warmup = new SyntheticModel(Math.min(model.params(), 16L << 20), model.dtype(), SnapshotPublisher.DEFAULT_GRID);
         int snapshots = (int) Math.max(2, budgetBytes / synthetic.bytes());
-        out.printf("%s: %d snapshots of %s ...%n", model.label(), snapshots, mib(synthetic.bytes()));
+        String label = model.label() + (changelog ? "" : ", no changelog");
+        out.printf("%s: %d snapshots of %s ...%n", label, snapshots, mib(synthetic.bytes()));
         long[] peak;
         double seconds;
-        try (Child service = Child.start(dir, settings, serviceJvm)) {
+        long cpuNanos;
+        try (Child service = Child.start(dir, settings, serviceJvm);
+             SnapshotPublisher publisher = new SnapshotPublisher(Map.of("bootstrap.servers", kafka.bootstrapServers()),
+                     id + "-snapshots", SnapshotPublisher.DEFAULT_GRID)) {
             service.await("ready");
+            publish(publisher, "bench-warmup", warmup, WARMUP_SNAPSHOTS);
+            long cpuBefore = service.cpuAtCheckpoint("bench-warmup", WARMUP_SNAPSHOTS);
             long start = System.nanoTime();
-            try (SnapshotPublisher publisher = new SnapshotPublisher(Map.of("bootstrap.servers", kafka.bootstrapServers()),
-                    id + "-snapshots", SnapshotPublisher.DEFAULT_GRID)) {
-                for (int step = 1; step <= snapshots; step++) {
-                    publisher.publish(RUN, step, SnapshotMode.UPDATE, step == snapshots, Map.of(), synthetic.snapshot(step));
-                }
-            }
-            service.await("checkpoint " + RUN + " " + snapshots);
+            publish(publisher, RUN, synthetic, snapshots);
+            cpuNanos = service.cpuAtCheckpoint(RUN, snapshots) - cpuBefore;
             seconds = (System.nanoTime() - start) / 1e9;
             peak = service.stop();
         }
-        double rate = synthetic.bytes() * snapshots / seconds;
-        row("end to end " + model.label() + ", publish to checkpoint", rate, pipe, mib(peak[0]), mib(peak[1]),
-                String.format("%.1f", peak[2] / 1e9 / (synthetic.bytes() * snapshots / (double) (1 << 30))));
+        long bytes = synthetic.bytes() * snapshots;
+        row("end to end " + label + ", publish to checkpoint", bytes / seconds, pipe, mib(peak[0]), mib(peak[1]),
+                String.format("%.1f", cpuNanos / 1e9 / (bytes / (double) (1 << 30))), mib(sizeOf(dir.resolve("state"))));
         if (replay) {
             Replay.Result result = new Replay(settings, new Selection(Set.of(RUN), Long.MIN_VALUE, Long.MAX_VALUE), true, false)
                     .run(new PrintStream(OutputStream.nullOutputStream()), false);
-            row("replay " + model.label() + ", start to last checkpoint", result.bytes() / result.seconds(), pipe, "", "", "");
+            row("replay " + label + ", start to last checkpoint", result.bytes() / result.seconds(), pipe, "", "", "", "");
         }
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
             admin.deleteTopics(admin.listTopics().names().get().stream().filter(t -> t.startsWith(id)).toList()).all().get();
@@ -152,8 +170,16 @@ public final class PipelineBench {
         Directories.deleteTree(dir);
     }
 
-    private void row(String what, double rate, double pipe, String heap, String rss, String cpu) {
-        rows.add(new String[] {what, String.format("%.1f", rate / (1 << 20)), String.format("%.2f", rate / pipe), heap, rss, cpu});
+    /** Publishes {@code snapshots} snapshots of {@code model} as {@code run}, the last one ending the run. */
+    private static void publish(SnapshotPublisher publisher, String run, SyntheticModel model, int snapshots) throws IOException {
+        for (int step = 1; step <= snapshots; step++) {
+            publisher.publish(run, step, SnapshotMode.UPDATE, step == snapshots, Map.of(), model.snapshot(step));
+        }
+    }
+
+    private void row(String what, double rate, double pipe, String heap, String rss, String cpu, String state) {
+        rows.add(new String[] {what, String.format("%.1f", rate / (1 << 20)), String.format("%.2f", rate / pipe), heap, rss,
+                cpu, state});
         out.printf("  %s: %.1f MiB/s (%.2f of the bare pipe)%n", what, rate / (1 << 20), rate / pipe);
     }
 
@@ -171,6 +197,13 @@ public final class PipelineBench {
             admin.deleteTopics(List.of(topics)).all().get();
         } catch (java.util.concurrent.ExecutionException e) {
             throw new IllegalStateException("Could not delete " + List.of(topics), e);
+        }
+    }
+
+    /** Bytes of the files under {@code dir}. */
+    private static long sizeOf(Path dir) throws IOException {
+        try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
+            return files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
         }
     }
 
@@ -229,7 +262,12 @@ public final class PipelineBench {
             }
         }
 
-        /** Stops the service and returns its peak heap and RSS in bytes and the CPU nanoseconds it used. */
+        /** Waits for the checkpoint of {@code run} at {@code step} and returns the service's CPU nanoseconds then. */
+        long cpuAtCheckpoint(String run, long step) throws InterruptedException {
+            return Long.parseLong(await("checkpoint " + run + " " + step + " ").split(" ")[3]);
+        }
+
+        /** Stops the service and returns its peak heap and RSS in bytes. */
         long[] stop() throws InterruptedException {
             try {
                 process.getOutputStream().close();
@@ -237,7 +275,7 @@ public final class PipelineBench {
                 throw new UncheckedIOException(e);
             }
             String[] peak = await("peak").split(" ");
-            return new long[] {Long.parseLong(peak[1]), Long.parseLong(peak[2]), Long.parseLong(peak[3])};
+            return new long[] {Long.parseLong(peak[1]), Long.parseLong(peak[2])};
         }
 
         @Override
