@@ -17,7 +17,8 @@ import java.nio.ShortBuffer;
  */
 public final class JavaKernel implements Kernel {
 
-    // Small enough that the blocks of both operands stay in L1, large enough to amortize calls.
+    // Small enough that the blocks of both operands and the lane sums stay in L1 together (2 048 did
+    // not: F64 updates with sums ran about 40% slower), large enough to amortize calls.
     private static final int BLOCK = LaneSums.LANES;
 
     // Stream threads call concurrently; one scratch set a thread avoids allocating on every call.

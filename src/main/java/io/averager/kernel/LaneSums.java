@@ -22,7 +22,7 @@ import java.util.Arrays;
 final class LaneSums {
 
     /** Elements of the kernel's blocks, and of partial sums. */
-    static final int LANES = 2048;
+    static final int LANES = 1024;
 
     /** Blocks a partial sum adds before it is added into double: the error bound grows with it. */
     static final int GROUP = 8;
