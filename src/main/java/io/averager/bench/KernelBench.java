@@ -1,8 +1,10 @@
 package io.averager.bench;
 
 import io.averager.ema.Dtype;
+import io.averager.kernel.DistanceSums;
 import io.averager.kernel.Kernel;
 import io.averager.kernel.Kernels;
+import io.averager.kernel.NonFinite;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.store.EmaEntry;
 import java.io.PrintStream;
@@ -16,8 +18,10 @@ import java.util.SplittableRandom;
  * {@code ema = d * ema + (1 - d) * x} over two large float arrays sets the limit, then the
  * kernel updates the same number of elements for each floating input type, one grid-sized chunk
  * a call on heap buffers laid out as the topology hands them over (an {@link EmaEntry}'s data and
- * a little-endian input chunk). Rates are bytes moved a second: accumulator read, input read and
- * accumulator write. Single-threaded; not thread-safe.
+ * a little-endian input chunk), first summing the distance of the EMA from its input in the same
+ * pass, as the service's update does for the status page, then without. Rates are bytes moved a
+ * second: accumulator read, input read and accumulator write. Then the scan for NaN and infinities the service runs on every
+ * chunk before the update, as input bytes read a second. Single-threaded; not thread-safe.
  */
 public final class KernelBench {
 
@@ -45,15 +49,25 @@ public final class KernelBench {
                         + " after %d warm-ups; %d cores, Java %s (%s)%n",
                 kernelName, ELEMENTS >> 20, GRID, REPETITIONS, WARM_UPS, Runtime.getRuntime().availableProcessors(),
                 System.getProperty("java.version"), System.getProperty("java.vm.name"));
+        out.println("update+sums is what the service runs (the status page's distance sums in the same pass), update"
+                + " alone for comparison; the scan for NaN and infinities, run on every chunk before the update, is"
+                + " rated by input bytes read.");
         double triad = triad();
-        out.printf("%-40s %8s %8s%n", "what", "GB/s", "ratio");
-        out.printf("%-40s %8.1f %8.2f%n", "triad, float[] (plain Java, 12 B/elem)", triad / 1e9, 1.0);
+        out.printf("%-46s %8s %8s%n", "what", "GB/s", "ratio");
+        out.printf("%-46s %8.1f %8.2f%n", "triad, float[] (plain Java, 12 B/elem)", triad / 1e9, 1.0);
+        for (boolean withSums : new boolean[] {true, false}) {
+            for (Dtype input : INPUTS) {
+                double rate = update(kernel, input, withSums);
+                Dtype acc = input.accumulator();
+                String what = String.format("%s update%s, %s into %s (%d B/elem)", kernelName, withSums ? "+sums" : "",
+                        input, acc, 2 * acc.size() + input.size());
+                out.printf("%-46s %8.1f %8.2f%n", what, rate / 1e9, rate / triad);
+            }
+        }
         for (Dtype input : INPUTS) {
-            double rate = update(kernel, input);
-            Dtype acc = input.accumulator();
-            String what = String.format("%s update, %s into %s (%d B/elem)", kernelName, input, acc,
-                    2 * acc.size() + input.size());
-            out.printf("%-40s %8.1f %8.2f%n", what, rate / 1e9, rate / triad);
+            double rate = scan(input);
+            String what = String.format("non-finite scan, %s (%d B/elem read)", input, input.size());
+            out.printf("%-46s %8.1f %8.2f%n", what, rate / 1e9, rate / triad);
         }
     }
 
@@ -86,8 +100,8 @@ public final class KernelBench {
         }
     }
 
-    /** Bytes a second of the best pass of kernel updates over every chunk. */
-    private static double update(Kernel kernel, Dtype input) {
+    /** Bytes a second of the best pass of kernel updates over every chunk, with or without distance sums. */
+    private static double update(Kernel kernel, Dtype input, boolean withSums) {
         Dtype acc = input.accumulator();
         int chunks = ELEMENTS / GRID;
         ByteBuffer[] emas = new ByteBuffer[chunks];
@@ -102,8 +116,13 @@ public final class KernelBench {
         long best = Long.MAX_VALUE;
         for (int r = 0; r < WARM_UPS + REPETITIONS; r++) {
             long start = System.nanoTime();
+            DistanceSums sums = new DistanceSums();
             for (int c = 0; c < chunks; c++) {
-                kernel.update(emas[c], acc, xs[c], input, GRID, DECAY);
+                if (withSums) {
+                    kernel.update(emas[c], acc, xs[c], input, GRID, DECAY, sums);
+                } else {
+                    kernel.update(emas[c], acc, xs[c], input, GRID, DECAY);
+                }
             }
             long elapsed = System.nanoTime() - start;
             if (r >= WARM_UPS) {
@@ -111,6 +130,30 @@ public final class KernelBench {
             }
         }
         return (double) (2 * acc.size() + input.size()) * ELEMENTS / (best / 1e9);
+    }
+
+    /** Input bytes a second of the best pass of non-finite scans over every chunk (all finite: read to the end). */
+    private static double scan(Dtype input) {
+        int chunks = ELEMENTS / GRID;
+        ByteBuffer[] xs = new ByteBuffer[chunks];
+        SplittableRandom random = new SplittableRandom(3);
+        for (int c = 0; c < chunks; c++) {
+            xs[c] = chunk(input, random);
+        }
+        long best = Long.MAX_VALUE;
+        for (int r = 0; r < WARM_UPS + REPETITIONS; r++) {
+            long start = System.nanoTime();
+            for (int c = 0; c < chunks; c++) {
+                if (NonFinite.firstIndex(xs[c], input, GRID) >= 0) {
+                    throw new IllegalStateException("Kernel bench chunk " + c + " of " + input + " is not finite");
+                }
+            }
+            long elapsed = System.nanoTime() - start;
+            if (r >= WARM_UPS) {
+                best = Math.min(best, elapsed);
+            }
+        }
+        return (double) input.size() * ELEMENTS / (best / 1e9);
     }
 
     /** A little-endian input chunk of weight-like values (normal, no NaN or infinity). */

@@ -44,7 +44,8 @@ public interface Kernel {
      * the squared distance of the updated EMA from {@code x} and the squares of {@code x}, for the
      * relative distance the status page charts. This default makes a second pass over both
      * buffers; a kernel that can fold the sums into its update pass overrides it. The EMA written
-     * is the same as without sums, bit for bit.
+     * is the same as without sums, bit for bit; the sums, which only feed a chart, may be rounded
+     * to within a relative 1e-6 of the exact sums.
      */
     default void update(ByteBuffer ema, Dtype accumulator, ByteBuffer x, Dtype input, int count, double decay,
                         DistanceSums sums) {

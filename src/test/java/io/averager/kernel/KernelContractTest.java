@@ -14,6 +14,7 @@ import io.averager.kernel.TensorBuffers.Placement;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Random;
+import org.assertj.core.data.Percentage;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -27,6 +28,9 @@ abstract class KernelContractTest {
     private static final double[] DECAYS = {0.0, 0.1, 0.5, 0.9, 0.999, 0.9999, 0.123456789, 1.0};
     // Not a multiple of any plausible block size, so partial blocks are exercised.
     private static final int MANY = 10_007;
+    // The sums only feed a chart; a kernel may round block partial sums to float, which stays within
+    // a relative 6e-7 of the exact sums (see LaneSums).
+    private static final Percentage SUMS_TOLERANCE = Percentage.withPercentage(1e-4);
 
     /** The kernel under test. */
     abstract Kernel kernel();
@@ -195,9 +199,9 @@ abstract class KernelContractTest {
             differences += ((double) updated[i] - x[i]) * ((double) updated[i] - x[i]);
             raws += (double) x[i] * x[i];
         }
-        assertThat(sums.differenceSquares()).isCloseTo(differences, org.assertj.core.data.Percentage.withPercentage(1e-9));
-        assertThat(sums.rawSquares()).isCloseTo(raws, org.assertj.core.data.Percentage.withPercentage(1e-9));
-        assertThat(sums.relative()).isCloseTo(Math.sqrt(differences / raws), org.assertj.core.data.Percentage.withPercentage(1e-9));
+        assertThat(sums.differenceSquares()).isCloseTo(differences, SUMS_TOLERANCE);
+        assertThat(sums.rawSquares()).isCloseTo(raws, SUMS_TOLERANCE);
+        assertThat(sums.relative()).isCloseTo(Math.sqrt(differences / raws), SUMS_TOLERANCE);
     }
 
     @Test
@@ -209,6 +213,67 @@ abstract class KernelContractTest {
         assertThat(readF64(ema, 2)).containsExactly(2.0, 2.0);
         assertThat(sums.differenceSquares()).isEqualTo(1.0);
         assertThat(sums.rawSquares()).isEqualTo(13.0);
+    }
+
+    @Test
+    void f64UpdateWithDistanceSumsOverManyBlocksWritesTheSameEmaAndSumsItsDistance() {
+        Random random = new Random(7);
+        double[] e = new double[MANY];
+        double[] x = new double[MANY];
+        for (int i = 0; i < MANY; i++) {
+            e[i] = random.nextGaussian();
+            x[i] = random.nextGaussian();
+        }
+        ByteBuffer plain = ByteBuffer.wrap(f64(e));
+        ByteBuffer measured = ByteBuffer.wrap(f64(e));
+        DistanceSums sums = new DistanceSums();
+        kernel().update(plain, Dtype.F64, heap(f64(x)), Dtype.F64, MANY, 0.9);
+        kernel().update(measured, Dtype.F64, heap(f64(x)), Dtype.F64, MANY, 0.9, sums);
+        assertThat(measured.array()).containsExactly(plain.array());
+        double[] updated = readF64(plain, MANY);
+        double differences = 0;
+        double raws = 0;
+        for (int i = 0; i < MANY; i++) {
+            differences += (updated[i] - x[i]) * (updated[i] - x[i]);
+            raws += x[i] * x[i];
+        }
+        assertThat(sums.differenceSquares()).isCloseTo(differences, Percentage.withPercentage(1e-9));
+        assertThat(sums.rawSquares()).isCloseTo(raws, Percentage.withPercentage(1e-9));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Dtype.class, names = {"F32", "BF16"})
+    void distanceSumsOfValuesWhoseSquaresOverflowOrUnderflowFloatAreStillRight(Dtype input) {
+        // Long enough for several groups of blocks in any kernel that sums in groups; 2^70 squared
+        // overflows float and 2^-70 squared is below its range, here in the middle of the tensor.
+        int count = 5 * 16_384 + 7;
+        for (float magnitude : new float[] {0x1p70f, 0x1p-70f}) {
+            float[] x = new float[count];
+            for (int i = 0; i < count; i++) {
+                x[i] = i > 20_000 && i < 40_000 ? magnitude : (i % 3) - 1;
+            }
+            byte[] xBytes = input == Dtype.F32 ? f32(x) : bf16Of(x);
+            ByteBuffer ema = ByteBuffer.wrap(f32(new float[count]));
+            DistanceSums sums = new DistanceSums();
+            kernel().update(ema, Dtype.F32, heap(xBytes), input, count, 0.5, sums);
+            float[] updated = readF32(ema, count);
+            double differences = 0;
+            double raws = 0;
+            for (int i = 0; i < count; i++) {
+                differences += ((double) updated[i] - x[i]) * ((double) updated[i] - x[i]);
+                raws += (double) x[i] * x[i];
+            }
+            assertThat(sums.differenceSquares()).as("magnitude %s", magnitude).isCloseTo(differences, SUMS_TOLERANCE);
+            assertThat(sums.rawSquares()).as("magnitude %s", magnitude).isCloseTo(raws, SUMS_TOLERANCE);
+        }
+    }
+
+    private static byte[] bf16Of(float[] values) {
+        ByteBuffer b = ByteBuffer.allocate(2 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) {
+            b.putShort((short) (Float.floatToRawIntBits(v) >>> 16));
+        }
+        return b.array();
     }
 
     @Test

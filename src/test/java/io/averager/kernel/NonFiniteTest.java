@@ -70,6 +70,56 @@ class NonFiniteTest {
         assertThat(NonFinite.firstIndex(ByteBuffer.wrap(exponentBits), dtype, 3)).isEqualTo(-1);
     }
 
+    @ParameterizedTest
+    @EnumSource(value = Dtype.class, names = {"F32", "F64", "F16", "BF16"})
+    void findsTheFirstNonFiniteElementAtAndAroundScanBlockBoundaries(Dtype dtype) {
+        // The scan tests 2 048 words a block: 2 048 elements, or 4 096 for half precision.
+        int count = 3 * 4096 + 3;
+        int[] places = {0, 1, 2047, 2048, 2049, 4095, 4096, 4097, 6143, 6144, 8191, 8192, 12287, 12288, count - 1};
+        for (int place : places) {
+            for (boolean nan : new boolean[] {true, false}) {
+                ByteBuffer x = largestFinite(dtype, count, 3);
+                put(x, dtype, place, nan);
+                put(x, dtype, Math.min(count - 1, place + 1 + place % 5), true);
+
+                assertThat(NonFinite.firstIndex(x, dtype, count)).as("%s at %d", nan ? "NaN" : "Inf", place)
+                        .isEqualTo(place);
+                assertThat(NonFinite.firstIndex(x, dtype, place)).as("before %d", place).isEqualTo(-1);
+            }
+        }
+        assertThat(NonFinite.firstIndex(largestFinite(dtype, count, 3), dtype, count)).isEqualTo(-1);
+    }
+
+    /** {@code count} elements of the largest finite value's bits, alternating in sign, after {@code offset} bytes. */
+    private static ByteBuffer largestFinite(Dtype dtype, int count, int offset) {
+        ByteBuffer b = ByteBuffer.allocate(offset + count * dtype.size()).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < count; i++) {
+            long sign = i % 2 == 0 ? 0 : 1;
+            int at = offset + i * dtype.size();
+            switch (dtype) {
+                case F32 -> b.putInt(at, Float.floatToRawIntBits(Float.MAX_VALUE) | (int) (sign << 31));
+                case F64 -> b.putLong(at, Double.doubleToRawLongBits(Double.MAX_VALUE) | sign << 63);
+                case F16 -> b.putShort(at, (short) (0x7BFF | sign << 15));
+                case BF16 -> b.putShort(at, (short) (0x7F7F | sign << 15));
+                default -> throw new IllegalArgumentException(dtype.toString());
+            }
+        }
+        // Big-endian on purpose: the scan must read little-endian whatever the buffer's order.
+        return b.position(offset).order(ByteOrder.BIG_ENDIAN).slice().position(0).limit(count * dtype.size());
+    }
+
+    private static void put(ByteBuffer x, Dtype dtype, int i, boolean nan) {
+        ByteBuffer b = x.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        int at = i * dtype.size();
+        switch (dtype) {
+            case F32 -> b.putInt(at, nan ? 0x7FC0_0001 : 0xFF80_0000);
+            case F64 -> b.putLong(at, nan ? 0x7FF0_0000_0000_0001L : 0x7FF0_0000_0000_0000L);
+            case F16 -> b.putShort(at, (short) (nan ? 0xFE01 : 0x7C00));
+            case BF16 -> b.putShort(at, (short) (nan ? 0xFFC1 : 0x7F80));
+            default -> throw new IllegalArgumentException(dtype.toString());
+        }
+    }
+
     @Test
     void refusesACountLongerThanTheBuffer() {
         assertThatThrownBy(() -> NonFinite.firstIndex(ByteBuffer.allocate(6), Dtype.F32, 2))
