@@ -1,19 +1,16 @@
 package io.averager.cli;
 
-import io.averager.catalog.ManifestLog;
 import io.averager.config.AveragerConfig;
 import io.averager.posthoc.Synthesis;
 import io.averager.posthoc.SynthesisReport;
 import io.averager.service.AveragerService;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code averager synthesize}: a post-hoc EMA of any width from a run's stored power EMA checkpoints. */
@@ -48,26 +45,15 @@ final class SynthesizeCommand implements Callable<Integer> {
     @Option(names = "--work-dir", paramLabel = "DIR", description = "Where to keep the fetched checkpoints meanwhile (default: a temporary directory).")
     Path workDir;
 
-    @Option(names = "--topic", paramLabel = "TOPIC", description = "Manifests topic (default: the config's averager.topic.manifests, checkpoint-manifests).")
-    String topic;
-
-    @Option(names = {"-X", "--consumer"}, paramLabel = "KEY=VALUE", description = "A Kafka consumer setting (security, say).")
-    Map<String, String> consumer = new HashMap<>();
-
-    @Option(names = {"-D", "--set"}, paramLabel = "KEY=VALUE", description = "A setting that overrides the config file, e.g. averager.s3.endpoint=http://minio:9000.")
-    Map<String, String> overrides = new HashMap<>();
+    @Mixin
+    ManifestOptions manifestOptions;
 
     @Override
     public Integer call() throws Exception {
-        Map<String, String> settings = cluster.settings();
-        settings.putAll(overrides);
-        AveragerConfig config = new AveragerConfig(settings);
-        Map<String, Object> props = config.consumerProperties();
-        props.putAll(consumer);
-        String manifests = topic != null ? topic : config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG);
+        AveragerConfig config = manifestOptions.config(cluster);
         Synthesis.Target target = new Synthesis.Target(run, sigmaRel,
                 step == null ? OptionalLong.empty() : OptionalLong.of(step));
-        SynthesisReport report = Synthesis.synthesize(ManifestLog.readAll(props, manifests, Duration.ofSeconds(60)),
+        SynthesisReport report = Synthesis.synthesize(manifestOptions.readAll(config),
                 location -> AveragerService.objectStore(location, config),
                 workDir != null ? workDir : Path.of(System.getProperty("java.io.tmpdir")), target, output);
         spec.commandLine().getOut().print(report.describe());

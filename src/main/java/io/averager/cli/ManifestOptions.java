@@ -1,0 +1,38 @@
+package io.averager.cli;
+
+import io.averager.catalog.ManifestLog;
+import io.averager.config.AveragerConfig;
+import io.averager.wire.avro.CheckpointManifest;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.Option;
+
+/** Options of the commands that find checkpoints through the manifests topic. */
+final class ManifestOptions {
+
+    @Option(names = "--topic", paramLabel = "TOPIC", description = "Manifests topic (default: the config's averager.topic.manifests, checkpoint-manifests).")
+    String topic;
+
+    @Option(names = {"-X", "--consumer"}, paramLabel = "KEY=VALUE", description = "A Kafka consumer setting (security, say).")
+    Map<String, String> consumer = new HashMap<>();
+
+    @Option(names = {"-D", "--set"}, paramLabel = "KEY=VALUE", description = "A setting that overrides the config file, e.g. averager.s3.endpoint=http://minio:9000.")
+    Map<String, String> overrides = new HashMap<>();
+
+    /** The settings of {@code cluster} with the {@code -D} overrides. */
+    AveragerConfig config(ClusterOptions cluster) {
+        Map<String, String> settings = cluster.settings();
+        settings.putAll(overrides);
+        return new AveragerConfig(settings);
+    }
+
+    /** Every manifest on the topic, read with {@code config}'s consumer settings and the {@code -X} ones. */
+    List<CheckpointManifest> readAll(AveragerConfig config) {
+        Map<String, Object> props = config.consumerProperties();
+        props.putAll(consumer);
+        String manifests = topic != null ? topic : config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG);
+        return ManifestLog.readAll(props, manifests, Duration.ofSeconds(60));
+    }
+}
