@@ -57,7 +57,6 @@ public final class BenchService {
         }
         sampler.interrupt();
         out.println("peak " + peakHeap.get() + " " + peakRss());
-        System.exit(0);
     }
 
     /** CPU time this process has used, in nanoseconds, or -1 where the platform does not say. */

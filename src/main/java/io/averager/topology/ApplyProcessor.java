@@ -110,7 +110,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         }
         boolean set = state == null || h.getMode() == SnapshotMode.SET;
         if (!set && (!state.getTensors().equals(h.getTensors()) || state.getGrid() != h.getGrid())) {
-            return at + ": tensor layout differs from the run's (" + describeChange(state, h)
+            return at + ": tensor layout differs from the run's (" + SnapshotRules.describeLayoutChange(state, h)
                     + "); publish with mode SET to restart the EMA with a new layout";
         }
         boolean checkpoint = cadence.isDue(state, h.getStep(), record.timestamp(), h.getEndOfRun());
@@ -298,21 +298,5 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
 
     private static void countIncomplete(String reason) {
         Metrics.counter(INCOMPLETE_METRIC, "reason", reason).increment();
-    }
-
-    private static String describeChange(RunState state, SnapshotHeader h) {
-        if (state.getGrid() != h.getGrid()) {
-            return "grid " + h.getGrid() + ", run has " + state.getGrid();
-        }
-        for (TensorInfo t : h.getTensors()) {
-            TensorInfo old = state.getTensors().stream().filter(o -> o.getName().equals(t.getName())).findFirst().orElse(null);
-            if (old == null) {
-                return "tensor " + t.getName() + " is new";
-            }
-            if (!old.equals(t)) {
-                return "tensor " + t.getName() + " is " + t.getDtype() + t.getShape() + ", run has " + old.getDtype() + old.getShape();
-            }
-        }
-        return "the tensor set changed: " + h.getTensors().size() + " tensors, run has " + state.getTensors().size();
     }
 }

@@ -2,6 +2,7 @@ package io.averager.topology;
 
 import io.averager.ema.TensorSpec;
 import io.averager.wire.Tensors;
+import io.averager.wire.avro.RunState;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
@@ -121,6 +122,23 @@ final class SnapshotRules {
                     + expected + " (" + elements + " " + spec.dtype() + " elements)";
         }
         return null;
+    }
+
+    /** How a header's layout differs from its run's: the grid, a new tensor, a changed one, or the set. */
+    static String describeLayoutChange(RunState state, SnapshotHeader h) {
+        if (state.getGrid() != h.getGrid()) {
+            return "grid " + h.getGrid() + ", run has " + state.getGrid();
+        }
+        for (TensorInfo t : h.getTensors()) {
+            TensorInfo old = state.getTensors().stream().filter(o -> o.getName().equals(t.getName())).findFirst().orElse(null);
+            if (old == null) {
+                return "tensor " + t.getName() + " is new";
+            }
+            if (!old.equals(t)) {
+                return "tensor " + t.getName() + " is " + t.getDtype() + t.getShape() + ", run has " + old.getDtype() + old.getShape();
+            }
+        }
+        return "the tensor set changed: " + h.getTensors().size() + " tensors, run has " + state.getTensors().size();
     }
 
     static long chunksOf(long numel, long grid) {
