@@ -86,8 +86,9 @@ public final class AveragerConfig extends AbstractConfig {
     private static final String MAX_TENSOR_ELEMENTS_DOC = "Largest tensor, in elements, a snapshot may declare.";
     public static final String HTTP_PORT_CONFIG = "averager.http.port";
     private static final String HTTP_PORT_DOC = "Port of the HTTP endpoint: GET /metrics (Prometheus), /health/live and"
-            + " /health/ready (200 only while Kafka Streams is RUNNING), the runs API (/runs, /runs/{run}/ema,"
-            + " /runs/{run}/distance) and the status page (/). -1 turns it off; 0 takes any free port.";
+            + " /health/ready (200 only while Kafka Streams is RUNNING and restores no state), the runs API (/runs,"
+            + " /runs/{run}/ema, /runs/{run}/distance, /runs/{run}/synthesize) and the status page (/). -1 turns it off;"
+            + " 0 takes any free port.";
     public static final String HTTP_ADVERTISED_CONFIG = "averager.http.advertised";
     private static final String HTTP_ADVERTISED_DOC = "host or host:port at which other instances and clients reach this"
             + " instance's HTTP endpoint; set as Kafka Streams' application.server, so that a request for a run another"

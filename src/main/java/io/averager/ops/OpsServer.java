@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The HTTP endpoint for operators and users: {@code GET /metrics} (Prometheus text format:
  * averager's own metrics, Kafka Streams' and the JVM's), {@code GET /health/live} (200 unless the
- * Kafka Streams client has failed), {@code GET /health/ready} (200 only while it is RUNNING),
+ * Kafka Streams client has failed), {@code GET /health/ready} (200 only while it is RUNNING and
+ * restores no state),
  * the runs API ({@code /runs}, {@code /runs/{run}/ema?profile=P}, {@code /runs/{run}/distance},
  * {@code /runs/{run}/synthesize?sigma_rel=S[&step=N]}; run ids percent-encoded as one path
  * segment) and the status page ({@code /}). Bad requests get
@@ -103,6 +104,8 @@ public final class OpsServer implements AutoCloseable {
         new JvmGcMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
+        Restoration restoration = new Restoration();
+        streams.setGlobalStateRestoreListener(restoration);
         streamsMetrics = new KafkaStreamsMetrics(streams);
         streamsMetrics.bindTo(registry);
         Metrics.addRegistry(registry);
@@ -110,7 +113,7 @@ public final class OpsServer implements AutoCloseable {
         catalog.start();
         StateQueries state = new StateQueries(streams);
         Owners owners = new Owners(streams, self);
-        Routes routes = new Routes(streams, registry, new RunsApi(state, owners, profiles, catalog),
+        Routes routes = new Routes(streams, restoration, registry, new RunsApi(state, owners, profiles, catalog),
                 new EmaDownload(state, owners, profiles), SynthesisDownload.clearingLeftovers(checkpoints), statusPage());
         server.createContext("/", exchange -> {
             try (exchange) {
@@ -150,7 +153,7 @@ public final class OpsServer implements AutoCloseable {
     }
 
     /** Dispatches requests by method and path. */
-    private record Routes(KafkaStreams streams, PrometheusMeterRegistry registry, RunsApi runs, EmaDownload ema,
+    private record Routes(KafkaStreams streams, Restoration restoration, PrometheusMeterRegistry registry, RunsApi runs, EmaDownload ema,
                           SynthesisDownload synthesis, String statusPage) {
 
         void handle(HttpExchange exchange) {
@@ -187,8 +190,11 @@ public final class OpsServer implements AutoCloseable {
                 case "/metrics" -> Http.send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape());
                 case "/health/live" -> Http.send(exchange, live(state) ? 200 : 503, Http.JSON_TYPE,
                         "{\"state\":\"" + state + "\"}");
-                case "/health/ready" -> Http.send(exchange, state == KafkaStreams.State.RUNNING ? 200 : 503,
-                        Http.JSON_TYPE, "{\"state\":\"" + state + "\"}");
+                case "/health/ready" -> {
+                    int restoring = restoration.partitions();
+                    Http.send(exchange, state == KafkaStreams.State.RUNNING && restoring == 0 ? 200 : 503,
+                            Http.JSON_TYPE, "{\"state\":\"" + state + "\",\"restoring_partitions\":" + restoring + "}");
+                }
                 case "/runs", "/runs/" -> runs.list(exchange);
                 default -> runRoute(exchange, path);
             }

@@ -39,7 +39,7 @@ class OpsEndpointTest {
                 Thread.sleep(200);
                 ready = get(port, "/health/ready");
             }
-            assertThat(ready.body()).contains("RUNNING");
+            assertThat(ready.body()).contains("RUNNING").contains("\"restoring_partitions\":0");
 
             HttpResponse<String> metrics = get(port, "/metrics");
             assertThat(metrics.statusCode()).isEqualTo(200);
