@@ -17,6 +17,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -25,8 +26,11 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 
@@ -93,7 +97,7 @@ public final class PipelineBench {
             }
             bare.consume("bench-bare");
             double consumer = bare.consume("bench-bare");
-            deleteTopics(kafka, "bench-bare");
+            deleteTopics(kafka, "bench-bare"::equals);
             row("bare consumer, read_committed (page cache)", consumer, pipe, "", "", "", "");
             row("bare pipe: producer and consumer at once, best of " + PIPE_PASSES, pipe, pipe, "", "", "", "");
             Model replayed = models.stream().filter(m -> m.dtype() == Dtype.F32)
@@ -161,12 +165,8 @@ public final class PipelineBench {
                     .run(new PrintStream(OutputStream.nullOutputStream()), false);
             row("replay " + label + ", start to last checkpoint", result.bytes() / result.seconds(), pipe, "", "", "", "");
         }
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
-            admin.deleteTopics(admin.listTopics().names().get().stream().filter(t -> t.startsWith(id)).toList()).all().get();
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new IllegalStateException("Could not delete the topics of " + id, e);
-        }
-        Files.move(dir.resolve("service.log"), dataDir.resolve(id + ".log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        deleteTopics(kafka, t -> t.startsWith(id + "-"));
+        Files.move(dir.resolve("service.log"), dataDir.resolve(id + ".log"), StandardCopyOption.REPLACE_EXISTING);
         Directories.deleteTree(dir);
     }
 
@@ -187,22 +187,23 @@ public final class PipelineBench {
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
             admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1)
                     .configs(Map.of("max.message.bytes", Integer.toString(AveragerConfig.MAX_MESSAGE_BYTES))))).all().get();
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             throw new IllegalStateException("Could not create " + topic, e);
         }
     }
 
-    private static void deleteTopics(EmbeddedKafka kafka, String... topics) throws InterruptedException {
+    /** Deletes the topics whose names {@code which} accepts. */
+    private static void deleteTopics(EmbeddedKafka kafka, Predicate<String> which) throws InterruptedException {
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
-            admin.deleteTopics(List.of(topics)).all().get();
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new IllegalStateException("Could not delete " + List.of(topics), e);
+            admin.deleteTopics(admin.listTopics().names().get().stream().filter(which).toList()).all().get();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("Could not delete the benchmark's topics", e);
         }
     }
 
     /** Bytes of the files under {@code dir}. */
     private static long sizeOf(Path dir) throws IOException {
-        try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
+        try (Stream<Path> files = Files.walk(dir)) {
             return files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
         }
     }
