@@ -40,7 +40,8 @@ import org.apache.kafka.clients.admin.NewTopic;
  * its own JVM, averaging snapshots published while it runs (publish to checkpoint stored, with
  * the service's peak heap and RSS and the CPU time it spent a GiB), and for the model nearest
  * 400 MB of float32 a replay and a run without changelog topics. Prints one table, rates as
- * ratios to the bare pipe.
+ * ratios to the bare pipe, with the CPU each row cost a GiB, in the service and in the bench's
+ * JVM (the broker and the clients), and how many of the machine's cores were busy.
  */
 public final class PipelineBench {
 
@@ -89,17 +90,28 @@ public final class PipelineBench {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(dataDir.resolve("kafka"))) {
             BareKafka bare = new BareKafka(kafka.bootstrapServers());
             int records = (int) Math.max(16, budgetBytes / RECORD_BYTES);
+            long pipeBytes = (long) records * RECORD_BYTES;
             createTopic(kafka, "bench-bare");
             bare.pipe("bench-bare", RECORD_BYTES, records / 4);
             double pipe = 0;
+            CpuUse pipeCpu = null;
             for (int pass = 0; pass < PIPE_PASSES; pass++) {
-                pipe = Math.max(pipe, bare.pipe("bench-bare", RECORD_BYTES, records));
+                CpuUse.Mark mark = CpuUse.now();
+                double rate = bare.pipe("bench-bare", RECORD_BYTES, records);
+                if (rate > pipe) {
+                    pipe = rate;
+                    pipeCpu = mark.since();
+                }
             }
             bare.consume("bench-bare");
+            CpuUse.Mark mark = CpuUse.now();
             double consumer = bare.consume("bench-bare");
+            CpuUse consumerCpu = mark.since();
             deleteTopics(kafka, "bench-bare"::equals);
-            row("bare consumer, read_committed (page cache)", consumer, pipe, "", "", "", "");
-            row("bare pipe: producer and consumer at once, best of " + PIPE_PASSES, pipe, pipe, "", "", "", "");
+            long topicBytes = (long) (records / 4 + PIPE_PASSES * records) * RECORD_BYTES;
+            row("bare consumer, read_committed (page cache)", consumer, pipe, "", "", "", consumerCpu, topicBytes, "");
+            row("bare pipe: producer and consumer at once, best of " + PIPE_PASSES, pipe, pipe, "", "", "", pipeCpu,
+                    pipeBytes, "");
             Model replayed = models.stream().filter(m -> m.dtype() == Dtype.F32)
                     .min(Comparator.comparingLong(m -> Math.abs(m.bytes() - (400L << 20)))).orElse(null);
             for (Model model : models) {
@@ -109,11 +121,15 @@ public final class PipelineBench {
                 }
             }
         }
-        out.printf("%-58s %9s %6s %10s %10s %9s %10s%n", "what", "MiB/s", "/pipe", "peak heap", "peak RSS", "CPU s/GiB",
-                "state dir");
+        out.printf("%-58s %9s %6s %10s %10s %9s %9s %6s %10s%n", "", "", "", "service", "service", "service",
+                "bench JVM", "cores", "service");
+        out.printf("%-58s %9s %6s %10s %10s %9s %9s %6s %10s%n", "what", "MiB/s", "/pipe", "peak heap", "peak RSS", "CPU s/GiB",
+                "CPU s/GiB", "busy", "state dir");
         for (String[] r : rows) {
-            out.printf("%-58s %9s %6s %10s %10s %9s %10s%n", (Object[]) r);
+            out.printf("%-58s %9s %6s %10s %10s %9s %9s %6s %10s%n", (Object[]) r);
         }
+        out.printf("The bench JVM hosts the broker and the bench's own clients (bare clients, publisher, replay); cores busy is"
+                + " the whole machine's average over the timed stretch, of %d.%n", Runtime.getRuntime().availableProcessors());
     }
 
     /**
@@ -145,25 +161,31 @@ public final class PipelineBench {
         long[] peak;
         double seconds;
         long cpuNanos;
+        CpuUse benchCpu;
         try (Child service = Child.start(dir, settings, serviceJvm);
              SnapshotPublisher publisher = new SnapshotPublisher(Map.of("bootstrap.servers", kafka.bootstrapServers()),
                      id + "-snapshots", SnapshotPublisher.DEFAULT_GRID)) {
             service.await("ready");
             publish(publisher, "bench-warmup", warmup, WARMUP_SNAPSHOTS);
             long cpuBefore = service.cpuAtCheckpoint("bench-warmup", WARMUP_SNAPSHOTS);
+            CpuUse.Mark mark = CpuUse.now();
             long start = System.nanoTime();
             publish(publisher, RUN, synthetic, snapshots);
             cpuNanos = service.cpuAtCheckpoint(RUN, snapshots) - cpuBefore;
             seconds = (System.nanoTime() - start) / 1e9;
+            benchCpu = mark.since();
             peak = service.stop();
         }
         long bytes = synthetic.bytes() * snapshots;
         row("end to end " + label + ", publish to checkpoint", bytes / seconds, pipe, mib(peak[0]), mib(peak[1]),
-                String.format("%.1f", cpuNanos / 1e9 / (bytes / (double) (1 << 30))), mib(sizeOf(dir.resolve("state"))));
+                String.format("%.1f", cpuNanos / 1e9 / (bytes / (double) (1 << 30))), benchCpu, bytes,
+                mib(sizeOf(dir.resolve("state"))));
         if (replay) {
+            CpuUse.Mark mark = CpuUse.now();
             Replay.Result result = new Replay(settings, new Selection(Set.of(RUN), Long.MIN_VALUE, Long.MAX_VALUE), true, false)
                     .run(new PrintStream(OutputStream.nullOutputStream()), false);
-            row("replay " + label + ", start to last checkpoint", result.bytes() / result.seconds(), pipe, "", "", "", "");
+            row("replay " + label + ", start to last checkpoint", result.bytes() / result.seconds(), pipe, "", "", "",
+                    mark.since(), result.bytes(), "");
         }
         deleteTopics(kafka, t -> t.startsWith(id + "-"));
         Files.move(dir.resolve("service.log"), dataDir.resolve(id + ".log"), StandardCopyOption.REPLACE_EXISTING);
@@ -177,9 +199,11 @@ public final class PipelineBench {
         }
     }
 
-    private void row(String what, double rate, double pipe, String heap, String rss, String cpu, String state) {
+    /** A table row; {@code bench} is the CPU this JVM and the machine spent moving {@code bytes}. */
+    private void row(String what, double rate, double pipe, String heap, String rss, String serviceCpu, CpuUse bench,
+                     long bytes, String state) {
         rows.add(new String[] {what, String.format("%.1f", rate / (1 << 20)), String.format("%.2f", rate / pipe), heap, rss,
-                cpu, state});
+                serviceCpu, String.format("%.1f", bench.secondsPerGib(bytes)), String.format("%.2f", bench.busyCores()), state});
         out.printf("  %s: %.1f MiB/s (%.2f of the bare pipe)%n", what, rate / (1 << 20), rate / pipe);
     }
 
