@@ -1,6 +1,7 @@
 package io.averager.bench;
 
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -18,10 +19,11 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  */
 final class BareKafka {
 
-    private final String bootstrapServers;
+    private final Map<String, String> clients;
 
-    BareKafka(String bootstrapServers) {
-        this.bootstrapServers = bootstrapServers;
+    /** Clients with these settings ({@code bootstrap.servers}, security). */
+    BareKafka(Map<String, String> clients) {
+        this.clients = Map.copyOf(clients);
     }
 
     /**
@@ -77,14 +79,15 @@ final class BareKafka {
     }
 
     private KafkaConsumer<byte[], byte[]> consumer() {
-        Map<String, Object> props = Map.of("bootstrap.servers", bootstrapServers, "isolation.level", "read_committed",
-                "fetch.max.bytes", 64 << 20, "max.partition.fetch.bytes", 64 << 20);
+        Map<String, Object> props = new HashMap<>(clients);
+        props.putAll(Map.of("isolation.level", "read_committed", "fetch.max.bytes", 64 << 20,
+                "max.partition.fetch.bytes", 64 << 20));
         return new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
     }
 
     private KafkaProducer<byte[], byte[]> producer() {
-        Map<String, Object> props = Map.of("bootstrap.servers", bootstrapServers, "max.request.size", 64 << 20,
-                "linger.ms", 5);
+        Map<String, Object> props = new HashMap<>(clients);
+        props.putAll(Map.of("max.request.size", 64 << 20, "linger.ms", 5));
         return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
     }
 }

@@ -23,6 +23,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
@@ -62,6 +63,7 @@ public final class PipelineBench {
     private static final int PIPE_PASSES = 3;
 
     private final Path dataDir;
+    private final Map<String, String> cluster;
     private final List<Model> models;
     private final long budgetBytes;
     private final Map<String, String> serviceSettings;
@@ -70,13 +72,16 @@ public final class PipelineBench {
     private final List<String[]> rows = new ArrayList<>();
 
     /**
+     * @param cluster client settings of the cluster to run on ({@code bootstrap.servers}, security);
+     *     empty for an embedded broker in this JVM, under {@code dataDir}
      * @param budgetBytes snapshot bytes to publish a model (at least two snapshots)
      * @param serviceSettings extra service settings for every model (e.g. RocksDB or Kafka options)
      * @param serviceJvm options of the service's JVM
      */
-    public PipelineBench(Path dataDir, List<Model> models, long budgetBytes, Map<String, String> serviceSettings,
-                         List<String> serviceJvm, PrintStream out) {
+    public PipelineBench(Path dataDir, Map<String, String> cluster, List<Model> models, long budgetBytes,
+                         Map<String, String> serviceSettings, List<String> serviceJvm, PrintStream out) {
         this.dataDir = dataDir;
+        this.cluster = Map.copyOf(cluster);
         this.models = List.copyOf(models);
         this.budgetBytes = budgetBytes;
         this.serviceSettings = Map.copyOf(serviceSettings);
@@ -85,40 +90,51 @@ public final class PipelineBench {
     }
 
     public void run() throws IOException, InterruptedException {
+        if (!cluster.isEmpty()) {
+            out.printf("averager bench pipeline: cluster %s, %d cores here, %s a model, service JVM %s %s%n",
+                    cluster.get("bootstrap.servers"), Runtime.getRuntime().availableProcessors(), mib(budgetBytes), serviceJvm,
+                    serviceSettings);
+            run(cluster);
+            return;
+        }
         out.printf("averager bench pipeline: embedded broker, %d cores, %s a model, service JVM %s %s%n",
                 Runtime.getRuntime().availableProcessors(), mib(budgetBytes), serviceJvm, serviceSettings);
         try (EmbeddedKafka kafka = EmbeddedKafka.start(dataDir.resolve("kafka"))) {
-            BareKafka bare = new BareKafka(kafka.bootstrapServers());
-            int records = (int) Math.max(16, budgetBytes / RECORD_BYTES);
-            long pipeBytes = (long) records * RECORD_BYTES;
-            createTopic(kafka, "bench-bare");
-            bare.pipe("bench-bare", RECORD_BYTES, records / 4);
-            double pipe = 0;
-            CpuUse pipeCpu = null;
-            for (int pass = 0; pass < PIPE_PASSES; pass++) {
-                CpuUse.Mark mark = CpuUse.now();
-                double rate = bare.pipe("bench-bare", RECORD_BYTES, records);
-                if (rate > pipe) {
-                    pipe = rate;
-                    pipeCpu = mark.since();
-                }
-            }
-            bare.consume("bench-bare");
+            run(Map.of("bootstrap.servers", kafka.bootstrapServers()));
+        }
+    }
+
+    private void run(Map<String, String> clients) throws IOException, InterruptedException {
+        BareKafka bare = new BareKafka(clients);
+        int records = (int) Math.max(16, budgetBytes / RECORD_BYTES);
+        long pipeBytes = (long) records * RECORD_BYTES;
+        createTopic(clients, "bench-bare");
+        bare.pipe("bench-bare", RECORD_BYTES, records / 4);
+        double pipe = 0;
+        CpuUse pipeCpu = null;
+        for (int pass = 0; pass < PIPE_PASSES; pass++) {
             CpuUse.Mark mark = CpuUse.now();
-            double consumer = bare.consume("bench-bare");
-            CpuUse consumerCpu = mark.since();
-            deleteTopics(kafka, "bench-bare"::equals);
-            long topicBytes = (long) (records / 4 + PIPE_PASSES * records) * RECORD_BYTES;
-            row("bare consumer, read_committed (page cache)", consumer, pipe, "", "", "", consumerCpu, topicBytes, "");
-            row("bare pipe: producer and consumer at once, best of " + PIPE_PASSES, pipe, pipe, "", "", "", pipeCpu,
-                    pipeBytes, "");
-            Model replayed = models.stream().filter(m -> m.dtype() == Dtype.F32)
-                    .min(Comparator.comparingLong(m -> Math.abs(m.bytes() - (400L << 20)))).orElse(null);
-            for (Model model : models) {
-                endToEnd(kafka, model, pipe, true, model.equals(replayed));
-                if (model.equals(replayed)) {
-                    endToEnd(kafka, model, pipe, false, false);
-                }
+            double rate = bare.pipe("bench-bare", RECORD_BYTES, records);
+            if (rate > pipe) {
+                pipe = rate;
+                pipeCpu = mark.since();
+            }
+        }
+        bare.consume("bench-bare");
+        CpuUse.Mark mark = CpuUse.now();
+        double consumer = bare.consume("bench-bare");
+        CpuUse consumerCpu = mark.since();
+        deleteTopics(clients, "bench-bare"::equals);
+        long topicBytes = (long) (records / 4 + PIPE_PASSES * records) * RECORD_BYTES;
+        row("bare consumer, read_committed (page cache)", consumer, pipe, "", "", "", consumerCpu, topicBytes, "");
+        row("bare pipe: producer and consumer at once, best of " + PIPE_PASSES, pipe, pipe, "", "", "", pipeCpu,
+                pipeBytes, "");
+        Model replayed = models.stream().filter(m -> m.dtype() == Dtype.F32)
+                .min(Comparator.comparingLong(m -> Math.abs(m.bytes() - (400L << 20)))).orElse(null);
+        for (Model model : models) {
+            endToEnd(clients, model, pipe, true, model.equals(replayed));
+            if (model.equals(replayed)) {
+                endToEnd(clients, model, pipe, false, false);
             }
         }
         out.printf("%-58s %9s %6s %10s %10s %9s %9s %6s %10s%n", "", "", "", "service", "service", "service",
@@ -128,8 +144,9 @@ public final class PipelineBench {
         for (String[] r : rows) {
             out.printf("%-58s %9s %6s %10s %10s %9s %9s %6s %10s%n", (Object[]) r);
         }
-        out.printf("The bench JVM hosts the broker and the bench's own clients (bare clients, publisher, replay); cores busy is"
-                + " the whole machine's average over the timed stretch, of %d.%n", Runtime.getRuntime().availableProcessors());
+        out.printf("The bench JVM runs the bench's own clients (bare clients, publisher, replay)%s; cores busy is this"
+                + " machine's average over the timed stretch, of %d.%n", cluster.isEmpty() ? " and the broker" : "",
+                Runtime.getRuntime().availableProcessors());
     }
 
     /**
@@ -137,11 +154,13 @@ public final class PipelineBench {
      * {@value #WARMUP_SNAPSHOTS} snapshots of the same model that lets both JVMs compile their hot
      * code first; then, if asked, replays it.
      */
-    private void endToEnd(EmbeddedKafka kafka, Model model, double pipe, boolean changelog, boolean replay)
+    private void endToEnd(Map<String, String> clients, Model model, double pipe, boolean changelog, boolean replay)
             throws IOException, InterruptedException {
         String id = "bench-" + model.dtype().name().toLowerCase() + "-" + model.params() + (changelog ? "" : "-local");
         Path dir = dataDir.resolve(id);
-        Map<String, String> settings = new HashMap<>(kafka.serviceDefaults(dir));
+        Map<String, String> settings = new HashMap<>(clients);
+        settings.put("state.dir", dir.resolve("state").toAbsolutePath().toString());
+        settings.put(AveragerConfig.CHECKPOINT_STORE_CONFIG, dir.resolve("checkpoints").toAbsolutePath().toString());
         settings.put("application.id", id);
         settings.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, id + "-snapshots");
         settings.put(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG, id + "-checkpoints");
@@ -163,7 +182,7 @@ public final class PipelineBench {
         long cpuNanos;
         CpuUse benchCpu;
         try (Child service = Child.start(dir, settings, serviceJvm);
-             SnapshotPublisher publisher = new SnapshotPublisher(Map.of("bootstrap.servers", kafka.bootstrapServers()),
+             SnapshotPublisher publisher = new SnapshotPublisher(Map.copyOf(clients),
                      id + "-snapshots", SnapshotPublisher.DEFAULT_GRID)) {
             service.await("ready");
             publish(publisher, "bench-warmup", warmup, WARMUP_SNAPSHOTS);
@@ -187,7 +206,8 @@ public final class PipelineBench {
             row("replay " + label + ", start to last checkpoint", result.bytes() / result.seconds(), pipe, "", "", "",
                     mark.since(), result.bytes(), "");
         }
-        deleteTopics(kafka, t -> t.startsWith(id + "-"));
+        deleteTopics(clients, t -> t.startsWith(id + "-"));
+        deleteGroups(clients, g -> g.equals(id) || g.startsWith(id + "-"));
         Files.move(dir.resolve("service.log"), dataDir.resolve(id + ".log"), StandardCopyOption.REPLACE_EXISTING);
         Directories.deleteTree(dir);
     }
@@ -207,9 +227,10 @@ public final class PipelineBench {
         out.printf("  %s: %.1f MiB/s (%.2f of the bare pipe)%n", what, rate / (1 << 20), rate / pipe);
     }
 
-    private static void createTopic(EmbeddedKafka kafka, String topic) throws InterruptedException {
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
-            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1)
+    /** A one-partition topic, replicated as the cluster's default says. */
+    private static void createTopic(Map<String, String> clients, String topic) throws InterruptedException {
+        try (Admin admin = Admin.create(Map.copyOf(clients))) {
+            admin.createTopics(List.of(new NewTopic(topic, Optional.of(1), Optional.empty())
                     .configs(Map.of("max.message.bytes", Integer.toString(AveragerConfig.MAX_MESSAGE_BYTES))))).all().get();
         } catch (ExecutionException e) {
             throw new IllegalStateException("Could not create " + topic, e);
@@ -217,11 +238,21 @@ public final class PipelineBench {
     }
 
     /** Deletes the topics whose names {@code which} accepts. */
-    private static void deleteTopics(EmbeddedKafka kafka, Predicate<String> which) throws InterruptedException {
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+    private static void deleteTopics(Map<String, String> clients, Predicate<String> which) throws InterruptedException {
+        try (Admin admin = Admin.create(Map.copyOf(clients))) {
             admin.deleteTopics(admin.listTopics().names().get().stream().filter(which).toList()).all().get();
         } catch (ExecutionException e) {
             throw new IllegalStateException("Could not delete the benchmark's topics", e);
+        }
+    }
+
+    /** Deletes the consumer groups whose ids {@code which} accepts (the service's and its sink's). */
+    private static void deleteGroups(Map<String, String> clients, Predicate<String> which) throws InterruptedException {
+        try (Admin admin = Admin.create(Map.copyOf(clients))) {
+            List<String> groups = admin.listConsumerGroups().all().get().stream().map(g -> g.groupId()).filter(which).toList();
+            admin.deleteConsumerGroups(groups).all().get();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("Could not delete the benchmark's consumer groups", e);
         }
     }
 

@@ -3,12 +3,15 @@ package io.averager.cli;
 import io.averager.Directories;
 import io.averager.bench.KernelBench;
 import io.averager.bench.PipelineBench;
+import io.averager.config.AveragerConfig;
 import io.averager.ema.Dtype;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -17,7 +20,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Runs benchmarks and prints their figures as ratios to the limits measured in the same run."
                 + " 'kernels': EMA kernel throughput for each floating input type against a plain-Java triad over"
-                + " memory. 'pipeline': on an embedded broker, a bare consumer and a bare producer-and-consumer pipe,"
+                + " memory. 'pipeline': on an embedded broker (or the cluster of --bootstrap-servers or --config), a bare"
+                + " consumer and a bare producer-and-consumer pipe,"
                 + " then the service (its own JVM) averaging each model from publish to stored checkpoint, with its"
                 + " peak heap and RSS, and a replay. 'all' (the default): both.")
 final class BenchCommand implements Callable<Integer> {
@@ -53,6 +57,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--data-dir", paramLabel = "DIR", description = "Where the broker and files go (default: a new temporary directory).")
     Path dataDir;
 
+    @ArgGroup(exclusive = true)
+    ClusterOptions cluster;
+
     @Override
     public Integer call() throws Exception {
         if (which != Which.pipeline) {
@@ -67,7 +74,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             Path dir = Workspace.prepare(dataDir, "averager-bench-");
             try {
-                new PipelineBench(dir, models, budgetMiB << 20, settings, serviceJvm, System.out).run();
+                new PipelineBench(dir, clients(), models, budgetMiB << 20, settings, serviceJvm, System.out).run();
             } finally {
                 if (dataDir == null) {
                     Directories.deleteTree(dir);
@@ -75,6 +82,16 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The cluster's client settings (address and security), or none for the embedded broker. */
+    private Map<String, String> clients() {
+        if (cluster == null) {
+            return Map.of();
+        }
+        Map<String, String> clients = new HashMap<>();
+        new AveragerConfig(cluster.settings()).clientProperties().forEach((k, v) -> clients.put(k, String.valueOf(v)));
+        return clients;
     }
 
     private static long parseParams(String text) {
