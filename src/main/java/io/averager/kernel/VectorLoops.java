@@ -200,14 +200,14 @@ final class VectorLoops {
     /**
      * {@link Float16#halfToFloat(short)} lane by lane, on sign-extended half bits. The exponent is
      * rebiased by adding, twice for infinities and NaN (whose payload moves up with the mantissa).
-     * A subnormal {@code m * 2^-24} rebiased that way reads as {@code 2^-14 + m * 2^-24}, and
-     * subtracting {@code 2^-14} from it is exact.
+     * A subnormal {@code m * 2^-24} rebiased that way, and given the exponent of the smallest
+     * normal half, reads as {@code 2^-14 + m * 2^-24}; subtracting {@code 2^-14} from it is exact.
      */
     static FloatVector halfToFloat(IntVector h) {
         IntVector magnitude = h.and(0x7FFF);
         IntVector bits = magnitude.lanewise(VectorOperators.LSHL, 13).add(112 << 23);
         bits = bits.blend(bits.add(112 << 23), magnitude.compare(VectorOperators.GE, 0x7C00));
-        IntVector subnormal = bits.reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts();
+        IntVector subnormal = bits.add(1 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts();
         bits = bits.blend(subnormal, magnitude.compare(VectorOperators.LT, 0x400));
         return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
