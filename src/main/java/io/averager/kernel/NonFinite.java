@@ -52,7 +52,7 @@ public final class NonFinite {
         ByteBuffer b = x.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         int at = b.position();
         // Either way the search below starts at the first suspect element, or where the fast scan stopped.
-        int from = vectors ? VectorScan.firstIndex(b, dtype, count) : switch (dtype) {
+        int from = vectors ? VectorScan.suspect(b, dtype, count) : switch (dtype) {
             case F32 -> suspectBlock(b, count, 0x7F80_0000, 0x0080_0000);
             case F64 -> suspectBlock(b, count);
             case F16 -> 2 * suspectBlock(b, count / 2, 0x7C00_7C00, 0x0400_0400);

@@ -15,16 +15,19 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * {@link JavaKernel}'s loops in the Vector API: each vector is read from the buffers where it
  * lies and written back there, with no scratch copies; the elements after the last whole vector
- * are left to the caller's scalar loops. With {@link VectorScan}, the only class that names incubator
- * types, loaded only when the module {@code jdk.incubator.vector} is in the boot layer. Stateless and thread-safe.
+ * are left to the caller's scalar loops. With {@link VectorScan}, the only class that names
+ * incubator types, loaded only when the module {@code jdk.incubator.vector} is in the boot layer.
+ * Stateless and thread-safe.
  *
- * <p>Heap buffers are read and written through their
- * arrays. The EMA is computed lane by lane as the scalar loops compute it, a multiplication and an
- * addition each rounded (never fused), so the results are the same bit for bit. The distance
- * sums follow {@link LaneSums}: every lane adds at most {@link #FLUSH} float squares before they
- * are added into double lanes, which keeps the documented bound of a relative
- * {@code (FLUSH + 2) u < 6e-7}; a group of {@link #GROUP} elements whose float sums are not
- * finite or are tiny is summed again from the buffers in double.
+ * <p>Heap buffers are read and written through their arrays. The EMA is computed lane by lane as
+ * the scalar loops compute it, a multiplication and an addition each rounded (never fused), so the
+ * results are the same bit for bit. The distance sums follow {@link LaneSums}: a difference is
+ * rounded to float, then every float lane adds at most {@link #FLUSH} squares, each with one fused
+ * multiply-add and so one rounding, before the lanes are added into double lanes. Every term is
+ * non-negative, so the sums stay within a relative {@code (FLUSH + 1) u < 6e-7} of the exact ones
+ * ({@code u = 2^-24}), inside {@link LaneSums}' documented bound; a group of {@link #GROUP}
+ * elements whose float sums are not finite or are below {@code 2^-100} is summed again from the
+ * buffers in double. Double inputs are summed in double lanes.
  */
 final class VectorLoops {
 
@@ -114,8 +117,9 @@ final class VectorLoops {
                 FloatVector u = loadFloats(e, i).mul(d).add(xi.mul(omd));
                 store(u, e, i);
                 FloatVector a = u.sub(xi);
-                fd = fd.add(a.mul(a));
-                fr = fr.add(xi.mul(xi));
+                // Fused: the sums need not equal any other kernel's, and one rounding beats two.
+                fd = a.fma(a, fd);
+                fr = xi.fma(xi, fr);
             }
             // Written out rather than in a method: compiled on its own, it would not be inlined
             // here, and every flush would allocate its vectors.
@@ -149,8 +153,8 @@ final class VectorLoops {
             DoubleVector u = loadDoubles(e, i).mul(decay).add(xi.mul(omd));
             store(u, e, i);
             DoubleVector a = u.sub(xi);
-            differences = differences.add(a.mul(a));
-            raws = raws.add(xi.mul(xi));
+            differences = a.fma(a, differences);
+            raws = xi.fma(xi, raws);
         }
         sums.addSums(differences.reduceLanes(VectorOperators.ADD), raws.reduceLanes(VectorOperators.ADD));
     }
@@ -209,7 +213,8 @@ final class VectorLoops {
         bits = bits.blend(bits.add(112 << 23), magnitude.compare(VectorOperators.GE, 0x7C00));
         IntVector subnormal = bits.add(1 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts();
         bits = bits.blend(subnormal, magnitude.compare(VectorOperators.LT, 0x400));
-        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+        // Sign-extended: the sign is already in the top bit.
+        return bits.or(h.and(0x8000_0000)).reinterpretAsFloats();
     }
 
     private static boolean trusted(double sum) {
