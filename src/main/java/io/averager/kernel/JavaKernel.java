@@ -14,8 +14,9 @@ import org.slf4j.LoggerFactory;
  * buffers. Stateless and thread-safe.
  *
  * <p>The work is memory-bound. When the JVM runs with {@code --add-modules jdk.incubator.vector}
- * it runs {@link VectorLoops}, which read and write each vector where it lies and keep up with
- * memory for every input type. Without the module it runs scalar loops that move data in blocks:
+ * it runs {@link VectorLoops} on heap buffers (the service's), which read and write each vector
+ * where it lies. Without the module, and on direct or read-only buffers, it runs scalar loops that
+ * move data in blocks:
  * bulk little-endian copies into small per-thread scratch arrays (a plain memory copy on
  * little-endian machines), then a loop over arrays simple enough for the JIT to vectorize (all but
  * the widening of 16-bit inputs), then a bulk copy back. Both give the same EMA, bit for bit.
@@ -67,7 +68,7 @@ public final class JavaKernel implements Kernel {
             ema.put(ema.position(), x, x.position(), count * input.size());
             return;
         }
-        if (vectors) {
+        if (vectors && VectorLoops.takes(ema, x)) {
             VectorLoops.widen(ema, x, input, count);
             int done = VectorLoops.covered(count);
             widenScalar(at(ema, done, Dtype.F32), at(x, done, input), input, count - done);
@@ -117,7 +118,7 @@ public final class JavaKernel implements Kernel {
     // The vector loops stop at the last whole vector; the scalar loops take the rest.
     private void updateFloating(ByteBuffer ema, Dtype accumulator, ByteBuffer x, Dtype input, int count, double decay,
                                 DistanceSums sums) {
-        if (!vectors) {
+        if (!vectors || !VectorLoops.takes(ema, x)) {
             if (accumulator == Dtype.F64) {
                 updateF64(ema, x, count, decay, sums);
             } else {

@@ -19,7 +19,8 @@ import jdk.incubator.vector.VectorSpecies;
  * incubator types, loaded only when the module {@code jdk.incubator.vector} is in the boot layer.
  * Stateless and thread-safe.
  *
- * <p>Heap buffers are read and written through their arrays. The EMA is computed lane by lane as
+ * <p>They take heap buffers only, read and written through their arrays, which Java 17 does about
+ * a third faster than through the buffers; the service's buffers are all on the heap. The EMA is computed lane by lane as
  * the scalar loops compute it, a multiplication and an addition each rounded (never fused), so the
  * results are the same bit for bit. The distance sums follow {@link LaneSums}: a difference is
  * rounded to float, then every float lane adds at most {@link #FLUSH} squares, each with one fused
@@ -41,6 +42,8 @@ final class VectorLoops {
     private static final VectorSpecies<Double> WIDE =
             VectorSpecies.of(double.class, VectorShape.forBitSize(FLOATS.vectorBitSize()));
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final int STEP = FLOATS.length();
+    private static final int DOUBLE_STEP = DOUBLES.length();
 
     /** Float squares a lane adds before they are added into double: the error bound grows with it. */
     static final int FLUSH = 8;
@@ -68,13 +71,23 @@ final class VectorLoops {
         return DOUBLES.loopBound(count);
     }
 
+    /** Whether the vector loops take these buffers: heap buffers with accessible arrays, as the service's are. */
+    static boolean takes(ByteBuffer ema, ByteBuffer x) {
+        return ema.hasArray() && x.hasArray();
+    }
+
     /** Widens the first {@link #covered(int)} elements of 16-bit {@code x} into float {@code ema}. */
     static void widen(ByteBuffer ema, ByteBuffer x, Dtype input, int count) {
-        Bytes e = new Bytes(ema);
-        Bytes v = new Bytes(x);
+        byte[] e = ema.array();
+        int e0 = offset(ema);
+        byte[] v = x.array();
+        int x0 = offset(x);
         int end = covered(count);
-        for (int i = 0; i < end; i += FLOATS.length()) {
-            store(load(v, input, i), e, i);
+        for (int i = 0; i < end; i += STEP) {
+            IntVector bits = halves(v, x0, i);
+            FloatVector f = input == Dtype.BF16 ? bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats()
+                    : halfToFloat(bits);
+            f.intoByteArray(e, e0 + 4 * i, LE);
         }
     }
 
@@ -83,18 +96,27 @@ final class VectorLoops {
      * {@code d} and {@code omd}, adding their distance sums to {@code sums} when it is not null.
      */
     static void updateF32(ByteBuffer ema, ByteBuffer x, Dtype input, int count, float d, float omd, DistanceSums sums) {
-        Bytes e = new Bytes(ema);
-        Bytes v = new Bytes(x);
+        byte[] e = ema.array();
+        int e0 = offset(ema);
+        byte[] v = x.array();
+        int x0 = offset(x);
         int end = covered(count);
         if (sums == null) {
-            for (int i = 0; i < end; i += FLOATS.length()) {
-                store(loadFloats(e, i).mul(d).add(load(v, input, i).mul(omd)), e, i);
+            switch (input) {
+                case F32 -> f32(e, e0, v, x0, end, d, omd);
+                case BF16 -> bf16(e, e0, v, x0, end, d, omd);
+                default -> f16(e, e0, v, x0, end, d, omd);
             }
             return;
         }
+        double[] group = new double[2];
         for (int from = 0; from < end; from += GROUP) {
             int to = Math.min(end, from + GROUP);
-            double[] group = blendAndSum(e, v, input, from, to, d, omd);
+            switch (input) {
+                case F32 -> f32Sums(e, e0, v, x0, from, to, d, omd, group);
+                case BF16 -> bf16Sums(e, e0, v, x0, from, to, d, omd, group);
+                default -> f16Sums(e, e0, v, x0, from, to, d, omd, group);
+            }
             if (trusted(group[0]) && trusted(group[1])) {
                 sums.addSums(group[0], group[1]);
             } else {
@@ -103,32 +125,102 @@ final class VectorLoops {
         }
     }
 
-    // Each float lane adds FLUSH squares at most, then the lanes go into double lanes.
-    private static double[] blendAndSum(Bytes e, Bytes v, Dtype input, int from, int to, float d, float omd) {
+    // One loop for each input type and each of with and without sums, every vector operation
+    // written out in it: C2 keeps vectors in registers only where it sees every use, and a loop
+    // that merged vectors from several input types, or called a helper compiled on its own,
+    // allocated a vector object per iteration, five times slower.
+
+    private static void f32(byte[] e, int e0, byte[] x, int x0, int end, float d, float omd) {
+        for (int i = 0; i < end; i += STEP) {
+            FloatVector xi = FloatVector.fromByteArray(FLOATS, x, x0 + 4 * i, LE);
+            FloatVector.fromByteArray(FLOATS, e, e0 + 4 * i, LE).mul(d).add(xi.mul(omd)).intoByteArray(e, e0 + 4 * i, LE);
+        }
+    }
+
+    private static void bf16(byte[] e, int e0, byte[] x, int x0, int end, float d, float omd) {
+        for (int i = 0; i < end; i += STEP) {
+            FloatVector xi = halves(x, x0, i).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector.fromByteArray(FLOATS, e, e0 + 4 * i, LE).mul(d).add(xi.mul(omd)).intoByteArray(e, e0 + 4 * i, LE);
+        }
+    }
+
+    private static void f16(byte[] e, int e0, byte[] x, int x0, int end, float d, float omd) {
+        for (int i = 0; i < end; i += STEP) {
+            FloatVector xi = halfToFloat(halves(x, x0, i));
+            FloatVector.fromByteArray(FLOATS, e, e0 + 4 * i, LE).mul(d).add(xi.mul(omd)).intoByteArray(e, e0 + 4 * i, LE);
+        }
+    }
+
+    // In the sums loops each float lane adds FLUSH squares at most, then the lanes go into double
+    // lanes. The flush is written out too: the conversion needs a constant part number.
+
+    private static void f32Sums(byte[] e, int e0, byte[] x, int x0, int from, int to, float d, float omd, double[] out) {
         DoubleVector differences = DoubleVector.zero(WIDE);
         DoubleVector raws = DoubleVector.zero(WIDE);
-        int step = FLOATS.length();
         for (int i = from; i < to; ) {
-            int flushAt = Math.min(to, i + FLUSH * step);
+            int flushAt = Math.min(to, i + FLUSH * STEP);
             FloatVector fd = FloatVector.zero(FLOATS);
             FloatVector fr = FloatVector.zero(FLOATS);
-            for (; i < flushAt; i += step) {
-                FloatVector xi = load(v, input, i);
-                FloatVector u = loadFloats(e, i).mul(d).add(xi.mul(omd));
-                store(u, e, i);
+            for (; i < flushAt; i += STEP) {
+                FloatVector xi = FloatVector.fromByteArray(FLOATS, x, x0 + 4 * i, LE);
+                FloatVector u = FloatVector.fromByteArray(FLOATS, e, e0 + 4 * i, LE).mul(d).add(xi.mul(omd));
+                u.intoByteArray(e, e0 + 4 * i, LE);
                 FloatVector a = u.sub(xi);
-                // Fused: the sums need not equal any other kernel's, and one rounding beats two.
                 fd = a.fma(a, fd);
                 fr = xi.fma(xi, fr);
             }
-            // Written out rather than in a method: compiled on its own, it would not be inlined
-            // here, and every flush would allocate its vectors.
             differences = differences.add(fd.convertShape(VectorOperators.F2D, WIDE, 0))
                     .add(fd.convertShape(VectorOperators.F2D, WIDE, 1));
-            raws = raws.add(fr.convertShape(VectorOperators.F2D, WIDE, 0))
-                    .add(fr.convertShape(VectorOperators.F2D, WIDE, 1));
+            raws = raws.add(fr.convertShape(VectorOperators.F2D, WIDE, 0)).add(fr.convertShape(VectorOperators.F2D, WIDE, 1));
         }
-        return new double[] {differences.reduceLanes(VectorOperators.ADD), raws.reduceLanes(VectorOperators.ADD)};
+        out[0] = differences.reduceLanes(VectorOperators.ADD);
+        out[1] = raws.reduceLanes(VectorOperators.ADD);
+    }
+
+    private static void bf16Sums(byte[] e, int e0, byte[] x, int x0, int from, int to, float d, float omd, double[] out) {
+        DoubleVector differences = DoubleVector.zero(WIDE);
+        DoubleVector raws = DoubleVector.zero(WIDE);
+        for (int i = from; i < to; ) {
+            int flushAt = Math.min(to, i + FLUSH * STEP);
+            FloatVector fd = FloatVector.zero(FLOATS);
+            FloatVector fr = FloatVector.zero(FLOATS);
+            for (; i < flushAt; i += STEP) {
+                FloatVector xi = halves(x, x0, i).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+                FloatVector u = FloatVector.fromByteArray(FLOATS, e, e0 + 4 * i, LE).mul(d).add(xi.mul(omd));
+                u.intoByteArray(e, e0 + 4 * i, LE);
+                FloatVector a = u.sub(xi);
+                fd = a.fma(a, fd);
+                fr = xi.fma(xi, fr);
+            }
+            differences = differences.add(fd.convertShape(VectorOperators.F2D, WIDE, 0))
+                    .add(fd.convertShape(VectorOperators.F2D, WIDE, 1));
+            raws = raws.add(fr.convertShape(VectorOperators.F2D, WIDE, 0)).add(fr.convertShape(VectorOperators.F2D, WIDE, 1));
+        }
+        out[0] = differences.reduceLanes(VectorOperators.ADD);
+        out[1] = raws.reduceLanes(VectorOperators.ADD);
+    }
+
+    private static void f16Sums(byte[] e, int e0, byte[] x, int x0, int from, int to, float d, float omd, double[] out) {
+        DoubleVector differences = DoubleVector.zero(WIDE);
+        DoubleVector raws = DoubleVector.zero(WIDE);
+        for (int i = from; i < to; ) {
+            int flushAt = Math.min(to, i + FLUSH * STEP);
+            FloatVector fd = FloatVector.zero(FLOATS);
+            FloatVector fr = FloatVector.zero(FLOATS);
+            for (; i < flushAt; i += STEP) {
+                FloatVector xi = halfToFloat(halves(x, x0, i));
+                FloatVector u = FloatVector.fromByteArray(FLOATS, e, e0 + 4 * i, LE).mul(d).add(xi.mul(omd));
+                u.intoByteArray(e, e0 + 4 * i, LE);
+                FloatVector a = u.sub(xi);
+                fd = a.fma(a, fd);
+                fr = xi.fma(xi, fr);
+            }
+            differences = differences.add(fd.convertShape(VectorOperators.F2D, WIDE, 0))
+                    .add(fd.convertShape(VectorOperators.F2D, WIDE, 1));
+            raws = raws.add(fr.convertShape(VectorOperators.F2D, WIDE, 0)).add(fr.convertShape(VectorOperators.F2D, WIDE, 1));
+        }
+        out[0] = differences.reduceLanes(VectorOperators.ADD);
+        out[1] = raws.reduceLanes(VectorOperators.ADD);
     }
 
     /**
@@ -136,22 +228,33 @@ final class VectorLoops {
      * {@code x}, adding their distance sums to {@code sums} when it is not null.
      */
     static void updateF64(ByteBuffer ema, ByteBuffer x, int count, double decay, double omd, DistanceSums sums) {
-        Bytes e = new Bytes(ema);
-        Bytes v = new Bytes(x);
+        byte[] e = ema.array();
+        int e0 = offset(ema);
+        byte[] v = x.array();
+        int x0 = offset(x);
         int end = coveredDoubles(count);
-        int step = DOUBLES.length();
         if (sums == null) {
-            for (int i = 0; i < end; i += step) {
-                store(loadDoubles(e, i).mul(decay).add(loadDoubles(v, i).mul(omd)), e, i);
-            }
-            return;
+            f64(e, e0, v, x0, end, decay, omd);
+        } else {
+            f64Sums(e, e0, v, x0, end, decay, omd, sums);
         }
+    }
+
+    private static void f64(byte[] e, int e0, byte[] x, int x0, int end, double decay, double omd) {
+        for (int i = 0; i < end; i += DOUBLE_STEP) {
+            DoubleVector xi = DoubleVector.fromByteArray(DOUBLES, x, x0 + 8 * i, LE);
+            DoubleVector.fromByteArray(DOUBLES, e, e0 + 8 * i, LE).mul(decay).add(xi.mul(omd))
+                    .intoByteArray(e, e0 + 8 * i, LE);
+        }
+    }
+
+    private static void f64Sums(byte[] e, int e0, byte[] x, int x0, int end, double decay, double omd, DistanceSums sums) {
         DoubleVector differences = DoubleVector.zero(DOUBLES);
         DoubleVector raws = DoubleVector.zero(DOUBLES);
-        for (int i = 0; i < end; i += step) {
-            DoubleVector xi = loadDoubles(v, i);
-            DoubleVector u = loadDoubles(e, i).mul(decay).add(xi.mul(omd));
-            store(u, e, i);
+        for (int i = 0; i < end; i += DOUBLE_STEP) {
+            DoubleVector xi = DoubleVector.fromByteArray(DOUBLES, x, x0 + 8 * i, LE);
+            DoubleVector u = DoubleVector.fromByteArray(DOUBLES, e, e0 + 8 * i, LE).mul(decay).add(xi.mul(omd));
+            u.intoByteArray(e, e0 + 8 * i, LE);
             DoubleVector a = u.sub(xi);
             differences = a.fma(a, differences);
             raws = xi.fma(xi, raws);
@@ -159,46 +262,9 @@ final class VectorLoops {
         sums.addSums(differences.reduceLanes(VectorOperators.ADD), raws.reduceLanes(VectorOperators.ADD));
     }
 
-    /** Float vector {@code i} (counted in elements) of {@code x}, widened exactly from {@code input}. */
-    private static FloatVector load(Bytes x, Dtype input, int i) {
-        if (input == Dtype.F32) {
-            return loadFloats(x, i);
-        }
-        int at = x.base + 2 * i;
-        ShortVector halves = x.array != null ? ShortVector.fromByteArray(HALVES, x.array, at, LE)
-                : ShortVector.fromByteBuffer(HALVES, x.buffer, at, LE);
-        IntVector bits = (IntVector) halves.convertShape(VectorOperators.S2I, INTS, 0);
-        return input == Dtype.BF16 ? bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats() : halfToFloat(bits);
-    }
-
-    private static FloatVector loadFloats(Bytes x, int i) {
-        int at = x.base + 4 * i;
-        return x.array != null ? FloatVector.fromByteArray(FLOATS, x.array, at, LE)
-                : FloatVector.fromByteBuffer(FLOATS, x.buffer, at, LE);
-    }
-
-    private static void store(FloatVector v, Bytes e, int i) {
-        int at = e.base + 4 * i;
-        if (e.array != null) {
-            v.intoByteArray(e.array, at, LE);
-        } else {
-            v.intoByteBuffer(e.buffer, at, LE);
-        }
-    }
-
-    private static DoubleVector loadDoubles(Bytes x, int i) {
-        int at = x.base + 8 * i;
-        return x.array != null ? DoubleVector.fromByteArray(DOUBLES, x.array, at, LE)
-                : DoubleVector.fromByteBuffer(DOUBLES, x.buffer, at, LE);
-    }
-
-    private static void store(DoubleVector v, Bytes e, int i) {
-        int at = e.base + 8 * i;
-        if (e.array != null) {
-            v.intoByteArray(e.array, at, LE);
-        } else {
-            v.intoByteBuffer(e.buffer, at, LE);
-        }
+    /** The 16-bit elements of vector {@code i} (counted in elements), sign-extended to ints. */
+    private static IntVector halves(byte[] x, int x0, int i) {
+        return (IntVector) ShortVector.fromByteArray(HALVES, x, x0 + 2 * i, LE).convertShape(VectorOperators.S2I, INTS, 0);
     }
 
     /**
@@ -227,20 +293,8 @@ final class VectorLoops {
         return d.position(d.position() + i * dtype.size());
     }
 
-    /**
-     * Where a buffer's elements lie: its backing array from the buffer's position, which Java 17
-     * reads and writes about a third faster than the buffer itself, or else (direct and read-only
-     * buffers) the buffer, at absolute indexes.
-     */
-    private static final class Bytes {
-        final byte[] array;
-        final ByteBuffer buffer;
-        final int base;
-
-        Bytes(ByteBuffer b) {
-            array = b.hasArray() ? b.array() : null;
-            buffer = array != null ? null : b;
-            base = array != null ? b.arrayOffset() + b.position() : b.position();
-        }
+    /** Where element 0 of a heap buffer lies in its array. */
+    private static int offset(ByteBuffer b) {
+        return b.arrayOffset() + b.position();
     }
 }

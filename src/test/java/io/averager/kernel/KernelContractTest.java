@@ -79,6 +79,28 @@ abstract class KernelContractTest {
     }
 
     @Test
+    void updateWidensEveryHalfExactly() {
+        short[] halves = new short[1 << 16];
+        for (int i = 0; i < halves.length; i++) {
+            halves[i] = (short) i;
+        }
+        for (boolean withSums : new boolean[] {false, true}) {
+            // At decay 0 the update is -0 * 0 + 1 * x: exactly x, for every x.
+            ByteBuffer ema = heap(f32(TensorBuffers.filled(halves.length, -0f)));
+            if (withSums) {
+                kernel().update(ema, Dtype.F32, heap(bits16(halves)), Dtype.F16, halves.length, 0.0, new DistanceSums());
+            } else {
+                kernel().update(ema, Dtype.F32, heap(bits16(halves)), Dtype.F16, halves.length, 0.0);
+            }
+            float[] actual = readF32(ema, halves.length);
+            for (int i = 0; i < halves.length; i++) {
+                assertThat(Float.floatToIntBits(actual[i])).as("half 0x%04x, sums %s", i, withSums)
+                        .isEqualTo(Float.floatToIntBits(TensorBuffers.halfValue(halves[i])));
+            }
+        }
+    }
+
+    @Test
     void setConvertsBf16Exactly() {
         short[] bf16 = {0x3f80, (short) 0xc049, 0x0001, 0x7f7f, (short) 0x8000, 0x7f80, 0x7fc0};
         float[] expected = {1f, -3.140625f, 0x1p-133f, 0x1.fep127f, -0f, Float.POSITIVE_INFINITY, Float.NaN};
