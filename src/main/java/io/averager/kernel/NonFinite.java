@@ -12,7 +12,7 @@ import java.nio.LongBuffer;
  * remaining bytes without moving it.
  *
  * <p>It runs on every chunk before the kernel. With the module {@code jdk.incubator.vector} it
- * scans with {@link VectorScan}; without, in blocks the JIT vectorizes: a bulk
+ * scans heap buffers with {@link VectorScan}; otherwise in blocks the JIT vectorizes: a bulk
  * copy of a block's bits into a per-thread array, then a branch-free test of the whole block;
  * only a block that holds a non-finite element, and the last partial block, are searched element
  * by element. Half-precision elements are tested two at a time, as the halves of an int.
@@ -52,7 +52,7 @@ public final class NonFinite {
         ByteBuffer b = x.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         int at = b.position();
         // Either way the search below starts at the first suspect element, or where the fast scan stopped.
-        int from = vectors ? VectorScan.suspect(b, dtype, count) : switch (dtype) {
+        int from = vectors && VectorScan.takes(b) ? VectorScan.suspect(b, dtype, count) : switch (dtype) {
             case F32 -> suspectBlock(b, count, 0x7F80_0000, 0x0080_0000);
             case F64 -> suspectBlock(b, count);
             case F16 -> 2 * suspectBlock(b, count / 2, 0x7C00_7C00, 0x0400_0400);

@@ -5,28 +5,31 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * {@link NonFinite}'s scan in the Vector API, reading each vector of element bits where it lies
- * (through the heap array when there is one). Loaded only when {@link JavaKernel#VECTORS} holds.
+ * {@link NonFinite}'s scan in the Vector API, reading each vector of element bits where it lies,
+ * in a heap buffer's array. Loaded only when {@link JavaKernel#VECTORS} holds.
  * Stateless and thread-safe.
  *
  * <p>An exponent field is all ones exactly when adding its lowest bit carries out of it into the
- * sign bit above; the sums of {@link #UNROLL} vectors are OR-ed and their sign bits tested once,
+ * bit above (the sign bit); the sums of {@link #UNROLL} vectors are OR-ed and their sign bits tested once,
  * so a test and a branch cover {@link #UNROLL} vectors.
  */
 final class VectorScan {
 
     private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Long> LONGS = LongVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Short> SHORTS = ShortVector.SPECIES_PREFERRED;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final int UNROLL = 4;
 
     private VectorScan() {
+    }
+
+    /** Whether the vector scan takes this buffer: a heap buffer with an accessible array, as the service's are. */
+    static boolean takes(ByteBuffer b) {
+        return b.hasArray();
     }
 
     /**
@@ -35,79 +38,56 @@ final class VectorScan {
      * that hold one, or where the whole groups of vectors end.
      */
     static int suspect(ByteBuffer b, Dtype dtype, int count) {
-        byte[] array = b.hasArray() ? b.array() : null;
-        int at = array != null ? b.arrayOffset() + b.position() : b.position();
+        byte[] array = b.array();
+        int at = b.arrayOffset() + b.position();
+        // Half-precision elements are tested two at a time, as the halves of an int, by the same
+        // loop as float32: one compiled loop for three types, whichever comes first.
         switch (dtype) {
             case F32:
-                return ints(array, b, at, count);
+                return ints(array, at, count, 0x7F80_0000, 0x0080_0000);
             case F64:
-                return longs(array, b, at, count);
+                return longs(array, at, count);
             case F16:
-                return shorts(array, b, at, count, (short) 0x7C00, (short) 0x0400);
+                return 2 * ints(array, at, count / 2, 0x7C00_7C00, 0x0400_0400);
             default:
-                return shorts(array, b, at, count, (short) 0x7F80, (short) 0x0080);
+                return 2 * ints(array, at, count / 2, 0x7F80_7F80, 0x0080_0080);
         }
     }
 
-    private static int ints(byte[] array, ByteBuffer b, int at, int count) {
+    // Every load written out in its loop, which C2 then keeps in registers; see VectorLoops.
+
+    private static int ints(byte[] x, int at, int count, int mask, int lowest) {
         int step = INTS.length();
         int end = count - count % (UNROLL * step);
+        int carries = mask + lowest;
         for (int i = 0; i < end; i += UNROLL * step) {
-            IntVector any = carry(array, b, at + 4 * i)
-                    .or(carry(array, b, at + 4 * (i + step)))
-                    .or(carry(array, b, at + 4 * (i + 2 * step)))
-                    .or(carry(array, b, at + 4 * (i + 3 * step)));
-            if (any.compare(VectorOperators.LT, 0).anyTrue()) {
+            int o = at + 4 * i;
+            IntVector any = IntVector.fromByteArray(INTS, x, o, LE).and(mask).add(lowest)
+                    .or(IntVector.fromByteArray(INTS, x, o + 4 * step, LE).and(mask).add(lowest))
+                    .or(IntVector.fromByteArray(INTS, x, o + 8 * step, LE).and(mask).add(lowest))
+                    .or(IntVector.fromByteArray(INTS, x, o + 12 * step, LE).and(mask).add(lowest));
+            if (any.and(carries).compare(VectorOperators.NE, 0).anyTrue()) {
                 return i;
             }
         }
         return end;
     }
 
-    private static IntVector carry(byte[] array, ByteBuffer b, int at) {
-        IntVector v = array != null ? IntVector.fromByteArray(INTS, array, at, LE) : IntVector.fromByteBuffer(INTS, b, at, LE);
-        return v.and(0x7F80_0000).add(0x0080_0000);
-    }
-
-    private static int longs(byte[] array, ByteBuffer b, int at, int count) {
+    private static int longs(byte[] x, int at, int count) {
         int step = LONGS.length();
         int end = count - count % (UNROLL * step);
+        long mask = 0x7FF0_0000_0000_0000L;
+        long lowest = 0x0010_0000_0000_0000L;
         for (int i = 0; i < end; i += UNROLL * step) {
-            LongVector any = carry64(array, b, at + 8 * i)
-                    .or(carry64(array, b, at + 8 * (i + step)))
-                    .or(carry64(array, b, at + 8 * (i + 2 * step)))
-                    .or(carry64(array, b, at + 8 * (i + 3 * step)));
+            int o = at + 8 * i;
+            LongVector any = LongVector.fromByteArray(LONGS, x, o, LE).and(mask).add(lowest)
+                    .or(LongVector.fromByteArray(LONGS, x, o + 8 * step, LE).and(mask).add(lowest))
+                    .or(LongVector.fromByteArray(LONGS, x, o + 16 * step, LE).and(mask).add(lowest))
+                    .or(LongVector.fromByteArray(LONGS, x, o + 24 * step, LE).and(mask).add(lowest));
             if (any.compare(VectorOperators.LT, 0).anyTrue()) {
                 return i;
             }
         }
         return end;
-    }
-
-    private static LongVector carry64(byte[] array, ByteBuffer b, int at) {
-        LongVector v = array != null ? LongVector.fromByteArray(LONGS, array, at, LE)
-                : LongVector.fromByteBuffer(LONGS, b, at, LE);
-        return v.and(0x7FF0_0000_0000_0000L).add(0x0010_0000_0000_0000L);
-    }
-
-    private static int shorts(byte[] array, ByteBuffer b, int at, int count, short exponent, short lowest) {
-        int step = SHORTS.length();
-        int end = count - count % (UNROLL * step);
-        for (int i = 0; i < end; i += UNROLL * step) {
-            ShortVector any = carry16(array, b, at + 2 * i, exponent, lowest)
-                    .or(carry16(array, b, at + 2 * (i + step), exponent, lowest))
-                    .or(carry16(array, b, at + 2 * (i + 2 * step), exponent, lowest))
-                    .or(carry16(array, b, at + 2 * (i + 3 * step), exponent, lowest));
-            if (any.compare(VectorOperators.LT, (short) 0).anyTrue()) {
-                return i;
-            }
-        }
-        return end;
-    }
-
-    private static ShortVector carry16(byte[] array, ByteBuffer b, int at, short exponent, short lowest) {
-        ShortVector v = array != null ? ShortVector.fromByteArray(SHORTS, array, at, LE)
-                : ShortVector.fromByteBuffer(SHORTS, b, at, LE);
-        return v.and(exponent).add(lowest);
     }
 }
