@@ -2,6 +2,7 @@ package io.averager.bench;
 
 import io.averager.ema.Dtype;
 import io.averager.kernel.DistanceSums;
+import io.averager.kernel.JavaKernel;
 import io.averager.kernel.Kernel;
 import io.averager.kernel.Kernels;
 import io.averager.kernel.NonFinite;
@@ -49,6 +50,10 @@ public final class KernelBench {
                         + " after %d warm-ups; %d cores, Java %s (%s)%n",
                 kernelName, ELEMENTS >> 20, GRID, REPETITIONS, WARM_UPS, Runtime.getRuntime().availableProcessors(),
                 System.getProperty("java.version"), System.getProperty("java.vm.name"));
+        if (Kernels.JAVA.equals(kernelName)) {
+            out.printf("kernel 'java' runs %s loops%s%n", JavaKernel.loops(), JavaKernel.loops().equals("scalar")
+                    ? " (start Java with --add-modules jdk.incubator.vector for the vector loops)" : "");
+        }
         out.println("update+sums is what the service runs (the status page's distance sums in the same pass), update"
                 + " alone for comparison; the scan for NaN and infinities, run on every chunk before the update, is"
                 + " rated by input bytes read.");

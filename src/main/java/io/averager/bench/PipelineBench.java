@@ -299,6 +299,8 @@ public final class PipelineBench {
             }
             List<String> command = new ArrayList<>();
             command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            // The kernel's vector loops, as the launcher and the container run the service.
+            command.addAll(List.of("--add-modules", "jdk.incubator.vector"));
             command.addAll(jvm);
             command.addAll(List.of("-cp", System.getProperty("java.class.path"), BenchService.class.getName(), config.toString()));
             return new Child(new ProcessBuilder(command).redirectError(dir.resolve("service.log").toFile()).start());

@@ -6,16 +6,28 @@ import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The plain-Java {@link Kernel}, the default: runs on the calling thread, on any heap or direct
  * buffers. Stateless and thread-safe.
  *
- * <p>The work is memory-bound, so it moves data in blocks: bulk little-endian copies into small
- * per-thread scratch arrays (a plain memory copy on little-endian machines), then a loop over
- * arrays simple enough for the JIT to vectorize, then a bulk copy back.
+ * <p>The work is memory-bound. When the JVM runs with {@code --add-modules jdk.incubator.vector}
+ * it runs {@link VectorLoops} on heap buffers (the service's), which read and write each vector
+ * where it lies. Without the module, and on direct or read-only buffers, it runs scalar loops that
+ * move data in blocks:
+ * bulk little-endian copies into small per-thread scratch arrays (a plain memory copy on
+ * little-endian machines), then a loop over arrays simple enough for the JIT to vectorize (all but
+ * the widening of 16-bit inputs), then a bulk copy back. Both give the same EMA, bit for bit.
  */
 public final class JavaKernel implements Kernel {
+
+    /** The module whose presence in the boot layer selects the vector loops. */
+    static final String VECTOR_MODULE = "jdk.incubator.vector";
+
+    /** Whether {@link VectorLoops} can run in this JVM: its module is present and vectors hold 128 bits or more. */
+    static final boolean VECTORS = Detection.vectors();
 
     // Small enough that the blocks of both operands and the lane sums stay in L1 together (2 048 did
     // not: F64 updates with sums ran about 40% slower), large enough to amortize calls.
@@ -24,8 +36,29 @@ public final class JavaKernel implements Kernel {
     // Stream threads call concurrently; one scratch set a thread avoids allocating on every call.
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
-    /** Creates a kernel; instances hold no state, so one can be shared. */
+    private final boolean vectors;
+
+    /** Creates a kernel, with vector loops if this JVM has them; instances hold no state, so one can be shared. */
     public JavaKernel() {
+        this(VECTORS);
+    }
+
+    /** A kernel with vector loops, which must be available, or the scalar ones. */
+    JavaKernel(boolean vectors) {
+        if (vectors && !VECTORS) {
+            throw new IllegalStateException("Vector loops need the module " + VECTOR_MODULE + " and wide vectors");
+        }
+        this.vectors = vectors;
+    }
+
+    /** The scalar loops, whatever this JVM has: the fallback, and the reference the vector loops are tested against. */
+    static JavaKernel scalar() {
+        return new JavaKernel(false);
+    }
+
+    /** Which loops a default kernel runs in this JVM, for people: "vector, 512-bit" or "scalar". */
+    public static String loops() {
+        return VECTORS ? "vector, " + VectorLoops.bits() + "-bit" : "scalar";
     }
 
     @Override
@@ -35,6 +68,16 @@ public final class JavaKernel implements Kernel {
             ema.put(ema.position(), x, x.position(), count * input.size());
             return;
         }
+        if (vectors && VectorLoops.takes(ema, x)) {
+            VectorLoops.widen(ema, x, input, count);
+            int done = VectorLoops.covered(count);
+            widenScalar(at(ema, done, Dtype.F32), at(x, done, input), input, count - done);
+        } else {
+            widenScalar(ema, x, input, count);
+        }
+    }
+
+    private static void widenScalar(ByteBuffer ema, ByteBuffer x, Dtype input, int count) {
         FloatBuffer e = floats(ema);
         ShortBuffer xs = shorts(x);
         Scratch scratch = SCRATCH.get();
@@ -54,10 +97,8 @@ public final class JavaKernel implements Kernel {
         KernelArguments.checkDecay(decay);
         if (!input.floating()) {
             ema.put(ema.position(), x, x.position(), count * input.size());
-        } else if (accumulator == Dtype.F64) {
-            updateF64(ema, x, count, decay, null);
         } else {
-            updateF32(ema, x, input, count, decay, null);
+            updateFloating(ema, accumulator, x, input, count, decay, null);
         }
     }
 
@@ -71,10 +112,36 @@ public final class JavaKernel implements Kernel {
         }
         KernelArguments.check(ema, accumulator, x, input, count);
         KernelArguments.checkDecay(decay);
+        updateFloating(ema, accumulator, x, input, count, decay, sums);
+    }
+
+    // The vector loops stop at the last whole vector; the scalar loops take the rest.
+    private void updateFloating(ByteBuffer ema, Dtype accumulator, ByteBuffer x, Dtype input, int count, double decay,
+                                DistanceSums sums) {
+        if (!vectors || !VectorLoops.takes(ema, x)) {
+            if (accumulator == Dtype.F64) {
+                updateF64(ema, x, count, decay, sums);
+            } else {
+                updateF32(ema, x, input, count, decay, sums);
+            }
+            return;
+        }
+        int done;
         if (accumulator == Dtype.F64) {
-            updateF64(ema, x, count, decay, sums);
+            VectorLoops.updateF64(ema, x, count, decay, 1.0 - decay, sums);
+            done = VectorLoops.coveredDoubles(count);
         } else {
-            updateF32(ema, x, input, count, decay, sums);
+            VectorLoops.updateF32(ema, x, input, count, (float) decay, (float) (1.0 - decay), sums);
+            done = VectorLoops.covered(count);
+        }
+        if (done < count) {
+            ByteBuffer emaRest = at(ema, done, accumulator);
+            ByteBuffer xRest = at(x, done, input);
+            if (accumulator == Dtype.F64) {
+                updateF64(emaRest, xRest, count - done, decay, sums);
+            } else {
+                updateF32(emaRest, xRest, input, count - done, decay, sums);
+            }
         }
     }
 
@@ -149,6 +216,12 @@ public final class JavaKernel implements Kernel {
         }
     }
 
+    /** {@code b} from element {@code i} of {@code dtype} on. */
+    private static ByteBuffer at(ByteBuffer b, int i, Dtype dtype) {
+        ByteBuffer d = b.duplicate();
+        return d.position(d.position() + i * dtype.size());
+    }
+
     // duplicate() resets the byte order to big-endian, hence order() after it.
     private static FloatBuffer floats(ByteBuffer b) {
         return b.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
@@ -166,5 +239,27 @@ public final class JavaKernel implements Kernel {
         final double[] ed = new double[BLOCK];
         final double[] xd = new double[BLOCK];
         final short[] halves = new short[BLOCK];
+    }
+
+    /** Finds out, once, which loops this JVM can run, and says so. */
+    private static final class Detection {
+
+        private static final Logger log = LoggerFactory.getLogger(JavaKernel.class);
+
+        static boolean vectors() {
+            if (ModuleLayer.boot().findModule(VECTOR_MODULE).isEmpty()) {
+                log.info("Kernel 'java' runs scalar loops: start Java with --add-modules {} for the faster vector loops",
+                        VECTOR_MODULE);
+                return false;
+            }
+            // Referenced only here, after the check: loading it without the module would fail.
+            int bits = VectorLoops.bits();
+            if (bits < 128) {
+                log.info("Kernel 'java' runs scalar loops: this JVM's vectors hold {} bits", bits);
+                return false;
+            }
+            log.info("Kernel 'java' runs vector loops, {}-bit", bits);
+            return true;
+        }
     }
 }

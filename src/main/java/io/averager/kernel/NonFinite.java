@@ -11,7 +11,8 @@ import java.nio.LongBuffer;
  * non-finite when its exponent field is all ones. Pure and thread-safe; reads the buffer's
  * remaining bytes without moving it.
  *
- * <p>It runs on every chunk before the kernel, so it scans in blocks the JIT vectorizes: a bulk
+ * <p>It runs on every chunk before the kernel. With the module {@code jdk.incubator.vector} it
+ * scans heap buffers with {@link VectorScan}; otherwise in blocks the JIT vectorizes: a bulk
  * copy of a block's bits into a per-thread array, then a branch-free test of the whole block;
  * only a block that holds a non-finite element, and the last partial block, are searched element
  * by element. Half-precision elements are tested two at a time, as the halves of an int.
@@ -37,36 +38,45 @@ public final class NonFinite {
      * @throws IllegalArgumentException if {@code x} holds fewer than {@code count} elements
      */
     public static int firstIndex(ByteBuffer x, Dtype dtype, int count) {
+        return firstIndex(x, dtype, count, JavaKernel.VECTORS);
+    }
+
+    /** {@link #firstIndex(ByteBuffer, Dtype, int)}, scanning with vectors, which must be available, or without. */
+    static int firstIndex(ByteBuffer x, Dtype dtype, int count, boolean vectors) {
         if (count < 0 || (long) count * dtype.size() > x.remaining()) {
             throw new IllegalArgumentException(count + " " + dtype + " elements do not fit in " + x.remaining() + " bytes");
         }
+        if (!dtype.floating()) {
+            return -1;
+        }
         ByteBuffer b = x.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         int at = b.position();
+        // Either way the search below starts at the first suspect element, or where the fast scan stopped.
+        int from = vectors && VectorScan.takes(b) ? VectorScan.suspect(b, dtype, count) : switch (dtype) {
+            case F32 -> suspectBlock(b, count, 0x7F80_0000, 0x0080_0000);
+            case F64 -> suspectBlock(b, count);
+            case F16 -> 2 * suspectBlock(b, count / 2, 0x7C00_7C00, 0x0400_0400);
+            default -> 2 * suspectBlock(b, count / 2, 0x7F80_7F80, 0x0080_0080);
+        };
         switch (dtype) {
-            case F32: {
-                int from = suspectBlock(b, count, 0x7F80_0000, 0x0080_0000);
+            case F32:
                 for (int i = from; i < count; i++) {
                     if ((b.getInt(at + 4 * i) & 0x7F80_0000) == 0x7F80_0000) {
                         return i;
                     }
                 }
                 return -1;
-            }
-            case F64: {
-                int from = suspectBlock(b, count);
+            case F64:
                 for (int i = from; i < count; i++) {
                     if ((b.getLong(at + 8 * i) & 0x7FF0_0000_0000_0000L) == 0x7FF0_0000_0000_0000L) {
                         return i;
                     }
                 }
                 return -1;
-            }
             case F16:
-                return firstAllOnes(b, at, 2 * suspectBlock(b, count / 2, 0x7C00_7C00, 0x0400_0400), count, 0x7C00);
-            case BF16:
-                return firstAllOnes(b, at, 2 * suspectBlock(b, count / 2, 0x7F80_7F80, 0x0080_0080), count, 0x7F80);
+                return firstAllOnes(b, at, from, count, 0x7C00);
             default:
-                return -1;
+                return firstAllOnes(b, at, from, count, 0x7F80);
         }
     }
 

@@ -37,7 +37,7 @@ class S3LargeObjectTest {
             server.createBucket(BUCKET);
             Path log = dir.resolve("put.log");
             List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    HEAP, "-XX:+ExitOnOutOfMemoryError",
+                    HEAP, "-XX:+ExitOnOutOfMemoryError", "--add-modules", "jdk.incubator.vector",
                     "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
                     S3PutMain.class.getName(), server.endpoint().toString(), S3Server.ACCESS_KEY, S3Server.SECRET_KEY,
                     "s3://" + BUCKET, KEY, file.toString());

@@ -45,6 +45,8 @@ final class ServiceProcess implements AutoCloseable {
         }
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        // The kernel's vector loops, as the launcher and the container run the service.
+        command.addAll(List.of("--add-modules", "jdk.incubator.vector"));
         command.addAll(jvmOptions);
         command.addAll(List.of("-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
                 "io.averager.cli.Main", "run", "--config", configFile.toString()));

@@ -31,6 +31,13 @@ abstract class KernelContractTest {
     // The sums only feed a chart; a kernel may round block partial sums to float, which stays within
     // a relative 6e-7 of the exact sums (see LaneSums).
     private static final Percentage SUMS_TOLERANCE = Percentage.withPercentage(1e-4);
+    // Around every plausible vector width (4 to 64 lanes) and its multiples, and a group of sums.
+    private static final int[] LENGTHS = {0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 127, 129, 255, 1_023,
+        1_025, 8_191, 8_193, 16_411};
+    // Heap and direct, at position 0 and past a few bytes, through an array offset: vector loops read
+    // through arrays or buffers, and must find element 0 at the position either way.
+    private static final Placement[] PLACEMENTS = {Placement.HEAP, Placement.HEAP_AT_POSITION_3, Placement.HEAP_SLICE,
+        Placement.DIRECT, Placement.DIRECT_AT_POSITION_5};
 
     /** The kernel under test. */
     abstract Kernel kernel();
@@ -68,6 +75,28 @@ abstract class KernelContractTest {
             // floatToIntBits tells -0 from 0 and makes every NaN one NaN.
             assertThat(Float.floatToIntBits(actual[i])).as("half 0x%04x", i)
                     .isEqualTo(Float.floatToIntBits(TensorBuffers.halfValue(halves[i])));
+        }
+    }
+
+    @Test
+    void updateWidensEveryHalfExactly() {
+        short[] halves = new short[1 << 16];
+        for (int i = 0; i < halves.length; i++) {
+            halves[i] = (short) i;
+        }
+        for (boolean withSums : new boolean[] {false, true}) {
+            // At decay 0 the update is -0 * 0 + 1 * x: exactly x, for every x.
+            ByteBuffer ema = heap(f32(TensorBuffers.filled(halves.length, -0f)));
+            if (withSums) {
+                kernel().update(ema, Dtype.F32, heap(bits16(halves)), Dtype.F16, halves.length, 0.0, new DistanceSums());
+            } else {
+                kernel().update(ema, Dtype.F32, heap(bits16(halves)), Dtype.F16, halves.length, 0.0);
+            }
+            float[] actual = readF32(ema, halves.length);
+            for (int i = 0; i < halves.length; i++) {
+                assertThat(Float.floatToIntBits(actual[i])).as("half 0x%04x, sums %s", i, withSums)
+                        .isEqualTo(Float.floatToIntBits(TensorBuffers.halfValue(halves[i])));
+            }
         }
     }
 
@@ -202,6 +231,84 @@ abstract class KernelContractTest {
         assertThat(sums.differenceSquares()).isCloseTo(differences, SUMS_TOLERANCE);
         assertThat(sums.rawSquares()).isCloseTo(raws, SUMS_TOLERANCE);
         assertThat(sums.relative()).isCloseTo(Math.sqrt(differences / raws), SUMS_TOLERANCE);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Dtype.class, names = {"F32", "F16", "BF16"})
+    void updatesEveryLengthWhereverTheBuffersSitBitForBit(Dtype input) {
+        Random random = new Random(input.ordinal());
+        for (int p = 0; p < PLACEMENTS.length; p++) {
+            Placement emaPlace = PLACEMENTS[p];
+            Placement xPlace = PLACEMENTS[(p + 2) % PLACEMENTS.length];
+            for (int n : LENGTHS) {
+                float[] e = TensorBuffers.randomFloats(random, n);
+                float[] x = new float[n];
+                byte[] xBytes = randomInput(random, input, x);
+                ByteBuffer ema = emaPlace.holding(f32(e));
+                ByteBuffer xs = xPlace.holding(xBytes);
+                ByteBuffer plain = emaPlace.holding(f32(e));
+                DistanceSums sums = new DistanceSums();
+                kernel().update(ema, Dtype.F32, p % 2 == 0 ? xs : xs.asReadOnlyBuffer(), input, n, 0.9, sums);
+                kernel().update(plain, Dtype.F32, xs, input, n, 0.9);
+                double differences = 0;
+                double raws = 0;
+                for (int i = 0; i < n; i++) {
+                    e[i] = 0.9f * e[i] + (float) (1.0 - 0.9) * x[i];
+                    differences += ((double) e[i] - x[i]) * ((double) e[i] - x[i]);
+                    raws += (double) x[i] * x[i];
+                }
+                String where = String.format("%d elements, %s into %s", n, xPlace, emaPlace);
+                assertThat(readF32(ema, n)).as(where).containsExactly(e);
+                assertThat(readF32(plain, n)).as(where).containsExactly(e);
+                assertThat(TensorBuffers.guardsIntact(ema, 4 * n)).as(where).isTrue();
+                assertThat(sums.differenceSquares()).as(where).isCloseTo(differences, SUMS_TOLERANCE);
+                assertThat(sums.rawSquares()).as(where).isCloseTo(raws, SUMS_TOLERANCE);
+            }
+        }
+    }
+
+    @Test
+    void updatesEveryF64LengthWhereverTheBuffersSitBitForBit() {
+        Random random = new Random(8);
+        for (int p = 0; p < PLACEMENTS.length; p++) {
+            Placement emaPlace = PLACEMENTS[p];
+            Placement xPlace = PLACEMENTS[(p + 2) % PLACEMENTS.length];
+            for (int n : LENGTHS) {
+                double[] e = random.doubles(n, -1, 1).toArray();
+                double[] x = random.doubles(n, -1, 1).toArray();
+                ByteBuffer ema = emaPlace.holding(f64(e));
+                DistanceSums sums = new DistanceSums();
+                kernel().update(ema, Dtype.F64, xPlace.holding(f64(x)), Dtype.F64, n, 0.75, sums);
+                double differences = 0;
+                double raws = 0;
+                for (int i = 0; i < n; i++) {
+                    e[i] = 0.75 * e[i] + (1.0 - 0.75) * x[i];
+                    differences += (e[i] - x[i]) * (e[i] - x[i]);
+                    raws += x[i] * x[i];
+                }
+                String where = String.format("%d elements, %s into %s", n, xPlace, emaPlace);
+                assertThat(readF64(ema, n)).as(where).containsExactly(e);
+                assertThat(TensorBuffers.guardsIntact(ema, 8 * n)).as(where).isTrue();
+                assertThat(sums.differenceSquares()).as(where).isCloseTo(differences, Percentage.withPercentage(1e-9));
+                assertThat(sums.rawSquares()).as(where).isCloseTo(raws, Percentage.withPercentage(1e-9));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Dtype.class, names = {"F16", "BF16"})
+    void setWidensEveryLengthWhereverTheBuffersSit(Dtype input) {
+        Random random = new Random(9);
+        for (int p = 0; p < PLACEMENTS.length; p++) {
+            for (int n : LENGTHS) {
+                float[] x = new float[n];
+                byte[] xBytes = randomInput(random, input, x);
+                ByteBuffer ema = PLACEMENTS[p].holding(new byte[4 * n]);
+                kernel().set(ema, Dtype.F32, PLACEMENTS[(p + 1) % PLACEMENTS.length].holding(xBytes), input, n);
+                assertThat(readF32(ema, n)).as("%d elements into %s", n, PLACEMENTS[p]).containsExactly(x);
+                assertThat(TensorBuffers.guardsIntact(ema, 4 * n)).isTrue();
+            }
+        }
     }
 
     @Test

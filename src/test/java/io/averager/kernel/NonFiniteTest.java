@@ -9,7 +9,10 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /** Known answers for the scan that finds NaN and infinities in tensor bytes, per dtype. */
 class NonFiniteTest {
@@ -70,24 +73,60 @@ class NonFiniteTest {
         assertThat(NonFinite.firstIndex(ByteBuffer.wrap(exponentBits), dtype, 3)).isEqualTo(-1);
     }
 
+    /** Every floating type, scanned with vectors and without. */
+    static Stream<Arguments> scans() {
+        return Stream.of(Dtype.F32, Dtype.F64, Dtype.F16, Dtype.BF16)
+                .flatMap(dtype -> Stream.of(Arguments.of(dtype, true), Arguments.of(dtype, false)));
+    }
+
     @ParameterizedTest
-    @EnumSource(value = Dtype.class, names = {"F32", "F64", "F16", "BF16"})
-    void findsTheFirstNonFiniteElementAtAndAroundScanBlockBoundaries(Dtype dtype) {
-        // The scan tests 2 048 words a block: 2 048 elements, or 4 096 for half precision.
+    @MethodSource("scans")
+    void findsTheFirstNonFiniteElementAtAndAroundScanBlockBoundaries(Dtype dtype, boolean vectors) {
+        // The scalar scan tests 2 048 words a block: 2 048 elements, or 4 096 for half precision;
+        // vectors hold 2 to 32 elements.
         int count = 3 * 4096 + 3;
-        int[] places = {0, 1, 2047, 2048, 2049, 4095, 4096, 4097, 6143, 6144, 8191, 8192, 12287, 12288, count - 1};
+        int[] places = {0, 1, 2, 3, 7, 8, 15, 16, 31, 32, 33, 63, 64, 127, 128, 2047, 2048, 2049, 4095, 4096, 4097,
+            6143, 6144, 8191, 8192, 12287, 12288, count - 1};
         for (int place : places) {
             for (boolean nan : new boolean[] {true, false}) {
                 ByteBuffer x = largestFinite(dtype, count, 3);
                 put(x, dtype, place, nan);
                 put(x, dtype, Math.min(count - 1, place + 1 + place % 5), true);
 
-                assertThat(NonFinite.firstIndex(x, dtype, count)).as("%s at %d", nan ? "NaN" : "Inf", place)
+                assertThat(NonFinite.firstIndex(x, dtype, count, vectors)).as("%s at %d", nan ? "NaN" : "Inf", place)
                         .isEqualTo(place);
-                assertThat(NonFinite.firstIndex(x, dtype, place)).as("before %d", place).isEqualTo(-1);
+                assertThat(NonFinite.firstIndex(x, dtype, place, vectors)).as("before %d", place).isEqualTo(-1);
             }
         }
-        assertThat(NonFinite.firstIndex(largestFinite(dtype, count, 3), dtype, count)).isEqualTo(-1);
+        assertThat(NonFinite.firstIndex(largestFinite(dtype, count, 3), dtype, count, vectors)).isEqualTo(-1);
+    }
+
+    @ParameterizedTest
+    @MethodSource("scans")
+    void findsANonFiniteElementInEveryShortTensorWhereverTheBufferSits(Dtype dtype, boolean vectors) {
+        for (TensorBuffers.Placement placement : TensorBuffers.Placement.values()) {
+            for (int count = 1; count <= 70; count++) {
+                for (int place = 0; place < count; place++) {
+                    ByteBuffer x = placement.holding(bytes(largestFinite(dtype, count, 0), count * dtype.size()));
+                    put(x, dtype, place, place % 2 == 0);
+                    assertThat(NonFinite.firstIndex(x, dtype, count, vectors))
+                            .as("%d of %d in %s", place, count, placement).isEqualTo(place);
+                }
+                ByteBuffer finite = placement.holding(bytes(largestFinite(dtype, count, 0), count * dtype.size()));
+                assertThat(NonFinite.firstIndex(finite, dtype, count, vectors)).isEqualTo(-1);
+            }
+        }
+    }
+
+    @Test
+    void theDefaultScanUsesVectorsWhenTheModuleIsPresent() {
+        assertThat(JavaKernel.VECTORS).isTrue();
+    }
+
+    private static byte[] bytes(ByteBuffer b, int length) {
+        byte[] out = new byte[length];
+        b.duplicate().get(out);
+        return out;
     }
 
     /** {@code count} elements of the largest finite value's bits, alternating in sign, after {@code offset} bytes. */
@@ -110,7 +149,7 @@ class NonFiniteTest {
 
     private static void put(ByteBuffer x, Dtype dtype, int i, boolean nan) {
         ByteBuffer b = x.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        int at = i * dtype.size();
+        int at = b.position() + i * dtype.size();
         switch (dtype) {
             case F32 -> b.putInt(at, nan ? 0x7FC0_0001 : 0xFF80_0000);
             case F64 -> b.putLong(at, nan ? 0x7FF0_0000_0000_0001L : 0x7FF0_0000_0000_0000L);
