@@ -10,8 +10,6 @@ import io.averager.topology.Selection;
 import io.averager.wire.avro.CheckpointManifest;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -71,7 +69,8 @@ public final class Replay {
     /** Runs the replay to the end. */
     public Result run(PrintStream out, boolean terminal) throws InterruptedException {
         String appId = "averager-replay-" + UUID.randomUUID().toString().substring(0, 8);
-        Path stateDir = tempDir(appId);
+        // Kafka Streams creates it when the replay starts; a replay refused before that leaves nothing.
+        Path stateDir = Path.of(System.getProperty("java.io.tmpdir"), appId);
         Map<String, String> s = new HashMap<>(settings);
         s.put("application.id", appId);
         s.put("state.dir", stateDir.toString());
@@ -184,14 +183,6 @@ public final class Replay {
             Directories.deleteTree(stateDir);
         } catch (IOException e) {
             log.warn("Could not delete the replay's state directory {}: {}", stateDir, e.toString());
-        }
-    }
-
-    private static Path tempDir(String appId) {
-        try {
-            return Files.createTempDirectory(appId + "-");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 }

@@ -6,12 +6,15 @@ import io.averager.cli.Main;
 import io.averager.config.AveragerConfig;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.wire.avro.SnapshotMode;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -37,6 +40,7 @@ class ReplayTest {
     void replayReproducesTheLiveCheckpointsExactly() throws Exception {
         String runA = SharedKafka.unique("replay-a");
         String runB = SharedKafka.unique("replay-b");
+        Set<String> stateDirsBefore = replayStateDirs();
         try (ServiceUnderTest live = new ServiceUnderTest(dir.resolve("live"))) {
             live.settings.put(AveragerConfig.PROFILES_CONFIG, String.join(",", PROFILES));
             live.settings.put("averager.profile.ema.decay", "0.9");
@@ -90,6 +94,14 @@ class ReplayTest {
             assertThat(replay(live, cut, "--run", runA, "--from-step", "30", "--profile", "ema", "--decay", "0.9"))
                     .as("the same replay starting where the history now starts").isZero();
             assertThat(cut.resolve("runs/" + runA + "/ema/step-150.safetensors")).exists();
+        }
+        assertThat(replayStateDirs()).as("state directories left by replays, refused ones included").isEqualTo(stateDirsBefore);
+    }
+
+    /** The replays' state directories in the temporary directory. */
+    private static Set<String> replayStateDirs() throws IOException {
+        try (Stream<Path> s = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("averager-replay-")).collect(Collectors.toSet());
         }
     }
 
