@@ -21,6 +21,13 @@ final class BareKafka {
 
     private final Map<String, String> clients;
 
+    /** Record value bytes moved, and the seconds it took. */
+    record Moved(long bytes, double seconds) {
+        double rate() {
+            return bytes / seconds;
+        }
+    }
+
     /** Clients with these settings ({@code bootstrap.servers}, security). */
     BareKafka(Map<String, String> clients) {
         this.clients = Map.copyOf(clients);
@@ -31,7 +38,7 @@ final class BareKafka {
      * while a read_committed consumer reads them as they arrive: the bare pipe. Timed from the
      * first send to the last record read.
      */
-    double pipe(String topic, int recordBytes, int records) {
+    Moved pipe(String topic, int recordBytes, int records) {
         byte[] value = new byte[recordBytes];
         for (int i = 0; i < value.length; i++) {
             value[i] = (byte) (i * 31);
@@ -51,12 +58,12 @@ final class BareKafka {
             });
             long bytes = drain(consumer, partition, from + records);
             produced.join();
-            return bytes / ((System.nanoTime() - start) / 1e9);
+            return new Moved(bytes, (System.nanoTime() - start) / 1e9);
         }
     }
 
     /** A read_committed consumer reading the whole one-partition {@code topic} alone, from the page cache. */
-    double consume(String topic) {
+    Moved consume(String topic) {
         try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
             TopicPartition partition = new TopicPartition(topic, 0);
             consumer.assign(List.of(partition));
@@ -64,7 +71,7 @@ final class BareKafka {
             long end = consumer.endOffsets(List.of(partition)).get(partition);
             long start = System.nanoTime();
             long bytes = drain(consumer, partition, end);
-            return bytes / ((System.nanoTime() - start) / 1e9);
+            return new Moved(bytes, (System.nanoTime() - start) / 1e9);
         }
     }
 

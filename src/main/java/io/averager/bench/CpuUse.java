@@ -35,9 +35,9 @@ record CpuUse(double processSeconds, double busyCores) {
         return new Mark(process, ticks[0], ticks[1]);
     }
 
-    /** CPU seconds a GiB of {@code bytes}. */
-    double secondsPerGib(long bytes) {
-        return processSeconds / (bytes / (double) (1 << 30));
+    /** {@code seconds} of CPU spent on {@code bytes}, a GiB. */
+    static double perGib(double seconds, long bytes) {
+        return seconds / (bytes / (double) (1 << 30));
     }
 
     /**

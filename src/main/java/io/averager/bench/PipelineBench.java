@@ -36,9 +36,9 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 
 /**
- * The pipeline against the broker it runs on, in one run on one embedded broker: a bare
- * consumer and a bare pipe (producer and consumer at once), then for each model the service, as
- * its own JVM, averaging snapshots published while it runs (publish to checkpoint stored, with
+ * The pipeline against the broker it runs on, in one run on one embedded broker or on a cluster
+ * of the user's: a bare consumer and a bare pipe (producer and consumer at once), then for each
+ * model the service, as its own JVM, averaging snapshots published while it runs (publish to checkpoint stored, with
  * the service's peak heap and RSS and the CPU time it spent a GiB), and for the model nearest
  * 400 MB of float32 a replay and a run without changelog topics. Prints one table, rates as
  * ratios to the bare pipe, with the CPU each row cost a GiB, in the service and in the bench's
@@ -91,50 +91,46 @@ public final class PipelineBench {
 
     public void run() throws IOException, InterruptedException {
         if (!cluster.isEmpty()) {
-            out.printf("averager bench pipeline: cluster %s, %d cores here, %s a model, service JVM %s %s%n",
-                    cluster.get("bootstrap.servers"), Runtime.getRuntime().availableProcessors(), mib(budgetBytes), serviceJvm,
-                    serviceSettings);
-            run(cluster);
+            run("cluster " + cluster.get("bootstrap.servers"), cluster);
             return;
         }
-        out.printf("averager bench pipeline: embedded broker, %d cores, %s a model, service JVM %s %s%n",
-                Runtime.getRuntime().availableProcessors(), mib(budgetBytes), serviceJvm, serviceSettings);
         try (EmbeddedKafka kafka = EmbeddedKafka.start(dataDir.resolve("kafka"))) {
-            run(Map.of("bootstrap.servers", kafka.bootstrapServers()));
+            run("embedded broker", Map.of("bootstrap.servers", kafka.bootstrapServers()));
         }
     }
 
-    private void run(Map<String, String> clients) throws IOException, InterruptedException {
+    private void run(String where, Map<String, String> clients) throws IOException, InterruptedException {
+        out.printf("averager bench pipeline: %s, %d cores here, %s a model, service JVM %s %s%n", where,
+                Runtime.getRuntime().availableProcessors(), mib(budgetBytes), serviceJvm, serviceSettings);
         BareKafka bare = new BareKafka(clients);
         int records = (int) Math.max(16, budgetBytes / RECORD_BYTES);
-        long pipeBytes = (long) records * RECORD_BYTES;
         createTopic(clients, "bench-bare");
         bare.pipe("bench-bare", RECORD_BYTES, records / 4);
-        double pipe = 0;
+        BareKafka.Moved pipe = null;
         CpuUse pipeCpu = null;
         for (int pass = 0; pass < PIPE_PASSES; pass++) {
             CpuUse.Mark mark = CpuUse.now();
-            double rate = bare.pipe("bench-bare", RECORD_BYTES, records);
-            if (rate > pipe) {
-                pipe = rate;
+            BareKafka.Moved moved = bare.pipe("bench-bare", RECORD_BYTES, records);
+            if (pipe == null || moved.rate() > pipe.rate()) {
+                pipe = moved;
                 pipeCpu = mark.since();
             }
         }
         bare.consume("bench-bare");
         CpuUse.Mark mark = CpuUse.now();
-        double consumer = bare.consume("bench-bare");
+        BareKafka.Moved consumed = bare.consume("bench-bare");
         CpuUse consumerCpu = mark.since();
         deleteTopics(clients, "bench-bare"::equals);
-        long topicBytes = (long) (records / 4 + PIPE_PASSES * records) * RECORD_BYTES;
-        row("bare consumer, read_committed (page cache)", consumer, pipe, "", "", "", consumerCpu, topicBytes, "");
-        row("bare pipe: producer and consumer at once, best of " + PIPE_PASSES, pipe, pipe, "", "", "", pipeCpu,
-                pipeBytes, "");
+        row("bare consumer, read_committed (page cache)", consumed.rate(), pipe.rate(), "", "", Double.NaN, consumerCpu,
+                consumed.bytes(), "");
+        row("bare pipe: producer and consumer at once, best of " + PIPE_PASSES, pipe.rate(), pipe.rate(), "", "", Double.NaN,
+                pipeCpu, pipe.bytes(), "");
         Model replayed = models.stream().filter(m -> m.dtype() == Dtype.F32)
                 .min(Comparator.comparingLong(m -> Math.abs(m.bytes() - (400L << 20)))).orElse(null);
         for (Model model : models) {
-            endToEnd(clients, model, pipe, true, model.equals(replayed));
+            endToEnd(clients, model, pipe.rate(), true, model.equals(replayed));
             if (model.equals(replayed)) {
-                endToEnd(clients, model, pipe, false, false);
+                endToEnd(clients, model, pipe.rate(), false, false);
             }
         }
         out.printf("%-58s %9s %6s %10s %10s %9s %9s %6s %10s%n", "", "", "", "service", "service", "service",
@@ -197,13 +193,12 @@ public final class PipelineBench {
         }
         long bytes = synthetic.bytes() * snapshots;
         row("end to end " + label + ", publish to checkpoint", bytes / seconds, pipe, mib(peak[0]), mib(peak[1]),
-                String.format("%.1f", cpuNanos / 1e9 / (bytes / (double) (1 << 30))), benchCpu, bytes,
-                mib(sizeOf(dir.resolve("state"))));
+                cpuNanos / 1e9, benchCpu, bytes, mib(sizeOf(dir.resolve("state"))));
         if (replay) {
             CpuUse.Mark mark = CpuUse.now();
             Replay.Result result = new Replay(settings, new Selection(Set.of(RUN), Long.MIN_VALUE, Long.MAX_VALUE), true, false)
                     .run(new PrintStream(OutputStream.nullOutputStream()), false);
-            row("replay " + label + ", start to last checkpoint", result.bytes() / result.seconds(), pipe, "", "", "",
+            row("replay " + label + ", start to last checkpoint", result.bytes() / result.seconds(), pipe, "", "", Double.NaN,
                     mark.since(), result.bytes(), "");
         }
         deleteTopics(clients, t -> t.startsWith(id + "-"));
@@ -219,11 +214,16 @@ public final class PipelineBench {
         }
     }
 
-    /** A table row; {@code bench} is the CPU this JVM and the machine spent moving {@code bytes}. */
-    private void row(String what, double rate, double pipe, String heap, String rss, String serviceCpu, CpuUse bench,
+    /**
+     * A table row: {@code serviceCpu} is the CPU seconds the service spent (NaN for rows without
+     * it), {@code bench} the CPU this JVM and the machine spent, both moving {@code bytes}.
+     */
+    private void row(String what, double rate, double pipe, String heap, String rss, double serviceCpu, CpuUse bench,
                      long bytes, String state) {
+        String service = Double.isNaN(serviceCpu) ? "" : String.format("%.1f", CpuUse.perGib(serviceCpu, bytes));
         rows.add(new String[] {what, String.format("%.1f", rate / (1 << 20)), String.format("%.2f", rate / pipe), heap, rss,
-                serviceCpu, String.format("%.1f", bench.secondsPerGib(bytes)), String.format("%.2f", bench.busyCores()), state});
+                service, String.format("%.1f", CpuUse.perGib(bench.processSeconds(), bytes)),
+                String.format("%.2f", bench.busyCores()), state});
         out.printf("  %s: %.1f MiB/s (%.2f of the bare pipe)%n", what, rate / (1 << 20), rate / pipe);
     }
 
