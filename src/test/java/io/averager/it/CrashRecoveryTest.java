@@ -161,6 +161,10 @@ class CrashRecoveryTest {
         // Static membership: a restarted instance takes the place of the killed one at once, in the
         // topology's consumer group and in the sink's, instead of waiting for its session to expire.
         p.put("consumer.group.instance.id", name);
+        // Exactly-once's default commit interval rather than the service's second: a checkpoint is
+        // emitted while its snapshot is applied, a few tens of milliseconds, so only frequent
+        // commits split it between transactions often enough for kills to land in the middle of one.
+        p.put("commit.interval.ms", "100");
         p.put(AveragerConfig.CHECKPOINT_STORE_CONFIG, dir.resolve("checkpoints").toString());
         p.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, name + "-snapshots");
         p.put(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG, name + "-checkpoints");
