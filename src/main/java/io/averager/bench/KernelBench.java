@@ -16,13 +16,18 @@ import java.util.SplittableRandom;
 
 /**
  * EMA kernel throughput against the memory bandwidth of the same machine: a plain-Java triad
- * {@code ema = d * ema + (1 - d) * x} over two large float arrays sets the limit, then the
- * kernel updates the same number of elements for each floating input type, one grid-sized chunk
- * a call on heap buffers laid out as the topology hands them over (an {@link EmaEntry}'s data and
- * a little-endian input chunk), first summing the distance of the EMA from its input in the same
+ * {@code ema = d * ema + (1 - d) * x} over two large float arrays sets the limit, and the kernel
+ * updates the same number of elements for each floating input type, one grid-sized chunk a call
+ * on heap buffers laid out as the topology hands them over (an {@link EmaEntry}'s data and a
+ * little-endian input chunk), first summing the distance of the EMA from its input in the same
  * pass, as the service's update does for the status page, then without. Rates are bytes moved a
- * second: accumulator read, input read and accumulator write. Then the scan for NaN and infinities the service runs on every
- * chunk before the update, as input bytes read a second. Single-threaded; not thread-safe.
+ * second: accumulator read, input read and accumulator write. Then the scan for NaN and
+ * infinities the service runs on every chunk before the update, as input bytes read a second.
+ *
+ * <p>Every pass of a row alternates with a triad pass, and the row's ratio divides its best pass
+ * by the best triad pass of the same rounds: on a shared machine the bandwidth left to one thread
+ * changes from second to second, and a triad measured once, before the rows, made their ratios
+ * move by 0.15 from run to run. Single-threaded; not thread-safe.
  */
 public final class KernelBench {
 
@@ -36,19 +41,29 @@ public final class KernelBench {
 
     private final String kernelName;
     private final PrintStream out;
+    private final int elements;
 
     /** A bench of the kernel {@link Kernels#byName(String) named} {@code kernelName}, printing to {@code out}. */
     public KernelBench(String kernelName, PrintStream out) {
+        this(kernelName, out, ELEMENTS);
+    }
+
+    /** The same over {@code elements} (whole grid chunks) a pass: fewer than the default run from cache. */
+    KernelBench(String kernelName, PrintStream out, int elements) {
+        if (elements <= 0 || elements % GRID != 0) {
+            throw new IllegalArgumentException("Kernel bench elements " + elements + ": expected whole chunks of " + GRID);
+        }
         this.kernelName = kernelName;
         this.out = out;
+        this.elements = elements;
     }
 
     /** Measures the triad, then the kernel for each input type, and prints one table. */
     public void run() {
         Kernel kernel = Kernels.byName(kernelName);
         out.printf("averager bench kernels: kernel '%s', %d Mi elements a pass in chunks of %d, best of %d passes"
-                        + " after %d warm-ups; %d cores, Java %s (%s)%n",
-                kernelName, ELEMENTS >> 20, GRID, REPETITIONS, WARM_UPS, Runtime.getRuntime().availableProcessors(),
+                        + " after %d warm-ups, each after a triad pass; %d cores, Java %s (%s)%n",
+                kernelName, elements >> 20, GRID, REPETITIONS, WARM_UPS, Runtime.getRuntime().availableProcessors(),
                 System.getProperty("java.version"), System.getProperty("java.vm.name"));
         if (Kernels.JAVA.equals(kernelName)) {
             out.printf("kernel 'java' runs %s loops%s%n", JavaKernel.loops(), JavaKernel.loops().equals("scalar")
@@ -57,58 +72,81 @@ public final class KernelBench {
         out.println("update+sums is what the service runs (the status page's distance sums in the same pass), update"
                 + " alone for comparison; the scan for NaN and infinities, run on every chunk before the update, is"
                 + " rated by input bytes read.");
-        double triad = triad();
-        out.printf("%-46s %8s %8s%n", "what", "GB/s", "ratio");
-        out.printf("%-46s %8.1f %8.2f%n", "triad, float[] (plain Java, 12 B/elem)", triad / 1e9, 1.0);
+        Triad triad = new Triad(elements);
+        out.printf("%-46s %8s %8s %8s%n", "what", "GB/s", "triad", "ratio");
         for (boolean withSums : new boolean[] {true, false}) {
             for (Dtype input : INPUTS) {
-                double rate = update(kernel, input, withSums);
                 Dtype acc = input.accumulator();
                 String what = String.format("%s update%s, %s into %s (%d B/elem)", kernelName, withSums ? "+sums" : "",
                         input, acc, 2 * acc.size() + input.size());
-                out.printf("%-46s %8.1f %8.2f%n", what, rate / 1e9, rate / triad);
+                row(what, triad, (2L * acc.size() + input.size()) * elements,
+                        updates(kernel, input, withSums, elements / GRID));
             }
         }
         for (Dtype input : INPUTS) {
-            double rate = scan(input);
             String what = String.format("non-finite scan, %s (%d B/elem read)", input, input.size());
-            out.printf("%-46s %8.1f %8.2f%n", what, rate / 1e9, rate / triad);
+            row(what, triad, (long) input.size() * elements, scans(input, elements / GRID));
         }
     }
 
-    /** Bytes a second of the best triad pass. */
-    private static double triad() {
-        float[] ema = new float[ELEMENTS];
-        float[] x = new float[ELEMENTS];
-        SplittableRandom random = new SplittableRandom(1);
-        for (int i = 0; i < ELEMENTS; i++) {
-            ema[i] = (float) random.nextGaussian();
-            x[i] = (float) random.nextGaussian();
-        }
-        float d = (float) DECAY;
-        float omd = (float) (1.0 - DECAY);
+    /**
+     * Runs {@code pass}, moving {@code bytes} a time, in rounds that each begin with a triad pass,
+     * and prints the best pass's rate, the best triad pass's and their ratio.
+     */
+    private void row(String what, Triad triad, long bytes, Runnable pass) {
         long best = Long.MAX_VALUE;
+        long bestTriad = Long.MAX_VALUE;
         for (int r = 0; r < WARM_UPS + REPETITIONS; r++) {
+            long triadNanos = triad.pass();
             long start = System.nanoTime();
-            triadPass(ema, x, d, omd);
+            pass.run();
             long elapsed = System.nanoTime() - start;
             if (r >= WARM_UPS) {
                 best = Math.min(best, elapsed);
+                bestTriad = Math.min(bestTriad, triadNanos);
             }
         }
-        return 12.0 * ELEMENTS / (best / 1e9);
+        double rate = bytes / (best / 1e9);
+        double triadRate = triad.bytes() / (bestTriad / 1e9);
+        out.printf("%-46s %8.1f %8.1f %8.2f%n", what, rate / 1e9, triadRate / 1e9, rate / triadRate);
     }
 
-    private static void triadPass(float[] ema, float[] x, float d, float omd) {
-        for (int i = 0; i < ema.length; i++) {
-            ema[i] = d * ema[i] + omd * x[i];
+    /** The limit: a plain-Java EMA over two float arrays. */
+    private static final class Triad {
+
+        private final float[] ema;
+        private final float[] x;
+        private final float d = (float) DECAY;
+        private final float omd = (float) (1.0 - DECAY);
+
+        Triad(int elements) {
+            ema = new float[elements];
+            x = new float[elements];
+            SplittableRandom random = new SplittableRandom(1);
+            for (int i = 0; i < elements; i++) {
+                ema[i] = (float) random.nextGaussian();
+                x[i] = (float) random.nextGaussian();
+            }
+        }
+
+        /** Bytes a pass moves: read {@code ema}, read {@code x}, write {@code ema}. */
+        long bytes() {
+            return 12L * ema.length;
+        }
+
+        /** Nanoseconds of one pass. */
+        long pass() {
+            long start = System.nanoTime();
+            for (int i = 0; i < ema.length; i++) {
+                ema[i] = d * ema[i] + omd * x[i];
+            }
+            return System.nanoTime() - start;
         }
     }
 
-    /** Bytes a second of the best pass of kernel updates over every chunk, with or without distance sums. */
-    private static double update(Kernel kernel, Dtype input, boolean withSums) {
+    /** A pass of kernel updates over every chunk, with or without distance sums. */
+    private static Runnable updates(Kernel kernel, Dtype input, boolean withSums, int chunks) {
         Dtype acc = input.accumulator();
-        int chunks = ELEMENTS / GRID;
         ByteBuffer[] emas = new ByteBuffer[chunks];
         ByteBuffer[] xs = new ByteBuffer[chunks];
         SplittableRandom random = new SplittableRandom(2);
@@ -118,9 +156,7 @@ public final class KernelBench {
             kernel.set(emas[c], acc, xs[c], input, GRID);
             xs[c] = chunk(input, random);
         }
-        long best = Long.MAX_VALUE;
-        for (int r = 0; r < WARM_UPS + REPETITIONS; r++) {
-            long start = System.nanoTime();
+        return () -> {
             DistanceSums sums = new DistanceSums();
             for (int c = 0; c < chunks; c++) {
                 if (withSums) {
@@ -129,36 +165,23 @@ public final class KernelBench {
                     kernel.update(emas[c], acc, xs[c], input, GRID, DECAY);
                 }
             }
-            long elapsed = System.nanoTime() - start;
-            if (r >= WARM_UPS) {
-                best = Math.min(best, elapsed);
-            }
-        }
-        return (double) (2 * acc.size() + input.size()) * ELEMENTS / (best / 1e9);
+        };
     }
 
-    /** Input bytes a second of the best pass of non-finite scans over every chunk (all finite: read to the end). */
-    private static double scan(Dtype input) {
-        int chunks = ELEMENTS / GRID;
+    /** A pass of non-finite scans over every chunk (all finite: read to the end). */
+    private static Runnable scans(Dtype input, int chunks) {
         ByteBuffer[] xs = new ByteBuffer[chunks];
         SplittableRandom random = new SplittableRandom(3);
         for (int c = 0; c < chunks; c++) {
             xs[c] = chunk(input, random);
         }
-        long best = Long.MAX_VALUE;
-        for (int r = 0; r < WARM_UPS + REPETITIONS; r++) {
-            long start = System.nanoTime();
+        return () -> {
             for (int c = 0; c < chunks; c++) {
                 if (NonFinite.firstIndex(xs[c], input, GRID) >= 0) {
                     throw new IllegalStateException("Kernel bench chunk " + c + " of " + input + " is not finite");
                 }
             }
-            long elapsed = System.nanoTime() - start;
-            if (r >= WARM_UPS) {
-                best = Math.min(best, elapsed);
-            }
-        }
-        return (double) input.size() * ELEMENTS / (best / 1e9);
+        };
     }
 
     /** A little-endian input chunk of weight-like values (normal, no NaN or infinity). */
