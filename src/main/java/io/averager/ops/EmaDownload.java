@@ -158,7 +158,12 @@ final class EmaDownload {
                     if (offset < expected) {
                         continue; // left by a layout on another grid, inside an entry of this one
                     }
-                    EmaEntry entry = EmaEntry.wrap(kv.value);
+                    EmaEntry entry;
+                    try {
+                        entry = EmaEntry.wrap(kv.value);
+                    } catch (IllegalStateException e) {
+                        return "tensor " + t.name() + " at element " + offset + ": " + e.getMessage();
+                    }
                     if (offset != expected) {
                         return "tensor " + t.name() + " has an entry at element " + offset + " where " + expected
                                 + " was expected";

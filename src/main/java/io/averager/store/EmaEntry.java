@@ -2,17 +2,24 @@ package io.averager.store;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.zip.CRC32C;
 
 /**
  * Value of one EMA entry as stored: a version byte, the last optimizer step applied, the number
- * of updates since the EMA was last set, then the accumulator's little-endian elements. Wraps the
- * stored bytes without copying; {@link #data()} is a view the kernels update in place. Not
- * thread-safe.
+ * of updates since the EMA was last set, a CRC32C of everything else (all three big-endian), then
+ * the accumulator's little-endian elements. Wraps the stored bytes without copying and checks their CRC;
+ * {@link #data()} is a view the kernels update in place, and {@link #bytes()} seals the entry
+ * with a new CRC. The CRC is the entry's only check on a point read, which skips RocksDB's own
+ * ({@link EmaStore}). Entries of the first layout, without a CRC, are copied into the current one
+ * when read. Not thread-safe.
  */
 public final class EmaEntry {
 
-    private static final byte VERSION = 1;
-    private static final int HEADER = 17;
+    private static final byte VERSION = 2;
+    private static final byte UNCHECKED_VERSION = 1;
+    private static final int UNCHECKED_HEADER = 17;
+    private static final int CRC_AT = 17;
+    private static final int HEADER = 21;
 
     private final byte[] bytes;
 
@@ -27,14 +34,31 @@ public final class EmaEntry {
         return new EmaEntry(bytes);
     }
 
-    /** Wraps stored bytes; null stays null. */
+    /**
+     * Wraps stored bytes, or a copy of them in the current layout if they are of the first; null
+     * stays null.
+     *
+     * @throws IllegalStateException if the bytes are of no known layout or fail their CRC
+     */
     public static EmaEntry wrap(byte[] stored) {
         if (stored == null) {
             return null;
         }
+        if (stored.length >= UNCHECKED_HEADER && stored[0] == UNCHECKED_VERSION) {
+            EmaEntry entry = allocate(stored.length - UNCHECKED_HEADER);
+            System.arraycopy(stored, 1, entry.bytes, 1, UNCHECKED_HEADER - 1);
+            System.arraycopy(stored, UNCHECKED_HEADER, entry.bytes, HEADER, stored.length - UNCHECKED_HEADER);
+            return entry;
+        }
         if (stored.length < HEADER || stored[0] != VERSION) {
             throw new IllegalStateException("EMA entry of unknown layout (" + stored.length + " bytes, version "
                     + (stored.length == 0 ? "none" : stored[0]) + ")");
+        }
+        int expected = ByteBuffer.wrap(stored).getInt(CRC_AT);
+        int actual = crc(stored);
+        if (actual != expected) {
+            throw new IllegalStateException(String.format("EMA entry of %d bytes fails its CRC32C (stored %08x,"
+                    + " computed %08x): the state store is corrupted", stored.length, expected, actual));
         }
         return new EmaEntry(stored);
     }
@@ -62,9 +86,18 @@ public final class EmaEntry {
         return bytes.length - HEADER;
     }
 
-    /** The bytes to store. */
+    /** The bytes to store, sealed with the CRC of what the entry now holds. */
     public byte[] bytes() {
+        header().putInt(CRC_AT, crc(bytes));
         return bytes;
+    }
+
+    /** CRC32C of an entry's bytes but its CRC field. */
+    private static int crc(byte[] entry) {
+        CRC32C crc = new CRC32C();
+        crc.update(entry, 0, CRC_AT);
+        crc.update(entry, HEADER, entry.length - HEADER);
+        return (int) crc.getValue();
     }
 
     private ByteBuffer header() {

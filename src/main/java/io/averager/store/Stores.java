@@ -25,7 +25,7 @@ public final class Stores {
      */
     public static StoreBuilder<KeyValueStore<Bytes, byte[]>> ema(int maxMessageBytes, boolean changelog) {
         return logged(org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
-                org.apache.kafka.streams.state.Stores.persistentKeyValueStore(EMA), Serdes.Bytes(), Serdes.ByteArray()),
+                EmaStore.supplier(EMA), Serdes.Bytes(), Serdes.ByteArray()),
                 changelog, Map.of("max.message.bytes", Integer.toString(maxMessageBytes)));
     }
 

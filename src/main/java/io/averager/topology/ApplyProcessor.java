@@ -200,7 +200,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
     private boolean update(Record<String, Inbound> record, PendingSnapshot pending, Profile profile, SnapshotChunk c,
                            Dtype input, ByteBuffer x, int count, PendingDistances distance) {
         Bytes key = EmaKey.of(c.getRun(), profile.name(), c.getTensor(), c.getOffset());
-        EmaEntry entry = EmaEntry.wrap(ema.get(key));
+        EmaEntry entry = stored(key, c, profile);
         if (entry != null && entry.lastStep() >= c.getStep()) {
             return false;
         }
@@ -225,6 +225,17 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
                     c.getTensor(), c.getOffset(), entry.data())), AveragerTopology.EMIT);
         }
         return true;
+    }
+
+    /** The entry stored under {@code key}, or null; a corrupted one stops the service, naming it. */
+    private EmaEntry stored(Bytes key, SnapshotChunk c, Profile profile) {
+        try {
+            return EmaEntry.wrap(ema.get(key));
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException("EMA of run " + c.getRun() + " profile " + profile.name() + " tensor "
+                    + c.getTensor() + " at element " + c.getOffset() + ": " + e.getMessage() + "; stop the service and"
+                    + " delete its state directory to restore the store from its changelog", e);
+        }
     }
 
     private String close(Record<String, Inbound> record, RunState state, SnapshotCommit m) {

@@ -3,6 +3,7 @@ package io.averager.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.junit.jupiter.api.Test;
 
@@ -41,13 +42,57 @@ class EmaEntryTest {
     }
 
     @Test
+    void wrapRejectsAnEntryWhoseBytesChangedAfterItWasSealed() {
+        EmaEntry entry = EmaEntry.allocate(8);
+        entry.data().putFloat(0, 1.5f).putFloat(4, -2f);
+        byte[] sealed = entry.stamp(1200, 7).bytes();
+
+        for (int at : new int[] {1, 9, 17, sealed.length - 1}) {
+            byte[] rotten = sealed.clone();
+            rotten[at] ^= 0x04;
+            assertThatThrownBy(() -> EmaEntry.wrap(rotten)).as("bit flipped in byte %d", at)
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("fails its CRC32C");
+        }
+        assertThat(EmaEntry.wrap(sealed.clone()).data().getFloat(4)).isEqualTo(-2f);
+    }
+
+    @Test
+    void sealingAgainAfterAnUpdateKeepsTheEntryValid() {
+        EmaEntry entry = EmaEntry.wrap(EmaEntry.allocate(4).stamp(1, 1).bytes());
+
+        entry.data().putFloat(0, 3f);
+        EmaEntry read = EmaEntry.wrap(entry.stamp(2, 2).bytes().clone());
+
+        assertThat(read.lastStep()).isEqualTo(2);
+        assertThat(read.data().getFloat(0)).isEqualTo(3f);
+    }
+
+    @Test
+    void entriesOfTheFirstLayoutAreReadIntoTheCurrentOne() {
+        // Version 1: version byte, step and updates big-endian, then the data, without a CRC.
+        byte[] first = ByteBuffer.allocate(17 + 8).put((byte) 1).putLong(1200).putLong(7)
+                .order(ByteOrder.LITTLE_ENDIAN).putFloat(1.5f).putFloat(-2f).array();
+
+        EmaEntry entry = EmaEntry.wrap(first);
+
+        assertThat(entry.lastStep()).isEqualTo(1200);
+        assertThat(entry.updates()).isEqualTo(7);
+        assertThat(entry.dataBytes()).isEqualTo(8);
+        assertThat(entry.data().getFloat(0)).isEqualTo(1.5f);
+        assertThat(entry.data().getFloat(4)).isEqualTo(-2f);
+        assertThat(entry.bytes()[0]).as("the layout it is stored in").isEqualTo((byte) 2);
+        assertThat(EmaEntry.wrap(entry.bytes().clone()).data().getFloat(4)).isEqualTo(-2f);
+    }
+
+    @Test
     void wrapRejectsBytesOfAnUnknownLayout() {
         byte[] bytes = EmaEntry.allocate(4).bytes();
-        bytes[0] = 2;
+        bytes[0] = 3;
 
         assertThatThrownBy(() -> EmaEntry.wrap(bytes))
                 .isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("version 2");
+                .hasMessageContaining("version 3");
         assertThatThrownBy(() -> EmaEntry.wrap(new byte[3]))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("3 bytes");
