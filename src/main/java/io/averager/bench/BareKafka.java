@@ -1,5 +1,6 @@
 package io.averager.bench;
 
+import io.averager.config.AveragerConfig;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -94,7 +95,9 @@ final class BareKafka {
 
     private KafkaProducer<byte[], byte[]> producer() {
         Map<String, Object> props = new HashMap<>(clients);
-        props.putAll(Map.of("max.request.size", 64 << 20, "linger.ms", 5));
+        // The socket buffer the service's and the publisher's producers use, so the pipe is the limit for the same clients.
+        props.putAll(Map.of("max.request.size", 64 << 20, "linger.ms", 5,
+                "send.buffer.bytes", AveragerConfig.SEND_BUFFER_BYTES));
         return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
     }
 }

@@ -112,6 +112,15 @@ public final class AveragerConfig extends AbstractConfig {
     /** Largest record the service produces or accepts (a chunk of 16M F32 elements plus framing). */
     public static final int MAX_MESSAGE_BYTES = 64 * 1024 * 1024 + 64 * 1024;
 
+    /**
+     * {@code send.buffer.bytes} of the producers that send chunks (the service's, the publisher's):
+     * the operating system's default, which Linux grows as a connection needs. With Kafka's fixed
+     * 128 KiB a socket takes a few hundred KiB a write, and before each write Java copies all that
+     * is left of the record's heap buffer into a native one: a 4 MiB chunk was copied about ten
+     * times, and the service spent a sixth more CPU a GiB.
+     */
+    public static final int SEND_BUFFER_BYTES = -1;
+
     public static final ConfigDef CONFIG = new ConfigDef()
             .define(TOPIC_SNAPSHOTS_CONFIG, Type.STRING, "snapshots", new ConfigDef.NonEmptyString(), Importance.HIGH, TOPIC_SNAPSHOTS_DOC)
             .define(TOPIC_CHECKPOINTS_CONFIG, Type.STRING, "checkpoints", new ConfigDef.NonEmptyString(), Importance.MEDIUM, TOPIC_CHECKPOINTS_DOC)

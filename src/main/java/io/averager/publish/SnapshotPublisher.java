@@ -56,6 +56,7 @@ public final class SnapshotPublisher implements AutoCloseable {
         p.putIfAbsent(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "averager-publisher-" + UUID.randomUUID());
         p.putIfAbsent(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, AveragerConfig.MAX_MESSAGE_BYTES);
         p.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);
+        p.putIfAbsent(ProducerConfig.SEND_BUFFER_CONFIG, AveragerConfig.SEND_BUFFER_BYTES);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new WireSerializer());
         this.topic = topic;

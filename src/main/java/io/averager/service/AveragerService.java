@@ -171,6 +171,7 @@ public final class AveragerService implements AutoCloseable {
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.FETCH_MAX_BYTES_CONFIG), 8 << 20);
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG), 4 << 20);
         p.put(StreamsConfig.producerPrefix(ProducerConfig.BUFFER_MEMORY_CONFIG), 16L << 20);
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.SEND_BUFFER_CONFIG), AveragerConfig.SEND_BUFFER_BYTES);
         // Each commit waits until everything produced so far (the changelog's copy of every
         // applied chunk) is acknowledged: at the exactly-once default of 100 ms the stream thread
         // spends much of its time waiting; a second lets sending overlap averaging.
