@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -258,8 +259,51 @@ public final class JavaKernel implements Kernel {
                 log.info("Kernel 'java' runs scalar loops: this JVM's vectors hold {} bits", bits);
                 return false;
             }
+            try {
+                exercise();
+            } catch (LinkageError e) {
+                log.warn("Kernel 'java' runs scalar loops: the vector loops are written for the Vector API as it"
+                        + " incubates in Java 17, and this Java's ({}) lacks {}", Runtime.version().feature(),
+                        e.getMessage());
+                return false;
+            }
             log.info("Kernel 'java' runs vector loops, {}-bit", bits);
             return true;
+        }
+
+        /**
+         * Runs every vector loop and scan once over a few vectors, so that a Java whose incubating
+         * Vector API has changed (Java 20 dropped the byte array loads and stores) fails here, with
+         * a {@link LinkageError}, and not on the service's first chunk.
+         */
+        private static void exercise() {
+            int count = 1024;
+            for (Dtype input : List.of(Dtype.F32, Dtype.F16, Dtype.BF16, Dtype.F64)) {
+                ByteBuffer x = ByteBuffer.allocate(count * input.size()).order(ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < count; i++) {
+                    switch (input) {
+                        case F32 -> x.putFloat(1f);
+                        case F64 -> x.putDouble(1.0);
+                        // One subnormal half takes its vector through the exact conversion, the others the fast one.
+                        case F16 -> x.putShort((short) (i == 0 ? 0x0001 : 0x3C00));
+                        default -> x.putShort((short) 0x3F80);
+                    }
+                }
+                x.flip();
+                Dtype acc = input.accumulator();
+                ByteBuffer ema = ByteBuffer.allocate(count * acc.size()).order(ByteOrder.LITTLE_ENDIAN);
+                VectorScan.suspect(x, input, count);
+                if (acc == Dtype.F64) {
+                    VectorLoops.updateF64(ema, x, count, 0.5, 0.5, null);
+                    VectorLoops.updateF64(ema, x, count, 0.5, 0.5, new DistanceSums());
+                } else {
+                    if (input != Dtype.F32) {
+                        VectorLoops.widen(ema, x, input, count);
+                    }
+                    VectorLoops.updateF32(ema, x, input, count, 0.5f, 0.5f, null);
+                    VectorLoops.updateF32(ema, x, input, count, 0.5f, 0.5f, new DistanceSums());
+                }
+            }
         }
     }
 }
