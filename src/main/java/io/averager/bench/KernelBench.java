@@ -66,8 +66,8 @@ public final class KernelBench {
                 kernelName, elements >> 20, GRID, REPETITIONS, WARM_UPS, Runtime.getRuntime().availableProcessors(),
                 System.getProperty("java.version"), System.getProperty("java.vm.name"));
         if (Kernels.JAVA.equals(kernelName)) {
-            out.printf("kernel 'java' runs %s loops%s%n", JavaKernel.loops(), JavaKernel.loops().equals("scalar")
-                    ? " (start Java with --add-modules jdk.incubator.vector for the vector loops)" : "");
+            // Why, when they are scalar, the kernel logged when it started.
+            out.printf("kernel 'java' runs %s loops%n", JavaKernel.loops());
         }
         out.println("update+sums is what the service runs (the status page's distance sums in the same pass), update"
                 + " alone for comparison; the scan for NaN and infinities, run on every chunk before the update, is"

@@ -4,6 +4,7 @@ import io.averager.Directories;
 import io.averager.config.AveragerConfig;
 import io.averager.ema.Dtype;
 import io.averager.embedded.EmbeddedKafka;
+import io.averager.kernel.JavaKernel;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.replay.Replay;
 import io.averager.topology.Selection;
@@ -300,7 +301,7 @@ public final class PipelineBench {
             List<String> command = new ArrayList<>();
             command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             // The kernel's vector loops, as the launcher and the container run the service.
-            command.addAll(List.of("--add-modules", "jdk.incubator.vector"));
+            command.addAll(List.of("--add-modules", JavaKernel.VECTOR_MODULE));
             command.addAll(jvm);
             command.addAll(List.of("-cp", System.getProperty("java.class.path"), BenchService.class.getName(), config.toString()));
             return new Child(new ProcessBuilder(command).redirectError(dir.resolve("service.log").toFile()).start());

@@ -24,8 +24,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class JavaKernel implements Kernel {
 
-    /** The module whose presence in the boot layer selects the vector loops. */
-    static final String VECTOR_MODULE = "jdk.incubator.vector";
+    /** The module whose presence in the boot layer selects the vector loops: give it to {@code --add-modules}. */
+    public static final String VECTOR_MODULE = "jdk.incubator.vector";
 
     /** Whether {@link VectorLoops} can run in this JVM: its module is present and vectors hold 128 bits or more. */
     static final boolean VECTORS = Detection.vectors();
@@ -69,13 +69,12 @@ public final class JavaKernel implements Kernel {
             ema.put(ema.position(), x, x.position(), count * input.size());
             return;
         }
+        int done = 0;
         if (vectors && VectorLoops.takes(ema, x)) {
             VectorLoops.widen(ema, x, input, count);
-            int done = VectorLoops.covered(count);
-            widenScalar(at(ema, done, Dtype.F32), at(x, done, input), input, count - done);
-        } else {
-            widenScalar(ema, x, input, count);
+            done = VectorLoops.covered(count);
         }
+        widenScalar(at(ema, done, Dtype.F32), at(x, done, input), input, count - done);
     }
 
     private static void widenScalar(ByteBuffer ema, ByteBuffer x, Dtype input, int count) {
@@ -116,24 +115,18 @@ public final class JavaKernel implements Kernel {
         updateFloating(ema, accumulator, x, input, count, decay, sums);
     }
 
-    // The vector loops stop at the last whole vector; the scalar loops take the rest.
+    // The vector loops stop at the last whole vector; the scalar loops take the rest, or all of it.
     private void updateFloating(ByteBuffer ema, Dtype accumulator, ByteBuffer x, Dtype input, int count, double decay,
                                 DistanceSums sums) {
-        if (!vectors || !VectorLoops.takes(ema, x)) {
+        int done = 0;
+        if (vectors && VectorLoops.takes(ema, x)) {
             if (accumulator == Dtype.F64) {
-                updateF64(ema, x, count, decay, sums);
+                VectorLoops.updateF64(ema, x, count, decay, 1.0 - decay, sums);
+                done = VectorLoops.coveredDoubles(count);
             } else {
-                updateF32(ema, x, input, count, decay, sums);
+                VectorLoops.updateF32(ema, x, input, count, (float) decay, (float) (1.0 - decay), sums);
+                done = VectorLoops.covered(count);
             }
-            return;
-        }
-        int done;
-        if (accumulator == Dtype.F64) {
-            VectorLoops.updateF64(ema, x, count, decay, 1.0 - decay, sums);
-            done = VectorLoops.coveredDoubles(count);
-        } else {
-            VectorLoops.updateF32(ema, x, input, count, (float) decay, (float) (1.0 - decay), sums);
-            done = VectorLoops.covered(count);
         }
         if (done < count) {
             ByteBuffer emaRest = at(ema, done, accumulator);
@@ -217,8 +210,8 @@ public final class JavaKernel implements Kernel {
         }
     }
 
-    /** {@code b} from element {@code i} of {@code dtype} on. */
-    private static ByteBuffer at(ByteBuffer b, int i, Dtype dtype) {
+    /** {@code b} from element {@code i} of {@code dtype} on, as the kernel contract lays elements out. */
+    static ByteBuffer at(ByteBuffer b, int i, Dtype dtype) {
         ByteBuffer d = b.duplicate();
         return d.position(d.position() + i * dtype.size());
     }

@@ -120,7 +120,8 @@ final class VectorLoops {
             if (trusted(group[0]) && trusted(group[1])) {
                 sums.addSums(group[0], group[1]);
             } else {
-                sums.accumulate(at(ema, from, Dtype.F32), Dtype.F32, at(x, from, input), input, to - from);
+                sums.accumulate(JavaKernel.at(ema, from, Dtype.F32), Dtype.F32, JavaKernel.at(x, from, input), input,
+                        to - from);
             }
         }
     }
@@ -292,12 +293,6 @@ final class VectorLoops {
 
     private static boolean trusted(double sum) {
         return sum >= SMALLEST_TRUSTED && sum < Double.POSITIVE_INFINITY;
-    }
-
-    /** {@code b} from element {@code i} of {@code dtype} on, as the kernel contract lays elements out. */
-    private static ByteBuffer at(ByteBuffer b, int i, Dtype dtype) {
-        ByteBuffer d = b.duplicate();
-        return d.position(d.position() + i * dtype.size());
     }
 
     /** Where element 0 of a heap buffer lies in its array. */

@@ -2,6 +2,7 @@ package io.averager.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.averager.kernel.JavaKernel;
 import io.averager.sink.FileDigest;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
@@ -37,7 +38,7 @@ class S3LargeObjectTest {
             server.createBucket(BUCKET);
             Path log = dir.resolve("put.log");
             List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    HEAP, "-XX:+ExitOnOutOfMemoryError", "--add-modules", "jdk.incubator.vector",
+                    HEAP, "-XX:+ExitOnOutOfMemoryError", "--add-modules", JavaKernel.VECTOR_MODULE,
                     "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
                     S3PutMain.class.getName(), server.endpoint().toString(), S3Server.ACCESS_KEY, S3Server.SECRET_KEY,
                     "s3://" + BUCKET, KEY, file.toString());

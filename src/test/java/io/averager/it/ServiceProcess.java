@@ -1,5 +1,6 @@
 package io.averager.it;
 
+import io.averager.kernel.JavaKernel;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -46,7 +47,7 @@ final class ServiceProcess implements AutoCloseable {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         // The kernel's vector loops, as the launcher and the container run the service.
-        command.addAll(List.of("--add-modules", "jdk.incubator.vector"));
+        command.addAll(List.of("--add-modules", JavaKernel.VECTOR_MODULE));
         command.addAll(jvmOptions);
         command.addAll(List.of("-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
                 "io.averager.cli.Main", "run", "--config", configFile.toString()));

@@ -3,7 +3,7 @@ package io.averager.kernel;
 import io.averager.ema.Dtype;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.SplittableRandom;
+import java.util.Random;
 import java.util.zip.CRC32C;
 
 /**
@@ -26,7 +26,7 @@ final class KernelOnThisJava {
     static String results(Kernel kernel) {
         StringBuilder out = new StringBuilder();
         for (Dtype input : new Dtype[] {Dtype.F32, Dtype.F16, Dtype.BF16, Dtype.F64}) {
-            SplittableRandom random = new SplittableRandom(7);
+            Random random = new Random(7);
             Dtype acc = input.accumulator();
             ByteBuffer ema = ByteBuffer.allocate(COUNT * acc.size()).order(ByteOrder.LITTLE_ENDIAN);
             kernel.set(ema, acc, chunk(input, random), input, COUNT);
@@ -42,24 +42,21 @@ final class KernelOnThisJava {
         return out.toString();
     }
 
-    private static ByteBuffer chunk(Dtype input, SplittableRandom random) {
-        ByteBuffer b = ByteBuffer.allocate(COUNT * input.size()).order(ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < COUNT; i++) {
-            float v = (float) random.nextGaussian();
-            switch (input) {
-                case F32 -> b.putFloat(v);
-                case F64 -> b.putDouble(random.nextGaussian());
-                case F16 -> b.putShort(i % 97 == 0 ? (short) 0x0003 : half(v));
-                default -> b.putShort((short) (Float.floatToRawIntBits(v) >>> 16));
+    /** Random inputs: gaussian floats (BF16 their top halves), uniform doubles, halves uniform over the finite bit patterns. */
+    private static ByteBuffer chunk(Dtype input, Random random) {
+        byte[] bytes = switch (input) {
+            case F32 -> TensorBuffers.f32(TensorBuffers.randomFloats(random, COUNT));
+            case F64 -> TensorBuffers.f64(random.doubles(COUNT, -2, 2).toArray());
+            case F16 -> TensorBuffers.bits16(TensorBuffers.randomFiniteHalves(random, COUNT));
+            default -> {
+                float[] floats = TensorBuffers.randomFloats(random, COUNT);
+                short[] halves = new short[COUNT];
+                for (int i = 0; i < COUNT; i++) {
+                    halves[i] = (short) (Float.floatToRawIntBits(floats[i]) >>> 16);
+                }
+                yield TensorBuffers.bits16(halves);
             }
-        }
-        return b.flip();
-    }
-
-    /** A normal half near {@code v}, truncated. */
-    private static short half(float v) {
-        int bits = Float.floatToRawIntBits(v);
-        int exponent = Math.max(1, Math.min(30, ((bits >>> 23) & 0xff) - 112));
-        return (short) ((bits >>> 16) & 0x8000 | exponent << 10 | (bits >>> 13) & 0x3ff);
+        };
+        return ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
     }
 }

@@ -31,7 +31,7 @@ class NewerJavaTest {
         Optional<Path> java = newerJava();
         assumeTrue(java.isPresent(), "no JDK newer than 19 under /usr/lib/jvm");
 
-        Process process = new ProcessBuilder(java.get().toString(), "--add-modules", "jdk.incubator.vector",
+        Process process = new ProcessBuilder(java.get().toString(), "--add-modules", JavaKernel.VECTOR_MODULE,
                 "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
                 KernelOnThisJava.class.getName()).redirectErrorStream(true).start();
         String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
