@@ -117,7 +117,7 @@ public final class AveragerConfig extends AbstractConfig {
      * the operating system's default, which Linux grows as a connection needs. With Kafka's fixed
      * 128 KiB a socket takes a few hundred KiB a write, and before each write Java copies all that
      * is left of the record's heap buffer into a native one: a 4 MiB chunk was copied about ten
-     * times, and the service spent a sixth more CPU a GiB.
+     * times, and the service spent about a fifth more CPU a GiB (14.8-15.6 against 11.7-13.0 s/GiB).
      */
     public static final int SEND_BUFFER_BYTES = -1;
 

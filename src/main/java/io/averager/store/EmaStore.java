@@ -13,7 +13,7 @@ import org.rocksdb.ReadOptions;
  * {@link EmaEntry} carries a CRC32C of its own, checked when it is wrapped, which the JVM computes
  * at memory speed; RocksDB's Java builds compute CRC32C without the processor's instruction for it
  * ("Fast CRC32 supported: Not supported on x86" in their logs), so checking a blob of megabytes
- * on every read cost more than a fifth of the stream thread. Iterators and compaction still check
+ * on every read cost about a fifth of the stream thread. Iterators and compaction still check
  * RocksDB's checksums.
  *
  * <p>{@code RocksDBStore} lives in Kafka Streams' internals, which any Kafka release may change:
