@@ -40,6 +40,7 @@ public final class RunMeters {
     public static final String CHECKPOINT_LATENCY = "averager.checkpoint.latency";
     /** Counter: failed attempts to store a checkpoint file. */
     public static final String SINK_RETRIES = "averager.sink.retries";
+    public static final String SINK_ABORTS = "averager.sink.aborts";
     /** Counter: records sent to the dead-letter topic, tag {@code reason} (a {@link DeadLetterReason}). */
     public static final String DEAD_LETTERS = "averager.dead.letters";
 
@@ -91,6 +92,14 @@ public final class RunMeters {
     /** An attempt to store a checkpoint file failed and will be retried. */
     public static void sinkRetry() {
         Metrics.counter(SINK_RETRIES).increment();
+    }
+
+    /**
+     * A sink transaction was aborted (the instance fenced, its group rebalanced) and its
+     * checkpoints are read again from the committed offsets.
+     */
+    public static void sinkAbort() {
+        Metrics.counter(SINK_ABORTS).increment();
     }
 
     /** A record went to the dead-letter topic for {@code reason}. */

@@ -7,6 +7,8 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SortedSet;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -90,6 +92,13 @@ final class CheckpointCatalog implements AutoCloseable {
             return now.getStep() > old.getStep() ? now : old;
         }
         return old.getFormat().equals("safetensors") ? old : now;
+    }
+
+    /** Every run with a checkpoint. */
+    SortedSet<String> runs() {
+        SortedSet<String> runs = new TreeSet<>();
+        latest.keySet().forEach(k -> runs.add(k.get(0)));
+        return runs;
     }
 
     /** The last checkpoint of the run and profile, or null if none is known. */

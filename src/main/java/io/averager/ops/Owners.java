@@ -53,6 +53,20 @@ final class Owners {
         return -1;
     }
 
+    /** The instance whose active task holds the run's state now, or null while none does. */
+    HostInfo activeHost(String run) {
+        KeyQueryMetadata owner;
+        try {
+            owner = streams.queryMetadataForKey(Stores.RUNS, run, Serdes.String().serializer());
+        } catch (IllegalStateException e) {
+            return null;
+        }
+        if (owner == null || owner.activeHost() == null || owner.activeHost().equals(HostInfo.unavailable())) {
+            return null;
+        }
+        return owner.activeHost();
+    }
+
     /** The other instances of the application, by their {@code application.server}. */
     List<HostInfo> others() {
         return streams.metadataForAllStreamsClients().stream().map(StreamsMetadata::hostInfo)

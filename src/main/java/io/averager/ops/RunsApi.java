@@ -18,8 +18,9 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.state.HostInfo;
 import org.apache.kafka.streams.state.KeyValueIterator;
@@ -33,6 +34,9 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 final class RunsApi {
 
     private static final Duration PEER_TIMEOUT = Duration.ofSeconds(5);
+    private static final String ACTIVE = "active";
+    private static final String STANDBY = "standby";
+    private static final String CHECKPOINTS = "checkpoints";
 
     private final StateQueries state;
     private final Owners owners;
@@ -47,33 +51,65 @@ final class RunsApi {
         this.catalog = catalog;
     }
 
-    /** {@code GET /runs[?scope=local]}: scope local lists this instance's runs only. */
+    /**
+     * {@code GET /runs[?scope=local]}: scope local lists the runs whose state this instance holds,
+     * active or standby. Gathered, each run is listed once, from its active copy where one answers,
+     * else from a standby, else (its state moving between instances) from its checkpoints alone.
+     */
     void list(HttpExchange exchange) throws IOException {
         boolean local = "local".equals(Http.query(exchange.getRequestURI().getRawQuery()).get("scope"));
+        if (local) {
+            ObjectNode body = Http.JSON.createObjectNode();
+            body.putArray("runs").addAll(localRuns());
+            Http.sendJson(exchange, 200, body);
+            return;
+        }
+        ObjectNode body = Http.JSON.createObjectNode();
+        ArrayNode unreachable = body.putArray("unreachable");
+        Map<String, JsonNode> runs = new TreeMap<>();
+        try {
+            localRuns().forEach(r -> keepBetter(runs, r));
+        } catch (Http.Refusal e) {
+            unreachable.add(owners.self().host() + ":" + owners.self().port() + ": " + e.getMessage());
+        }
+        for (HostInfo peer : owners.others()) {
+            try {
+                peerRuns(peer).forEach(r -> keepBetter(runs, r));
+            } catch (IOException e) {
+                unreachable.add(peer.host() + ":" + peer.port() + ": " + e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("Interrupted asking " + peer, e);
+            }
+        }
+        for (String run : catalog.runs()) {
+            runs.computeIfAbsent(run, this::fromCheckpoints);
+        }
+        body.putArray("runs").addAll(runs.values());
+        Http.sendJson(exchange, 200, body);
+    }
+
+    private List<JsonNode> localRuns() {
         List<JsonNode> runs = new ArrayList<>();
-        try (KeyValueIterator<String, byte[]> it = state.<String, byte[]>allLocal(Stores.RUNS).all()) {
+        try (KeyValueIterator<String, byte[]> it = state.<String, byte[]>allLocalOrStandby(Stores.RUNS).all()) {
             while (it.hasNext()) {
                 KeyValue<String, byte[]> kv = it.next();
                 runs.add(describe(kv.key, WireCodec.decode(kv.value, RunState.class)));
             }
         }
-        ObjectNode body = Http.JSON.createObjectNode();
-        ArrayNode unreachable = body.putArray("unreachable");
-        if (!local) {
-            for (HostInfo peer : owners.others()) {
-                try {
-                    runs.addAll(peerRuns(peer));
-                } catch (IOException e) {
-                    unreachable.add(peer.host() + ":" + peer.port() + ": " + e);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("Interrupted asking " + peer, e);
-                }
+        return runs;
+    }
+
+    /** Keeps the active copy of a run over a standby's, and of two alike the one further on. */
+    private static void keepBetter(Map<String, JsonNode> runs, JsonNode run) {
+        runs.merge(run.get("run").asText(), run, (a, b) -> {
+            boolean activeA = ACTIVE.equals(a.path("source").asText());
+            boolean activeB = ACTIVE.equals(b.path("source").asText());
+            if (activeA != activeB) {
+                return activeA ? a : b;
             }
-        }
-        runs.sort(Comparator.comparing(r -> r.get("run").asText()));
-        body.putArray("runs").addAll(runs);
-        Http.sendJson(exchange, 200, body);
+            return b.path("lastStep").asLong() > a.path("lastStep").asLong() ? b : a;
+        });
     }
 
     private List<JsonNode> peerRuns(HostInfo peer) throws IOException, InterruptedException {
@@ -89,14 +125,37 @@ final class RunsApi {
     }
 
     private ObjectNode describe(String run, RunState s) {
+        HostInfo owner = owners.activeHost(run);
         ObjectNode r = Http.JSON.createObjectNode().put("run", run).put("lastStep", s.getLastStep())
-                .put("snapshots", s.getSnapshots()).put("tensors", s.getTensors().size())
-                .put("owner", owners.self().host() + ":" + owners.self().port());
+                .put("snapshots", s.getSnapshots()).put("tensors", s.getTensors().size());
+        if (owner == null) {
+            r.putNull("owner");
+        } else {
+            r.put("owner", owner.host() + ":" + owner.port());
+        }
+        r.put("source", owners.self().equals(owner) ? ACTIVE : STANDBY);
         if (s.getPending() == null) {
             r.putNull("applyingStep");
         } else {
             r.put("applyingStep", s.getPending().getStep());
         }
+        return withCheckpoints(r, run);
+    }
+
+    /** A run whose state no instance serves right now: what its checkpoints say. */
+    private ObjectNode fromCheckpoints(String run) {
+        ObjectNode r = Http.JSON.createObjectNode().put("run", run);
+        long last = -1;
+        for (Profile p : profiles) {
+            CheckpointManifest m = catalog.last(run, p.name());
+            last = Math.max(last, m == null ? -1 : m.getStep());
+        }
+        r.put("lastStep", last).putNull("snapshots").putNull("tensors").putNull("owner").put("source", CHECKPOINTS)
+                .putNull("applyingStep");
+        return withCheckpoints(r, run);
+    }
+
+    private ObjectNode withCheckpoints(ObjectNode r, String run) {
         ArrayNode ps = r.putArray("profiles");
         for (Profile p : profiles) {
             ObjectNode profile = ps.addObject().put("profile", p.name());

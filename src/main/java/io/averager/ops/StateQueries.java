@@ -18,9 +18,10 @@ final class StateQueries {
         this.streams = streams;
     }
 
-    /** The store's active partitions on this instance. */
-    <K, V> ReadOnlyKeyValueStore<K, V> allLocal(String store) {
-        return query(StoreQueryParameters.fromNameAndType(store, QueryableStoreTypes.<K, V>keyValueStore()), store);
+    /** The store's partitions on this instance, active or standby (possibly behind the active copy). */
+    <K, V> ReadOnlyKeyValueStore<K, V> allLocalOrStandby(String store) {
+        return query(StoreQueryParameters.fromNameAndType(store, QueryableStoreTypes.<K, V>keyValueStore())
+                .enableStaleStores(), store);
     }
 
     /** One partition of the store, active on this instance. */

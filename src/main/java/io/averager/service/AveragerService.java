@@ -99,8 +99,9 @@ public final class AveragerService implements AutoCloseable {
         }
         KafkaStreams streams = new KafkaStreams(topology, properties);
         ObjectStore store = objectStore(config.getString(AveragerConfig.CHECKPOINT_STORE_CONFIG), config);
-        CheckpointSink sink = new CheckpointSink(config.consumerProperties(), config.producerProperties(),
-                config.applicationId() + "-sink",
+        String sinkGroup = config.applicationId() + "-sink";
+        CheckpointSink sink = new CheckpointSink(config.consumerProperties(), config.producerProperties(), sinkGroup,
+                sinkGroup + "-" + InstanceId.of(config.consumerProperties(), config.stateDir()),
                 config.getString(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG),
                 config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG), store, config.spoolDir(),
                 ProfileConfig.formats(config), onCheckpoint);

@@ -31,6 +31,7 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -50,7 +51,9 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CheckpointSink.class);
 
     private final KafkaConsumer<String, byte[]> consumer;
-    private final KafkaProducer<String, SpecificRecordBase> producer;
+    private final Map<String, Object> consumerSettings;
+    private final Map<String, Object> producerSettings;
+    private KafkaProducer<String, SpecificRecordBase> producer;
     private final String checkpointsTopic;
     private final String manifestsTopic;
     private final ObjectStore store;
@@ -64,14 +67,18 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
      * @param consumerProperties consumer settings: connection, security and any the operator gave
      *     (session.timeout.ms, group.instance.id, ...); those the sink depends on are its own
      * @param producerProperties producer settings, likewise
-     * @param groupId consumer group; also the producer's transactional id
+     * @param groupId consumer group, the same for every instance of the application
+     * @param transactionalId the producer's transactional id: unique to this instance and the same
+     *     across its restarts, so that instances do not fence each other while a restarted one
+     *     fences its previous life; zombies of a moved partition are fenced by the consumer group
+     *     metadata sent with the offsets (KIP-447)
      * @param spoolDir where files are assembled; partial files found there at start are deleted
      * @param formats the formats of each profile's files, {@code safetensors} and/or {@code pt}
      *     (converted from the safetensors file); profiles not named get safetensors alone
      * @param listener told of each manifest once published (progress output); may do nothing
      */
     public CheckpointSink(Map<String, Object> consumerProperties, Map<String, Object> producerProperties, String groupId,
-                          String checkpointsTopic, String manifestsTopic, ObjectStore store, Path spoolDir,
+                          String transactionalId, String checkpointsTopic, String manifestsTopic, ObjectStore store, Path spoolDir,
                           Map<String, Set<String>> formats, Consumer<CheckpointManifest> listener) {
         this.checkpointsTopic = checkpointsTopic;
         this.manifestsTopic = manifestsTopic;
@@ -90,11 +97,13 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 4);
         c.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 8 << 20);
         c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 4 << 20);
+        this.consumerSettings = c;
         this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
         Map<String, Object> p = new HashMap<>(producerProperties);
-        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, groupId);
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.BUFFER_MEMORY_CONFIG, 4L << 20);
+        this.producerSettings = p;
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new WireSerializer());
     }
 
@@ -126,6 +135,8 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
             }
         } catch (IOException e) {
             throw new AveragerException("Checkpoint sink failed: " + e.getMessage(), e);
+        } catch (KafkaException e) {
+            throw SinkErrors.fatal(e, consumerGroup(), transactionalId());
         } finally {
             assemblies.dropAll();
             if (waiting != null) {
@@ -217,32 +228,94 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
             manifest.setUri(uri.toString());
         }
         List<CheckpointManifest> manifests = waiting.files().stream().map(CheckpointFormats.Output::manifest).toList();
-        publish(manifests, waiting.partition(), waiting.next());
-        if (waiting.backoff().attempts() > 0) {
+        Upload upload = waiting;
+        waiting = null;
+        if (publish(manifests, upload.partition(), upload.next()) && upload.backoff().attempts() > 0) {
             CheckpointManifest m = manifests.get(0);
             log.info("Stored checkpoint of run {} profile {} step {} after {} failed attempts", m.getRun(),
-                    m.getProfile(), m.getStep(), waiting.backoff().attempts());
+                    m.getProfile(), m.getStep(), upload.backoff().attempts());
         }
-        waiting = null;
         consumer.resume(consumer.assignment());
         return true;
     }
 
-    /** Publishes the manifests, one per stored file, and commits the offsets in one transaction. */
-    private void publish(List<CheckpointManifest> manifests, TopicPartition partition, long next) {
-        producer.beginTransaction();
-        for (CheckpointManifest manifest : manifests) {
-            producer.send(new ProducerRecord<>(manifestsTopic, manifest.getRun(), manifest));
+    /**
+     * Publishes the manifests, one per stored file, and commits the offsets in one transaction.
+     * When the transaction fails for a reason a retry cures (this instance fenced, its group
+     * rebalanced, the partition moved) it is aborted and the sink starts again from the committed
+     * offsets, as a restarted instance would: the checkpoint is assembled again by whoever owns
+     * its partition now. Other errors stop the sink.
+     *
+     * @return whether the manifests are published
+     */
+    private boolean publish(List<CheckpointManifest> manifests, TopicPartition partition, long next) {
+        try {
+            producer.beginTransaction();
+            for (CheckpointManifest manifest : manifests) {
+                producer.send(new ProducerRecord<>(manifestsTopic, manifest.getRun(), manifest));
+            }
+            producer.sendOffsetsToTransaction(
+                    Map.of(partition, new OffsetAndMetadata(assemblies.safeOffset(partition, next))),
+                    consumer.groupMetadata());
+            producer.commitTransaction();
+        } catch (KafkaException e) {
+            if (!SinkErrors.retriable(e)) {
+                throw e;
+            }
+            CheckpointManifest m = manifests.get(0);
+            log.warn("Manifests of run {} profile {} step {} not published: {}; aborting and reading the checkpoints"
+                    + " topic again from the committed offsets", m.getRun(), m.getProfile(), m.getStep(), e.toString());
+            RunMeters.sinkAbort();
+            abort();
+            rewind();
+            return false;
         }
-        producer.sendOffsetsToTransaction(Map.of(partition, new OffsetAndMetadata(assemblies.safeOffset(partition, next))),
-                consumer.groupMetadata());
-        producer.commitTransaction();
         for (CheckpointManifest manifest : manifests) {
             log.info("Checkpoint of run {} profile {} step {} stored at {} ({} bytes)", manifest.getRun(),
                     manifest.getProfile(), manifest.getStep(), manifest.getUri(), manifest.getSize());
             RunMeters.checkpointPublished(manifest.getRun(), manifest.getProfile(), manifest.getSnapshotTime().toEpochMilli());
             listener.accept(manifest);
         }
+        return true;
+    }
+
+    /**
+     * Aborts the open transaction; a producer that cannot abort (fenced, or in a fatal state) is
+     * replaced by a new one with the same transactional id, which settles what the old one left.
+     */
+    private void abort() {
+        try {
+            producer.abortTransaction();
+            return;
+        } catch (KafkaException e) {
+            log.info("Replacing the sink's producer {} after {}", transactionalId(), e.toString());
+        }
+        producer.close(Duration.ZERO);
+        producer = new KafkaProducer<>(producerSettings, new StringSerializer(), new WireSerializer());
+        producer.initTransactions();
+    }
+
+    /** Forgets every checkpoint in progress and goes back to the committed offsets of each assigned partition. */
+    private void rewind() {
+        assemblies.dropAll();
+        Set<TopicPartition> assigned = consumer.assignment();
+        Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(assigned);
+        for (TopicPartition partition : assigned) {
+            OffsetAndMetadata offset = committed.get(partition);
+            if (offset == null) {
+                consumer.seekToBeginning(List.of(partition));
+            } else {
+                consumer.seek(partition, offset.offset());
+            }
+        }
+    }
+
+    private String consumerGroup() {
+        return (String) consumerSettings.get(ConsumerConfig.GROUP_ID_CONFIG);
+    }
+
+    private String transactionalId() {
+        return (String) producerSettings.get(ProducerConfig.TRANSACTIONAL_ID_CONFIG);
     }
 
     /** Records consumed but not handled while a file waits: fetched again once consumption resumes. */

@@ -66,7 +66,6 @@ class CrashRecoveryTest {
     private static final long GRID = 256;
     private static final Duration PAUSE = Duration.ofMillis(20);
     private static final List<String> PROFILES = List.of("ema", "slow");
-    private static final String RUNNING = "State transition from REBALANCING to RUNNING";
 
     @TempDir
     Path dir;
@@ -81,8 +80,7 @@ class CrashRecoveryTest {
 
         List<CheckpointManifest> manifests;
         try (ServiceProcess service = new ServiceProcess(crashed, serviceSettings(name, crashed), "-Xmx256m",
-                // The service then says when its topology runs.
-                "-Dorg.slf4j.simpleLogger.log.org.apache.kafka.streams.KafkaStreams=info").start()) {
+                ServiceProcess.LOG_STREAMS_STATE).start()) {
             Semaphore allowance = new Semaphore(0);
             CompletableFuture<Void> publishing = CompletableFuture.runAsync(
                     () -> publish(workload, name + "-snapshots", allowance));
@@ -131,13 +129,13 @@ class CrashRecoveryTest {
                     moment = delay + " ms after start";
                 }
                 case 1 -> {
-                    long running = awaitRunning(service);
+                    long running = service.awaitRunning(RESTART_TIMEOUT);
                     long delay = random.nextInt(MAX_WORKING_MS);
                     sleepWhileAlive(service, delay);
                     moment = delay + " ms after running (" + running + " ms after start)";
                 }
                 default -> {
-                    long running = awaitRunning(service);
+                    long running = service.awaitRunning(RESTART_TIMEOUT);
                     long delay = random.nextInt(50);
                     String writing = sites.awaitNewPartialFile(service) ? "the sink began a file" : "no file begun";
                     sleepWhileAlive(service, delay);
@@ -190,20 +188,6 @@ class CrashRecoveryTest {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
-    }
-
-    /** Waits until the topology of the latest start runs; returns how long that took. */
-    private static long awaitRunning(ServiceProcess service) throws InterruptedException {
-        long start = System.nanoTime();
-        while (!service.logSinceStart().contains(RUNNING)) {
-            service.assertAlive();
-            if (System.nanoTime() - start > RESTART_TIMEOUT.toNanos()) {
-                throw new AssertionError("The restarted service did not run within " + RESTART_TIMEOUT + ":\n"
-                        + service.logTail(40));
-            }
-            Thread.sleep(20);
-        }
-        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     }
 
     private static void sleepWhileAlive(ServiceProcess service, long millis) throws InterruptedException {

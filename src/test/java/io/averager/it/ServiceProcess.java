@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
@@ -18,6 +19,10 @@ import java.util.concurrent.TimeUnit;
  * it stopped or was killed, on the same configuration and state. Not thread-safe.
  */
 final class ServiceProcess implements AutoCloseable {
+
+    /** JVM options that make the service log when its topology runs, for {@link #awaitRunning}. */
+    static final String LOG_STREAMS_STATE = "-Dorg.slf4j.simpleLogger.log.org.apache.kafka.streams.KafkaStreams=info";
+    private static final String RUNNING = "State transition from REBALANCING to RUNNING";
 
     private final Path configFile;
     private final Path log;
@@ -75,6 +80,22 @@ final class ServiceProcess implements AutoCloseable {
             process.destroyForcibly();
             process.waitFor(30, TimeUnit.SECONDS);
         }
+    }
+
+    /**
+     * Waits until the topology of the latest start runs, as its log says (the JVM must log
+     * Kafka Streams' state transitions at INFO); returns how long that took.
+     */
+    long awaitRunning(Duration timeout) throws InterruptedException {
+        long start = System.nanoTime();
+        while (!logSinceStart().contains(RUNNING)) {
+            assertAlive();
+            if (System.nanoTime() - start > timeout.toNanos()) {
+                throw new AssertionError("The service did not run within " + timeout + ":\n" + logTail(40));
+            }
+            Thread.sleep(20);
+        }
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     }
 
     /** Fails with the exit code and the end of the log unless the service is running. */
