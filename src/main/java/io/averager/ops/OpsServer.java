@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.errors.InvalidStateStoreException;
 import org.apache.kafka.streams.state.HostInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -168,6 +169,15 @@ public final class OpsServer implements AutoCloseable {
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+            } catch (InvalidStateStoreException e) {
+                // A store read after the lookup found it: its task moved in a rebalance meanwhile.
+                try {
+                    exchange.getResponseHeaders().set("Retry-After", "1");
+                    Http.sendError(exchange, 503, "State moving between instances (Kafka Streams is " + streams.state()
+                            + "): " + e.getMessage() + "; retry shortly");
+                } catch (IOException | RuntimeException ignored) {
+                    // The response had begun; closing the exchange cuts it short, which the client sees.
+                }
             } catch (IOException | RuntimeException e) {
                 log.warn("{} {} failed: {}", exchange.getRequestMethod(), exchange.getRequestURI(), e.toString());
                 try {
@@ -175,6 +185,9 @@ public final class OpsServer implements AutoCloseable {
                 } catch (IOException | RuntimeException ignored) {
                     // The response had begun; closing the exchange cuts it short, which the client sees.
                 }
+            } finally {
+                // Ends every response, also one cut short: a client never waits on a half-sent body.
+                exchange.close();
             }
         }
 

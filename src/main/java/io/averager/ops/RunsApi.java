@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.errors.InvalidStateStoreException;
 import org.apache.kafka.streams.state.HostInfo;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
@@ -69,7 +70,8 @@ final class RunsApi {
         Map<String, JsonNode> runs = new TreeMap<>();
         try {
             localRuns().forEach(r -> keepBetter(runs, r));
-        } catch (Http.Refusal e) {
+        } catch (Http.Refusal | InvalidStateStoreException e) {
+            // Its stores moving in a rebalance: what peers and checkpoints say stands in for them.
             unreachable.add(owners.self().host() + ":" + owners.self().port() + ": " + e.getMessage());
         }
         for (HostInfo peer : owners.others()) {

@@ -15,6 +15,8 @@ import java.util.function.Predicate;
 final class HttpApi {
 
     static final ObjectMapper JSON = new ObjectMapper();
+    /** How long any one request may take: a hung response fails the test instead of stalling it. */
+    private static final Duration TIMEOUT = Duration.ofSeconds(60);
 
     final int port;
     private final HttpClient noRedirects = HttpClient.newHttpClient();
@@ -33,20 +35,20 @@ final class HttpApi {
     }
 
     HttpResponse<String> get(String path) throws Exception {
-        return noRedirects.send(HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofString());
+        return noRedirects.send(HttpRequest.newBuilder(uri(path)).timeout(TIMEOUT).build(), HttpResponse.BodyHandlers.ofString());
     }
 
     HttpResponse<byte[]> bytes(String path) throws Exception {
-        return redirects.send(HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofByteArray());
+        return redirects.send(HttpRequest.newBuilder(uri(path)).timeout(TIMEOUT).build(), HttpResponse.BodyHandlers.ofByteArray());
     }
 
     HttpResponse<String> send(String method, String path) throws Exception {
-        return noRedirects.send(HttpRequest.newBuilder(uri(path)).method(method, HttpRequest.BodyPublishers.noBody()).build(),
+        return noRedirects.send(HttpRequest.newBuilder(uri(path)).timeout(TIMEOUT).method(method, HttpRequest.BodyPublishers.noBody()).build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
     JsonNode json(String path) throws Exception {
-        HttpResponse<String> r = redirects.send(HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = redirects.send(HttpRequest.newBuilder(uri(path)).timeout(TIMEOUT).build(), HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() != 200) {
             throw new AssertionError("GET " + path + " answered " + r.statusCode() + ": " + r.body());
         }
