@@ -32,11 +32,11 @@ final class Owners {
     int localPartitionOrRedirect(HttpExchange exchange, String run) throws IOException {
         KeyQueryMetadata owner;
         try {
-            owner = streams.queryMetadataForKey(Stores.RUNS, run, Serdes.String().serializer());
+            owner = metadata(run);
         } catch (IllegalStateException e) {
             throw new Http.Refusal(503, "Kafka Streams is " + streams.state() + ": " + e.getMessage());
         }
-        if (owner == null || owner.activeHost() == null || owner.activeHost().equals(HostInfo.unavailable())) {
+        if (owner == null) {
             exchange.getResponseHeaders().set("Retry-After", "1");
             throw new Http.Refusal(503, "No instance owns run " + run + " right now (Kafka Streams is "
                     + streams.state() + "); retry shortly");
@@ -55,16 +55,21 @@ final class Owners {
 
     /** The instance whose active task holds the run's state now, or null while none does. */
     HostInfo activeHost(String run) {
-        KeyQueryMetadata owner;
         try {
-            owner = streams.queryMetadataForKey(Stores.RUNS, run, Serdes.String().serializer());
+            KeyQueryMetadata owner = metadata(run);
+            return owner == null ? null : owner.activeHost();
         } catch (IllegalStateException e) {
             return null;
         }
+    }
+
+    /** Where the run's state is, or null while no active task holds it. */
+    private KeyQueryMetadata metadata(String run) {
+        KeyQueryMetadata owner = streams.queryMetadataForKey(Stores.RUNS, run, Serdes.String().serializer());
         if (owner == null || owner.activeHost() == null || owner.activeHost().equals(HostInfo.unavailable())) {
             return null;
         }
-        return owner.activeHost();
+        return owner;
     }
 
     /** The other instances of the application, by their {@code application.server}. */
