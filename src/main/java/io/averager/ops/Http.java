@@ -11,10 +11,15 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Supplier;
+import org.apache.kafka.streams.errors.InvalidStateStoreException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** Small helpers for the endpoint's handlers: JSON bodies, JSON errors, URL path and query coding. */
+/** The endpoint's handling of one exchange, and helpers for its routes: JSON bodies, JSON errors, URL path and query coding. */
 final class Http {
 
+    private static final Logger log = LoggerFactory.getLogger(Http.class);
     static final ObjectMapper JSON = new ObjectMapper();
     static final String JSON_TYPE = "application/json";
 
@@ -28,6 +33,50 @@ final class Http {
         Refusal(int status, String message) {
             super(message, null, false, false);
             this.status = status;
+        }
+    }
+
+    /** What serves one request: writes the response, or throws a {@link Refusal}. */
+    @FunctionalInterface
+    interface Route {
+        void serve(HttpExchange exchange) throws IOException, InterruptedException;
+    }
+
+    /**
+     * Serves one exchange by {@code route} and ends it. A failure before the response began is
+     * answered with its status: a refusal's, 503 with {@code Retry-After} for a state store that
+     * moved to another instance mid-request ({@code moving} says what the instance is doing),
+     * else 500. A failure after the response began (a download cut short) is thrown on, so that
+     * the server drops the connection: the client then sees a body that ends before its declared
+     * length as an error, where only closing the exchange would leave it waiting forever.
+     */
+    static void handle(HttpExchange exchange, Route route, Supplier<String> moving) throws IOException {
+        exchange.getResponseHeaders().set("Access-Control-Allow-Origin", "*");
+        try {
+            route.serve(exchange);
+        } catch (Refusal r) {
+            failIfBegun(exchange, r);
+            sendError(exchange, r.status, r.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("Interrupted while serving " + exchange.getRequestURI(), e);
+        } catch (InvalidStateStoreException e) {
+            failIfBegun(exchange, e);
+            exchange.getResponseHeaders().set("Retry-After", "1");
+            sendError(exchange, 503, "State moving between instances (" + moving.get() + "): " + e.getMessage()
+                    + "; retry shortly");
+        } catch (IOException | RuntimeException e) {
+            log.warn("{} {} failed: {}", exchange.getRequestMethod(), exchange.getRequestURI(), e.toString());
+            failIfBegun(exchange, e);
+            sendError(exchange, 500, e.toString());
+        } finally {
+            exchange.close();
+        }
+    }
+
+    private static void failIfBegun(HttpExchange exchange, Exception e) throws IOException {
+        if (exchange.getResponseCode() != -1) {
+            throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
         }
     }
 

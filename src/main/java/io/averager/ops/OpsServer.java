@@ -22,7 +22,6 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.apache.kafka.streams.KafkaStreams;
-import org.apache.kafka.streams.errors.InvalidStateStoreException;
 import org.apache.kafka.streams.state.HostInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -116,11 +115,7 @@ public final class OpsServer implements AutoCloseable {
         Owners owners = new Owners(streams, self);
         Routes routes = new Routes(streams, restoration, registry, new RunsApi(state, owners, profiles, catalog),
                 new EmaDownload(state, owners, profiles), SynthesisDownload.clearingLeftovers(checkpoints), statusPage());
-        server.createContext("/", exchange -> {
-            try (exchange) {
-                routes.handle(exchange);
-            }
-        });
+        server.createContext("/", routes::handle);
         server.start();
         log.info("HTTP on port {} as {}:{}: status page /, /runs, /metrics, /health/live, /health/ready",
                 port(), self.host(), self.port());
@@ -157,38 +152,8 @@ public final class OpsServer implements AutoCloseable {
     private record Routes(KafkaStreams streams, Restoration restoration, PrometheusMeterRegistry registry, RunsApi runs, EmaDownload ema,
                           SynthesisDownload synthesis, String statusPage) {
 
-        void handle(HttpExchange exchange) {
-            exchange.getResponseHeaders().set("Access-Control-Allow-Origin", "*");
-            try {
-                route(exchange);
-            } catch (Http.Refusal r) {
-                try {
-                    Http.sendError(exchange, r.status, r.getMessage());
-                } catch (IOException e) {
-                    log.debug("Cannot answer {}: {}", exchange.getRequestURI(), e.toString());
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            } catch (InvalidStateStoreException e) {
-                // A store read after the lookup found it: its task moved in a rebalance meanwhile.
-                try {
-                    exchange.getResponseHeaders().set("Retry-After", "1");
-                    Http.sendError(exchange, 503, "State moving between instances (Kafka Streams is " + streams.state()
-                            + "): " + e.getMessage() + "; retry shortly");
-                } catch (IOException | RuntimeException ignored) {
-                    // The response had begun; closing the exchange cuts it short, which the client sees.
-                }
-            } catch (IOException | RuntimeException e) {
-                log.warn("{} {} failed: {}", exchange.getRequestMethod(), exchange.getRequestURI(), e.toString());
-                try {
-                    Http.sendError(exchange, 500, e.toString());
-                } catch (IOException | RuntimeException ignored) {
-                    // The response had begun; closing the exchange cuts it short, which the client sees.
-                }
-            } finally {
-                // Ends every response, also one cut short: a client never waits on a half-sent body.
-                exchange.close();
-            }
+        void handle(HttpExchange exchange) throws IOException {
+            Http.handle(exchange, this::route, () -> "Kafka Streams is " + streams.state());
         }
 
         private void route(HttpExchange exchange) throws IOException, InterruptedException {
