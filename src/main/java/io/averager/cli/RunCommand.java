@@ -29,6 +29,10 @@ final class RunCommand implements Callable<Integer> {
             description = "With --embedded: broker logs, state and checkpoints go here (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 
+    @Option(names = "--port", paramLabel = "PORT", defaultValue = "0",
+            description = "With --embedded: the port clients connect to (default: the one used last on --data-dir, else a free one).")
+    int port;
+
     @Option(names = {"-D", "--set"}, paramLabel = "KEY=VALUE", description = "A setting that overrides the config file.")
     Map<String, String> overrides = new HashMap<>();
 
@@ -49,7 +53,7 @@ final class RunCommand implements Callable<Integer> {
                 Thread.currentThread().interrupt();
             }
         }, "averager-shutdown"));
-        EmbeddedKafka kafka = embedded ? EmbeddedKafka.start(dataDir.resolve("kafka")) : null;
+        EmbeddedKafka kafka = embedded ? EmbeddedKafka.start(dataDir.resolve("kafka"), port) : null;
         try {
             Map<String, String> settings = new HashMap<>();
             if (kafka != null) {

@@ -24,12 +24,19 @@ import org.slf4j.LoggerFactory;
  * A real single-node KRaft broker in this JVM, its logs under a data directory that survives
  * restarts. Settings suit one machine: replication factor 1, records up to
  * {@link AveragerConfig#MAX_MESSAGE_BYTES}, fast session expiry so a restart after a crash
- * recovers in seconds. Not thread-safe; close it once.
+ * recovers in seconds. The ports it listens on are kept in {@value #PORTS_FILE} in the data
+ * directory, so that clients configured with its address find it again after a restart.
+ * Not thread-safe; close it once.
  */
 public final class EmbeddedKafka implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(EmbeddedKafka.class);
     private static final int NODE_ID = 1;
+    /** The file in the data directory that keeps the ports of the last start. */
+    public static final String PORTS_FILE = "ports.properties";
+    private static final String BROKER = "broker";
+    private static final String CONTROLLER = "controller";
+    private static final String INTERNAL = "internal";
 
     private final KafkaConfig config;
     private final String bootstrapServers;
@@ -50,7 +57,16 @@ public final class EmbeddedKafka implements AutoCloseable {
      * broker settings.
      */
     public static EmbeddedKafka start(Path dataDir, Map<String, String> overrides) {
-        return start(dataDir, overrides, null);
+        return start(dataDir, 0, overrides, null);
+    }
+
+    /**
+     * Starts a broker with its state under {@code dataDir} whose clients connect to
+     * {@code port}; 0 keeps the port of the last start on this data directory, or picks a free
+     * one on the first.
+     */
+    public static EmbeddedKafka start(Path dataDir, int port) {
+        return start(dataDir, port, Map.of(), null);
     }
 
     /**
@@ -61,16 +77,17 @@ public final class EmbeddedKafka implements AutoCloseable {
     public static EmbeddedKafka startWithSaslPlain(Path dataDir, Map<String, String> users) {
         StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required");
         users.forEach((user, password) -> jaas.append(" user_").append(user).append("=\"").append(password).append('"'));
-        return start(dataDir, Map.of(
+        return start(dataDir, 0, Map.of(
                 "sasl.enabled.mechanisms", "PLAIN",
                 "listener.name.sasl_plaintext.plain.sasl.jaas.config", jaas.append(';').toString()), "SASL_PLAINTEXT");
     }
 
-    private static EmbeddedKafka start(Path dataDir, Map<String, String> overrides, String clientProtocol) {
+    private static EmbeddedKafka start(Path dataDir, int port, Map<String, String> overrides, String clientProtocol) {
         try {
             Files.createDirectories(dataDir);
-            int brokerPort = freePort();
-            int controllerPort = freePort();
+            Properties ports = ports(dataDir, port);
+            int brokerPort = Integer.parseInt(ports.getProperty(BROKER));
+            int controllerPort = Integer.parseInt(ports.getProperty(CONTROLLER));
             Properties p = new Properties();
             p.put("process.roles", "broker,controller");
             p.put("node.id", Integer.toString(NODE_ID));
@@ -82,7 +99,7 @@ public final class EmbeddedKafka implements AutoCloseable {
                 p.put("inter.broker.listener.name", "PLAINTEXT");
                 p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
             } else {
-                int internalPort = freePort();
+                int internalPort = Integer.parseInt(ports.getProperty(INTERNAL));
                 p.put("listeners", clientProtocol + "://127.0.0.1:" + brokerPort + ",INTERNAL://127.0.0.1:" + internalPort
                         + ",CONTROLLER://127.0.0.1:" + controllerPort);
                 p.put("advertised.listeners", clientProtocol + "://127.0.0.1:" + brokerPort + ",INTERNAL://127.0.0.1:" + internalPort);
@@ -104,6 +121,14 @@ public final class EmbeddedKafka implements AutoCloseable {
             p.put("replica.fetch.max.bytes", Integer.toString(AveragerConfig.MAX_MESSAGE_BYTES));
             p.put("broker.session.timeout.ms", "3000");
             p.put("broker.heartbeat.interval.ms", "1000");
+            // The only replica of a partition is its only possible leader. After an unclean
+            // shutdown (a kill, a lost machine) KRaft takes it out of the partition's eligible
+            // replicas and elects it again only by an unclean election, which it tries every
+            // five minutes by default: until then the transaction coordinator has no leader and
+            // every transactional producer times out awaiting InitProducerId. With one replica an
+            // unclean election loses nothing, so allow it and try it every second.
+            p.put("unclean.leader.election.enable", "true");
+            p.put("unclean.leader.election.interval.ms", "1000");
             p.putAll(overrides);
             KafkaConfig config = KafkaConfig.fromProps(p, false);
             if (!Files.exists(Path.of(config.metadataLogDir(), "meta.properties"))) {
@@ -111,6 +136,7 @@ public final class EmbeddedKafka implements AutoCloseable {
             }
             EmbeddedKafka kafka = new EmbeddedKafka(config, "127.0.0.1:" + brokerPort);
             kafka.startServer();
+            keep(dataDir, ports);
             log.info("Embedded Kafka broker listening on {} with data in {}", kafka.bootstrapServers, dataDir);
             return kafka;
         } catch (IOException e) {
@@ -145,6 +171,54 @@ public final class EmbeddedKafka implements AutoCloseable {
                 .setIgnoreFormatted(true)
                 .setPrintStream(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()))
                 .run();
+    }
+
+    /**
+     * The ports to listen on: those of the last start on {@code dataDir}, with {@code port} for
+     * clients unless 0, and free ones for any not kept yet. Fails with a clear message when a
+     * kept port is taken by another process.
+     */
+    private static Properties ports(Path dataDir, int port) throws IOException {
+        Properties ports = new Properties();
+        Path file = dataDir.resolve(PORTS_FILE);
+        if (Files.exists(file)) {
+            try (var in = Files.newInputStream(file)) {
+                ports.load(in);
+            }
+        }
+        if (port != 0) {
+            ports.setProperty(BROKER, Integer.toString(port));
+        }
+        for (String listener : new String[] {BROKER, CONTROLLER, INTERNAL}) {
+            String kept = ports.getProperty(listener);
+            if (kept == null) {
+                ports.setProperty(listener, Integer.toString(freePort()));
+            } else if (!isFree(Integer.parseInt(kept))) {
+                throw new AveragerException("Port " + kept + " of the embedded broker's " + listener + " listener (kept in "
+                        + file + ") is in use by another process: stop it, or give another port with --port"
+                        + (listener.equals(BROKER) ? "" : " after deleting " + file));
+            }
+        }
+        return ports;
+    }
+
+    private static void keep(Path dataDir, Properties ports) throws IOException {
+        Path file = dataDir.resolve(PORTS_FILE);
+        Path tmp = dataDir.resolve(PORTS_FILE + ".tmp");
+        try (var out = Files.newOutputStream(tmp)) {
+            ports.store(out, "Ports of the embedded Kafka broker, kept across restarts");
+        }
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private static boolean isFree(int port) {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.setReuseAddress(true);
+            socket.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static int freePort() throws IOException {

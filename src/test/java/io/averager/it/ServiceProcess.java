@@ -14,9 +14,10 @@ import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The service as its own JVM, {@code averager run --config FILE}, on the classpath of the build
- * that runs the tests. Output of every start goes to one log file. It can be started again after
- * it stopped or was killed, on the same configuration and state. Not thread-safe.
+ * The service as its own JVM, {@code averager run --config FILE} or {@code averager run
+ * --embedded --data-dir DIR}, on the classpath of the build that runs the tests. Output of every
+ * start goes to one log file. It can be started again after it stopped or was killed, on the
+ * same configuration and state. Not thread-safe.
  */
 final class ServiceProcess implements AutoCloseable {
 
@@ -24,7 +25,7 @@ final class ServiceProcess implements AutoCloseable {
     static final String LOG_STREAMS_STATE = "-Dorg.slf4j.simpleLogger.log.org.apache.kafka.streams.KafkaStreams=info";
     private static final String RUNNING = "State transition from REBALANCING to RUNNING";
 
-    private final Path configFile;
+    private final List<String> arguments;
     private final Path log;
     private final List<String> jvmOptions;
     private Process process;
@@ -36,12 +37,26 @@ final class ServiceProcess implements AutoCloseable {
      * @param jvmOptions options for the service's JVM, e.g. -Xmx128m
      */
     ServiceProcess(Path dir, Properties config, String... jvmOptions) throws IOException {
-        this.configFile = dir.resolve("averager.properties");
-        this.log = dir.resolve("service.log");
-        this.jvmOptions = List.of(jvmOptions);
-        try (OutputStream out = Files.newOutputStream(configFile)) {
+        this(dir, List.of("run", "--config", dir.resolve("averager.properties").toString()), jvmOptions);
+        try (OutputStream out = Files.newOutputStream(dir.resolve("averager.properties"))) {
             config.store(out, null);
         }
+    }
+
+    private ServiceProcess(Path dir, List<String> arguments, String... jvmOptions) {
+        this.arguments = arguments;
+        this.log = dir.resolve("service.log");
+        this.jvmOptions = List.of(jvmOptions);
+    }
+
+    /**
+     * {@code averager run --embedded --data-dir DATA} followed by {@code arguments}, its log in
+     * {@code dir}.
+     */
+    static ServiceProcess embedded(Path dir, Path data, List<String> arguments, String... jvmOptions) {
+        List<String> all = new ArrayList<>(List.of("run", "--embedded", "--data-dir", data.toString()));
+        all.addAll(arguments);
+        return new ServiceProcess(dir, all, jvmOptions);
     }
 
     /** Starts the service; it must not be running. */
@@ -55,7 +70,8 @@ final class ServiceProcess implements AutoCloseable {
         command.addAll(List.of("--add-modules", JavaKernel.VECTOR_MODULE));
         command.addAll(jvmOptions);
         command.addAll(List.of("-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
-                "io.averager.cli.Main", "run", "--config", configFile.toString()));
+                "io.averager.cli.Main"));
+        command.addAll(arguments);
         logStart = Files.exists(log) ? Files.size(log) : 0;
         process = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
@@ -96,6 +112,27 @@ final class ServiceProcess implements AutoCloseable {
             Thread.sleep(20);
         }
         return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    }
+
+    /**
+     * Waits until a line of the latest start's log begins with {@code prefix}; returns the rest
+     * of that line.
+     */
+    String awaitLine(String prefix, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            for (String line : logSinceStart().split("\n")) {
+                if (line.startsWith(prefix)) {
+                    return line.substring(prefix.length()).strip();
+                }
+            }
+            assertAlive();
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("The service printed no line " + prefix + "... within " + timeout + ":\n"
+                        + logTail(40));
+            }
+            Thread.sleep(20);
+        }
     }
 
     /** Fails with the exit code and the end of the log unless the service is running. */
