@@ -2,6 +2,7 @@ package io.averager.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.averager.config.AveragerConfig;
 import io.averager.it.Workload.CheckpointKey;
 import io.averager.wire.avro.CheckpointManifest;
 import java.io.IOException;
@@ -10,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +38,25 @@ final class CheckpointComparison {
     }
 
     private CheckpointComparison() {
+    }
+
+    /**
+     * Runs an uninterrupted reference service with {@code settings} under {@code dir} over the
+     * snapshots topic {@code snapshots} of the shared broker, waits for its {@code expected}
+     * checkpoints and compares {@code tested} with them.
+     */
+    static void assertSameAsReference(Output tested, Path dir, Map<String, String> settings, String snapshots,
+                                      Set<CheckpointKey> expected, Duration timeout) throws Exception {
+        try (ServiceUnderTest reference = new ServiceUnderTest(dir)) {
+            reference.settings.putAll(settings);
+            reference.settings.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, snapshots);
+            reference.start();
+            Output referenceOutput = new Output(TopicReader.awaitManifests(SharedKafka.bootstrapServers(),
+                    reference.name + "-manifests", expected, timeout,
+                    () -> assertThat(reference.service().failure()).isNotDone()), dir.resolve("checkpoints"));
+            assertThat(referenceOutput.keys()).as("the reference's checkpoints").isEqualTo(expected);
+            assertSameCheckpoints(tested, referenceOutput);
+        }
     }
 
     static void assertSameCheckpoints(Output tested, Output reference) throws IOException {

@@ -2,7 +2,6 @@ package io.averager.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.averager.config.AveragerConfig;
 import io.averager.it.CheckpointComparison.Output;
 import io.averager.it.Workload.CheckpointKey;
 import io.averager.wire.WireCodec;
@@ -83,7 +82,7 @@ class CrashRecoveryTest {
                 ServiceProcess.LOG_STREAMS_STATE).start()) {
             Semaphore allowance = new Semaphore(0);
             CompletableFuture<Void> publishing = CompletableFuture.runAsync(
-                    () -> publish(workload, name + "-snapshots", allowance));
+                    () -> workload.publishToSharedBroker(name + "-snapshots", GRID, PAUSE, allowance));
             killAtRandomMoments(service, new KillSites(name + "-checkpoints", crashed.resolve("state/spool"), workload),
                     allowance);
             allowance.release(workload.total());
@@ -99,16 +98,8 @@ class CrashRecoveryTest {
         assertThat(TopicReader.readAll(SharedKafka.bootstrapServers(), name + "-dead-letters"))
                 .as("records dead-lettered by the killed service").isEmpty();
 
-        try (ServiceUnderTest reference = new ServiceUnderTest(dir.resolve("reference"))) {
-            reference.settings.putAll(profileSettings());
-            reference.settings.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, name + "-snapshots");
-            reference.start();
-            Output referenceOutput = new Output(TopicReader.awaitManifests(SharedKafka.bootstrapServers(),
-                    reference.name + "-manifests", expected, FINISH_TIMEOUT,
-                    () -> assertThat(reference.service().failure()).isNotDone()), dir.resolve("reference/checkpoints"));
-            assertThat(referenceOutput.keys()).as("the reference's checkpoints").isEqualTo(expected);
-            CheckpointComparison.assertSameCheckpoints(new Output(manifests, crashed.resolve("checkpoints")), referenceOutput);
-        }
+        CheckpointComparison.assertSameAsReference(new Output(manifests, crashed.resolve("checkpoints")), dir.resolve("reference"), Workload.emaAndSlow(EVERY_STEPS),
+                name + "-snapshots", expected, FINISH_TIMEOUT);
     }
 
     /**
@@ -151,11 +142,8 @@ class CrashRecoveryTest {
     }
 
     private static Properties serviceSettings(String name, Path dir) {
-        Properties p = new Properties();
-        p.put("bootstrap.servers", SharedKafka.bootstrapServers());
-        p.put("application.id", name);
+        Properties p = ServiceProcess.settings(name, dir.resolve("checkpoints"), 2, Workload.emaAndSlow(EVERY_STEPS));
         p.put("state.dir", dir.resolve("state").toString());
-        p.put("consumer.session.timeout.ms", "6000");
         // Static membership: a restarted instance takes the place of the killed one at once, in the
         // topology's consumer group and in the sink's, instead of waiting for its session to expire.
         p.put("consumer.group.instance.id", name);
@@ -163,31 +151,7 @@ class CrashRecoveryTest {
         // emitted while its snapshot is applied, a few tens of milliseconds, so only frequent
         // commits split it between transactions often enough for kills to land in the middle of one.
         p.put("commit.interval.ms", "100");
-        p.put(AveragerConfig.CHECKPOINT_STORE_CONFIG, dir.resolve("checkpoints").toString());
-        p.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, name + "-snapshots");
-        p.put(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG, name + "-checkpoints");
-        p.put(AveragerConfig.TOPIC_MANIFESTS_CONFIG, name + "-manifests");
-        p.put(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG, name + "-dead-letters");
-        p.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, "2");
-        p.putAll(profileSettings());
         return p;
-    }
-
-    private static Map<String, String> profileSettings() {
-        return Map.of(
-                AveragerConfig.PROFILES_CONFIG, String.join(",", PROFILES),
-                "averager.profile.ema.decay", "0.9",
-                "averager.profile.slow.halflife.steps", "40",
-                AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, Long.toString(EVERY_STEPS));
-    }
-
-    private static void publish(Workload workload, String topic, Semaphore allowance) {
-        try {
-            workload.publish(Map.of("bootstrap.servers", SharedKafka.bootstrapServers()), topic, GRID, PAUSE, allowance);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
     }
 
     private static void sleepWhileAlive(ServiceProcess service, long millis) throws InterruptedException {

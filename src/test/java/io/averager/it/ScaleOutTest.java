@@ -89,7 +89,7 @@ class ScaleOutTest {
         HttpWatch watch = new HttpWatch(workload.runs);
         List<CheckpointManifest> manifests;
         Semaphore allowance = new Semaphore(0);
-        CompletableFuture<Void> publishing = CompletableFuture.runAsync(() -> publish(workload, name, allowance));
+        CompletableFuture<Void> publishing = CompletableFuture.runAsync(() -> workload.publishToSharedBroker(name + "-snapshots", GRID, PAUSE, allowance));
         try {
             a.start();
             allowance.release(RUNS * 6);
@@ -153,16 +153,8 @@ class ScaleOutTest {
         assertThat(TopicReader.readAll(SharedKafka.bootstrapServers(), name + "-dead-letters"))
                 .as("records dead-lettered while instances came and went").isEmpty();
 
-        try (ServiceUnderTest reference = new ServiceUnderTest(dir.resolve("reference"))) {
-            reference.settings.putAll(profileSettings());
-            reference.settings.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, name + "-snapshots");
-            reference.start();
-            Output referenceOutput = new Output(TopicReader.awaitManifests(SharedKafka.bootstrapServers(),
-                    reference.name + "-manifests", expected, FINISH_TIMEOUT,
-                    () -> assertThat(reference.service().failure()).isNotDone()), dir.resolve("reference/checkpoints"));
-            assertThat(referenceOutput.keys()).as("the reference's checkpoints").isEqualTo(expected);
-            CheckpointComparison.assertSameCheckpoints(new Output(manifests, store), referenceOutput);
-        }
+        CheckpointComparison.assertSameAsReference(new Output(manifests, store), dir.resolve("reference"), Workload.emaAndSlow(EVERY_STEPS),
+                name + "-snapshots", expected, FINISH_TIMEOUT);
     }
 
     /** Which instance holds a standby of each run, by the runs they list as {@code standby}. */
@@ -219,32 +211,14 @@ class ScaleOutTest {
     }
 
     private static Properties settings(String name, Path store, int standbys, String staticMember) throws IOException {
-        Properties p = new Properties();
-        p.put("bootstrap.servers", SharedKafka.bootstrapServers());
-        p.put("application.id", name);
-        p.put("consumer.session.timeout.ms", "6000");
+        Properties p = ServiceProcess.settings(name, store, PARTITIONS, Workload.emaAndSlow(EVERY_STEPS));
         if (staticMember != null) {
             p.put("consumer.group.instance.id", name + "-" + staticMember);
         }
         p.put("num.standby.replicas", Integer.toString(standbys));
         p.put(AveragerConfig.HTTP_PORT_CONFIG, Integer.toString(freePort()));
         p.put(AveragerConfig.HTTP_ADVERTISED_CONFIG, "127.0.0.1");
-        p.put(AveragerConfig.CHECKPOINT_STORE_CONFIG, store.toString());
-        p.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, name + "-snapshots");
-        p.put(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG, name + "-checkpoints");
-        p.put(AveragerConfig.TOPIC_MANIFESTS_CONFIG, name + "-manifests");
-        p.put(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG, name + "-dead-letters");
-        p.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, Integer.toString(PARTITIONS));
-        p.putAll(profileSettings());
         return p;
-    }
-
-    private static Map<String, String> profileSettings() {
-        return Map.of(
-                AveragerConfig.PROFILES_CONFIG, String.join(",", PROFILES),
-                "averager.profile.ema.decay", "0.9",
-                "averager.profile.slow.halflife.steps", "40",
-                AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, Long.toString(EVERY_STEPS));
     }
 
     /** A prefix whose runs {@code prefix-run-i} lie on every partition, so that every instance's sink gets files. */
@@ -259,16 +233,6 @@ class ScaleOutTest {
             if (partitions.size() == PARTITIONS) {
                 return prefix;
             }
-        }
-    }
-
-    private static void publish(Workload workload, String name, Semaphore allowance) {
-        try {
-            workload.publish(Map.of("bootstrap.servers", SharedKafka.bootstrapServers()), name + "-snapshots", GRID, PAUSE,
-                    allowance);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
         }
     }
 
@@ -379,7 +343,7 @@ class ScaleOutTest {
                             wrong.add(i.address() + " listed " + listed + ": " + r.body());
                         }
                     } catch (Exception e) {
-                        if (live.contains(i)) {
+                        if (live.contains(i) && !closed.get()) { // not the interrupt of close()
                             wrong.add(i.address() + " did not answer: " + e);
                         }
                     }

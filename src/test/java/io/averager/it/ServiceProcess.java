@@ -1,5 +1,6 @@
 package io.averager.it;
 
+import io.averager.config.AveragerConfig;
 import io.averager.kernel.JavaKernel;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -10,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
@@ -47,6 +49,27 @@ final class ServiceProcess implements AutoCloseable {
         this.arguments = arguments;
         this.log = dir.resolve("service.log");
         this.jvmOptions = List.of(jvmOptions);
+    }
+
+    /**
+     * Settings of a service in a child JVM on the shared broker: application {@code name}, its
+     * topics {@code name-snapshots} and so on with {@code partitions} partitions, checkpoint files
+     * under {@code store}, a 6 s session timeout so that a killed instance's partitions move soon,
+     * and {@code profiles} (profile and cadence settings).
+     */
+    static Properties settings(String name, Path store, int partitions, Map<String, String> profiles) {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", SharedKafka.bootstrapServers());
+        p.put("application.id", name);
+        p.put("consumer.session.timeout.ms", "6000");
+        p.put(AveragerConfig.CHECKPOINT_STORE_CONFIG, store.toString());
+        p.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, name + "-snapshots");
+        p.put(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG, name + "-checkpoints");
+        p.put(AveragerConfig.TOPIC_MANIFESTS_CONFIG, name + "-manifests");
+        p.put(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG, name + "-dead-letters");
+        p.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, Integer.toString(partitions));
+        p.putAll(profiles);
+        return p;
     }
 
     /**

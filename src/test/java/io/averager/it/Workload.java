@@ -87,6 +87,28 @@ final class Workload {
     }
 
     /**
+     * {@link #publish(Map, String, long, Duration, Semaphore)} to the shared broker, for a
+     * background task: an interruption ends it unchecked.
+     */
+    void publishToSharedBroker(String topic, long grid, Duration pause, Semaphore allowance) {
+        try {
+            publish(Map.of("bootstrap.servers", SharedKafka.bootstrapServers()), topic, grid, pause, allowance);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Settings of the two profiles the process tests average with, {@code ema} and {@code slow}, and the cadence. */
+    static Map<String, String> emaAndSlow(long everySteps) {
+        return Map.of(
+                "averager.profiles", "ema,slow",
+                "averager.profile.ema.decay", "0.9",
+                "averager.profile.slow.halflife.steps", "40",
+                "averager.checkpoint.every.steps", Long.toString(everySteps));
+    }
+
+    /**
      * Publishes every snapshot to {@code topic}, each once {@code allowance} gives a permit, as a
      * training loop paced by its steps would, pausing {@code pause} after each.
      */
