@@ -1,6 +1,6 @@
 package io.averager.bench;
 
-import io.averager.config.AveragerConfig;
+import io.averager.wire.RecordLimits;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -97,7 +97,7 @@ final class BareKafka {
         Map<String, Object> props = new HashMap<>(clients);
         // The socket buffer the service's and the publisher's producers use, so the pipe is the limit for the same clients.
         props.putAll(Map.of("max.request.size", 64 << 20, "linger.ms", 5,
-                "send.buffer.bytes", AveragerConfig.SEND_BUFFER_BYTES));
+                "send.buffer.bytes", RecordLimits.SEND_BUFFER_BYTES));
         return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
     }
 }

@@ -8,6 +8,7 @@ import io.averager.kernel.JavaKernel;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.replay.Replay;
 import io.averager.topology.Selection;
+import io.averager.wire.RecordLimits;
 import io.averager.wire.avro.SnapshotMode;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -232,7 +233,7 @@ public final class PipelineBench {
     private static void createTopic(Map<String, String> clients, String topic) throws InterruptedException {
         try (Admin admin = Admin.create(Map.copyOf(clients))) {
             admin.createTopics(List.of(new NewTopic(topic, Optional.of(1), Optional.empty())
-                    .configs(Map.of("max.message.bytes", Integer.toString(AveragerConfig.MAX_MESSAGE_BYTES))))).all().get();
+                    .configs(Map.of("max.message.bytes", Integer.toString(RecordLimits.MAX_MESSAGE_BYTES))))).all().get();
         } catch (ExecutionException e) {
             throw new IllegalStateException("Could not create " + topic, e);
         }

@@ -57,7 +57,7 @@ final class RunCommand implements Callable<Integer> {
         try {
             Map<String, String> settings = new HashMap<>();
             if (kafka != null) {
-                settings.putAll(kafka.serviceDefaults(dataDir));
+                settings.putAll(AveragerConfig.embeddedDefaults(kafka.bootstrapServers(), dataDir));
                 System.out.println("bootstrap.servers=" + kafka.bootstrapServers());
             }
             settings.putAll(overrides);

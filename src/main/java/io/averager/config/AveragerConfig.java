@@ -109,17 +109,18 @@ public final class AveragerConfig extends AbstractConfig {
     /** Kafka's default; kept here so the README can say what the service is called by default. */
     public static final String DEFAULT_APPLICATION_ID = "averager";
 
-    /** Largest record the service produces or accepts (a chunk of 16M F32 elements plus framing). */
-    public static final int MAX_MESSAGE_BYTES = 64 * 1024 * 1024 + 64 * 1024;
-
     /**
-     * {@code send.buffer.bytes} of the producers that send chunks (the service's, the publisher's):
-     * the operating system's default, which Linux grows as a connection needs. With Kafka's fixed
-     * 128 KiB a socket takes a few hundred KiB a write, and before each write Java copies all that
-     * is left of the record's heap buffer into a native one: a 4 MiB chunk was copied about ten
-     * times, and the service spent about a fifth more CPU a GiB (14.8-15.6 against 11.7-13.0 s/GiB).
+     * Service settings for running on the embedded broker at {@code bootstrapServers} with all
+     * state under {@code dataDir}: Streams state, spool and checkpoint files, and a short session
+     * timeout so that a restart after a crash is not held up by the dead member.
      */
-    public static final int SEND_BUFFER_BYTES = -1;
+    public static Map<String, String> embeddedDefaults(String bootstrapServers, Path dataDir) {
+        return Map.of(
+                "bootstrap.servers", bootstrapServers,
+                "state.dir", dataDir.resolve("state").toAbsolutePath().toString(),
+                "consumer.session.timeout.ms", "6000",
+                CHECKPOINT_STORE_CONFIG, dataDir.resolve("checkpoints").toAbsolutePath().toString());
+    }
 
     public static final ConfigDef CONFIG = new ConfigDef()
             .define(TOPIC_SNAPSHOTS_CONFIG, Type.STRING, "snapshots", new ConfigDef.NonEmptyString(), Importance.HIGH, TOPIC_SNAPSHOTS_DOC)

@@ -76,7 +76,7 @@ public final class Demo {
     }
 
     private AveragerConfig config(EmbeddedKafka kafka) {
-        Map<String, String> c = new HashMap<>(kafka.serviceDefaults(dataDir));
+        Map<String, String> c = new HashMap<>(AveragerConfig.embeddedDefaults(kafka.bootstrapServers(), dataDir));
         c.put("application.id", "averager-demo");
         c.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, "1");
         c.put(AveragerConfig.PROFILES_CONFIG, String.join(",", PROFILES.keySet()));

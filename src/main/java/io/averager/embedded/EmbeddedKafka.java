@@ -1,7 +1,7 @@
 package io.averager.embedded;
 
 import io.averager.AveragerException;
-import io.averager.config.AveragerConfig;
+import io.averager.wire.RecordLimits;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
 /**
  * A real single-node KRaft broker in this JVM, its logs under a data directory that survives
  * restarts. Settings suit one machine: replication factor 1, records up to
- * {@link AveragerConfig#MAX_MESSAGE_BYTES}, fast session expiry so a restart after a crash
+ * {@link RecordLimits#MAX_MESSAGE_BYTES}, fast session expiry so a restart after a crash
  * recovers in seconds. The ports it listens on are kept in {@value #PORTS_FILE} in the data
  * directory, so that clients configured with its address find it again after a restart.
  * Not thread-safe; close it once.
@@ -117,8 +117,8 @@ public final class EmbeddedKafka implements AutoCloseable {
             p.put("share.coordinator.state.topic.min.isr", "1");
             p.put("group.initial.rebalance.delay.ms", "0");
             p.put("num.partitions", "1");
-            p.put("message.max.bytes", Integer.toString(AveragerConfig.MAX_MESSAGE_BYTES));
-            p.put("replica.fetch.max.bytes", Integer.toString(AveragerConfig.MAX_MESSAGE_BYTES));
+            p.put("message.max.bytes", Integer.toString(RecordLimits.MAX_MESSAGE_BYTES));
+            p.put("replica.fetch.max.bytes", Integer.toString(RecordLimits.MAX_MESSAGE_BYTES));
             p.put("broker.session.timeout.ms", "3000");
             p.put("broker.heartbeat.interval.ms", "1000");
             // The only replica of a partition is its only possible leader. After an unclean
@@ -225,19 +225,6 @@ public final class EmbeddedKafka implements AutoCloseable {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return socket.getLocalPort();
         }
-    }
-
-    /**
-     * Service settings for running against this broker with all state under {@code dataDir}:
-     * Streams state, spool and checkpoint files, and a short session timeout so that a restart
-     * after a crash is not held up by the dead member.
-     */
-    public Map<String, String> serviceDefaults(Path dataDir) {
-        return Map.of(
-                "bootstrap.servers", bootstrapServers,
-                "state.dir", dataDir.resolve("state").toAbsolutePath().toString(),
-                "consumer.session.timeout.ms", "6000",
-                AveragerConfig.CHECKPOINT_STORE_CONFIG, dataDir.resolve("checkpoints").toAbsolutePath().toString());
     }
 
     /** host:port of the client listener. */

@@ -1,9 +1,9 @@
 package io.averager.publish;
 
 import io.averager.AveragerException;
-import io.averager.config.AveragerConfig;
 import io.averager.ema.TensorSpec;
 import io.averager.wire.ChunkDigest;
+import io.averager.wire.RecordLimits;
 import io.averager.wire.Tensors;
 import io.averager.wire.WireSerializer;
 import io.averager.wire.avro.SnapshotChunk;
@@ -54,9 +54,9 @@ public final class SnapshotPublisher implements AutoCloseable {
         }
         Map<String, Object> p = new HashMap<>(producerProperties);
         p.putIfAbsent(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "averager-publisher-" + UUID.randomUUID());
-        p.putIfAbsent(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, AveragerConfig.MAX_MESSAGE_BYTES);
+        p.putIfAbsent(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, RecordLimits.MAX_MESSAGE_BYTES);
         p.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);
-        p.putIfAbsent(ProducerConfig.SEND_BUFFER_CONFIG, AveragerConfig.SEND_BUFFER_BYTES);
+        p.putIfAbsent(ProducerConfig.SEND_BUFFER_CONFIG, RecordLimits.SEND_BUFFER_BYTES);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new WireSerializer());
         this.topic = topic;

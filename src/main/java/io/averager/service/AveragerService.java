@@ -19,6 +19,7 @@ import io.averager.topology.Selection;
 import io.averager.topology.TopicSpec;
 import io.averager.topology.TopologyObserver;
 import io.averager.topology.TopologySettings;
+import io.averager.wire.RecordLimits;
 import io.averager.wire.avro.CheckpointManifest;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -135,7 +136,7 @@ public final class AveragerService implements AutoCloseable {
                 config.getLong(AveragerConfig.CHECKPOINT_EVERY_MS_CONFIG),
                 config.getLong(AveragerConfig.MAX_GRID_CONFIG),
                 config.getLong(AveragerConfig.MAX_TENSOR_ELEMENTS_CONFIG),
-                AveragerConfig.MAX_MESSAGE_BYTES,
+                RecordLimits.MAX_MESSAGE_BYTES,
                 NonFinitePolicy.valueOf(config.getString(AveragerConfig.NONFINITE_CONFIG).toUpperCase(Locale.ROOT)),
                 config.getBoolean(AveragerConfig.STATE_CHANGELOG_CONFIG),
                 Selection.ALL, TopologyObserver.NONE);
@@ -163,7 +164,7 @@ public final class AveragerService implements AutoCloseable {
         p.put(StreamsConfig.STATE_DIR_CONFIG, config.stateDir().toAbsolutePath().toString());
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         p.put("processing.exception.handler.global.enabled", true);
-        p.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG), AveragerConfig.MAX_MESSAGE_BYTES);
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG), RecordLimits.MAX_MESSAGE_BYTES);
         // Records are chunks of up to tens of MiB: bound what is fetched and buffered in bytes,
         // so the heap the service needs does not depend on the model (Kafka's defaults buffer
         // up to 1000 records a partition). The stores keep no cache: every entry is written once a snapshot.
@@ -172,7 +173,7 @@ public final class AveragerService implements AutoCloseable {
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.FETCH_MAX_BYTES_CONFIG), 8 << 20);
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG), 4 << 20);
         p.put(StreamsConfig.producerPrefix(ProducerConfig.BUFFER_MEMORY_CONFIG), 16L << 20);
-        p.put(StreamsConfig.producerPrefix(ProducerConfig.SEND_BUFFER_CONFIG), AveragerConfig.SEND_BUFFER_BYTES);
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.SEND_BUFFER_CONFIG), RecordLimits.SEND_BUFFER_BYTES);
         // Each commit waits until everything produced so far (the changelog's copy of every
         // applied chunk) is acknowledged: at the exactly-once default of 100 ms the stream thread
         // spends much of its time waiting; a second lets sending overlap averaging.

@@ -1,6 +1,5 @@
 package io.averager.wire;
 
-import io.averager.config.AveragerConfig;
 import io.averager.wire.avro.CheckpointChunk;
 import io.averager.wire.avro.CheckpointCommit;
 import io.averager.wire.avro.CheckpointHeader;
@@ -38,7 +37,7 @@ public final class WireCodec {
     static {
         // Avro trusts a length prefix before reading what follows: without limits a 15-byte
         // message can ask for a 2 GiB allocation. No field of ours can exceed a whole message.
-        String limit = Integer.toString(AveragerConfig.MAX_MESSAGE_BYTES);
+        String limit = Integer.toString(RecordLimits.MAX_MESSAGE_BYTES);
         for (String key : List.of("org.apache.avro.limits.string.maxLength", "org.apache.avro.limits.bytes.maxLength",
                 "org.apache.avro.limits.collectionItems.maxLength")) {
             if (System.getProperty(key) == null) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.averager.ema.Profile;
 import io.averager.sink.S3Location;
+import io.averager.wire.RecordLimits;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -41,8 +42,8 @@ class DockerConfigTest {
                 .contains("MINIO_ROOT_PASSWORD: " + c.getPassword(AveragerConfig.S3_SECRET_KEY_CONFIG).value())
                 .contains("mc mb --ignore-existing local/" + S3Location.parse(
                         c.getString(AveragerConfig.CHECKPOINT_STORE_CONFIG)).bucket())
-                .contains("KAFKA_MESSAGE_MAX_BYTES: " + AveragerConfig.MAX_MESSAGE_BYTES)
-                .contains("KAFKA_REPLICA_FETCH_MAX_BYTES: " + AveragerConfig.MAX_MESSAGE_BYTES)
+                .contains("KAFKA_MESSAGE_MAX_BYTES: " + RecordLimits.MAX_MESSAGE_BYTES)
+                .contains("KAFKA_REPLICA_FETCH_MAX_BYTES: " + RecordLimits.MAX_MESSAGE_BYTES)
                 .contains("INTERNAL://kafka:9092")
                 .contains("./averager.properties:/etc/averager/averager.properties");
     }
