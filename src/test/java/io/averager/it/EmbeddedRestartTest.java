@@ -84,7 +84,7 @@ class EmbeddedRestartTest {
             Thread.sleep(500);
             service.kill();
             killed.countDown();
-            torn.get(30, TimeUnit.SECONDS);
+            torn.get(90, TimeUnit.SECONDS); // each of its sends may block for max.block.ms
             restartOn(service, bootstrap);
             publishAndCheckpoint(service, bootstrap, 5, expected, "restart after SIGKILL mid-snapshot");
 
