@@ -8,6 +8,7 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import kafka.server.KafkaConfig;
@@ -85,7 +86,8 @@ public final class EmbeddedKafka implements AutoCloseable {
     private static EmbeddedKafka start(Path dataDir, int port, Map<String, String> overrides, String clientProtocol) {
         try {
             Files.createDirectories(dataDir);
-            Properties ports = ports(dataDir, port);
+            Properties ports = ports(dataDir, port, clientProtocol == null
+                    ? List.of(BROKER, CONTROLLER) : List.of(BROKER, CONTROLLER, INTERNAL));
             int brokerPort = Integer.parseInt(ports.getProperty(BROKER));
             int controllerPort = Integer.parseInt(ports.getProperty(CONTROLLER));
             Properties p = new Properties();
@@ -174,11 +176,11 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
 
     /**
-     * The ports to listen on: those of the last start on {@code dataDir}, with {@code port} for
-     * clients unless 0, and free ones for any not kept yet. Fails with a clear message when a
+     * The ports of {@code listeners}: those of the last start on {@code dataDir}, with {@code port}
+     * for clients unless 0, and free ones for any not kept yet. Fails with a clear message when a
      * kept port is taken by another process.
      */
-    private static Properties ports(Path dataDir, int port) throws IOException {
+    private static Properties ports(Path dataDir, int port, List<String> listeners) throws IOException {
         Properties ports = new Properties();
         Path file = dataDir.resolve(PORTS_FILE);
         if (Files.exists(file)) {
@@ -189,7 +191,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         if (port != 0) {
             ports.setProperty(BROKER, Integer.toString(port));
         }
-        for (String listener : new String[] {BROKER, CONTROLLER, INTERNAL}) {
+        for (String listener : listeners) {
             String kept = ports.getProperty(listener);
             if (kept == null) {
                 ports.setProperty(listener, Integer.toString(freePort()));
