@@ -5,25 +5,22 @@ import io.averager.ema.Profile;
 import io.averager.ema.TensorSpec;
 import io.averager.format.SafetensorsLayout;
 import io.averager.store.DistanceHistory;
+import io.averager.store.Distances;
+import io.averager.store.EmaEntries;
 import io.averager.store.EmaEntry;
-import io.averager.store.EmaKey;
+import io.averager.store.Run;
+import io.averager.store.RunStore;
 import io.averager.store.Stores;
 import io.averager.topology.CheckpointMetadata;
 import io.averager.wire.Tensors;
 import io.averager.wire.WireCodec;
+import io.averager.wire.avro.RunProgress;
 import io.averager.wire.avro.CheckpointHeader;
-import io.averager.wire.avro.RunState;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import org.apache.kafka.common.serialization.BytesSerializer;
-import org.apache.kafka.common.utils.Bytes;
-import org.apache.kafka.streams.KeyValue;
-import org.apache.kafka.streams.state.KeyValueIterator;
-import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -68,11 +65,11 @@ final class EmaDownload {
         if (partition < 0) {
             return;
         }
-        ReadOnlyKeyValueStore<String, byte[]> runs = state.local(Stores.RUNS, partition);
-        ReadOnlyKeyValueStore<Bytes, byte[]> ema = state.local(Stores.EMA, partition);
-        RunState runState = settled(runs, run, exchange);
-        long step = runState.getLastStep();
-        List<TensorSpec> tensors = Tensors.specs(runState.getTensors()).stream()
+        RunStore runs = RunStore.readOnly(state.local(Stores.RUNS, partition), state.local(Stores.LAYOUTS, partition));
+        EmaEntries ema = EmaEntries.readOnly(state.local(Stores.EMA, partition));
+        Run runState = settled(runs, run, exchange);
+        long step = runState.progress().getLastStep();
+        List<TensorSpec> tensors = Tensors.specs(runState.layout().getTensors()).stream()
                 .map(t -> new TensorSpec(t.name(), t.dtype().accumulator(), t.shape())).toList();
         SafetensorsLayout layout = SafetensorsLayout.of(tensors, metadata(run, profile, step, runState));
         String mixed = lastWholeStep(run, partition) == step ? null : stream(ema, run, profile.name(), layout, step, null);
@@ -104,35 +101,36 @@ final class EmaDownload {
      * The checkpoint file's metadata, in the order a checkpoint file has it: the sink writes the
      * map as decoded from the checkpoint header record, so the same round trip gives the same order.
      */
-    private static Map<String, String> metadata(String run, Profile profile, long step, RunState s) {
-        CheckpointHeader header = new CheckpointHeader(run, profile.name(), step, s.getTensors(), s.getGrid(),
-                s.getChunkCount(), CheckpointMetadata.of(Map.of(), run, profile, step, s.getSnapshots()));
+    private static Map<String, String> metadata(String run, Profile profile, long step, Run s) {
+        CheckpointHeader header = new CheckpointHeader(run, profile.name(), step, s.layout().getTensors(),
+                s.layout().getGrid(), s.layout().getChunkCount(),
+                CheckpointMetadata.of(Map.of(), run, profile, step, s.progress().getSnapshots()));
         return WireCodec.decode(WireCodec.encode(header), CheckpointHeader.class).getMetadata();
     }
 
     /** The step of the run's last snapshot averaged whole, by its distance history; -1 if unknown. */
     private long lastWholeStep(String run, int partition) {
-        byte[] stored = state.<String, byte[]>local(Stores.DISTANCES, partition).get(DistanceHistory.key(run));
-        List<DistanceHistory.Point> points = DistanceHistory.decode(stored, names()).points();
+        List<DistanceHistory.Point> points = Distances.readOnly(state.local(Stores.DISTANCES, partition), names())
+                .history(run).points();
         return points.isEmpty() ? -1 : points.get(points.size() - 1).step();
     }
 
     /** The run's state once no snapshot of it is being applied; 404 for an unknown run, 503 if one stays open. */
-    private static RunState settled(ReadOnlyKeyValueStore<String, byte[]> runs, String run, HttpExchange exchange)
-            throws InterruptedException {
+    private static Run settled(RunStore runs, String run, HttpExchange exchange) throws InterruptedException {
         long deadline = System.currentTimeMillis() + WAIT_MS;
         while (true) {
-            RunState s = WireCodec.decodeOrNull(runs.get(run), RunState.class);
+            Run s = runs.get(run);
             if (s == null) {
                 throw new Http.Refusal(404, "Unknown run " + run + ": no snapshot of it was averaged");
             }
-            if (s.getPending() == null && s.getLastStep() >= 0) {
+            RunProgress p = s.progress();
+            if (p.getPending() == null && p.getLastStep() >= 0) {
                 return s;
             }
             if (System.currentTimeMillis() > deadline) {
                 exchange.getResponseHeaders().set("Retry-After", "1");
                 throw new Http.Refusal(503, "Run " + run + " is applying the snapshot of step "
-                        + (s.getPending() == null ? "?" : s.getPending().getStep()) + " for over " + WAIT_MS
+                        + (p.getPending() == null ? "?" : p.getPending().getStep()) + " for over " + WAIT_MS
                         + " ms; retry between snapshots");
             }
             Thread.sleep(50);
@@ -143,15 +141,14 @@ final class EmaDownload {
      * Checks that every entry of the profile's tensors holds {@code step} and fills its tensor
      * exactly, writing each entry's data to {@code out} when given; returns what is wrong, or null.
      */
-    private static String stream(ReadOnlyKeyValueStore<Bytes, byte[]> ema, String run, String profile,
-                                 SafetensorsLayout layout, long step, OutputStream out) throws IOException {
+    private static String stream(EmaEntries ema, String run, String profile, SafetensorsLayout layout, long step,
+                                 OutputStream out) throws IOException {
         for (TensorSpec t : layout.tensors()) {
             long expected = 0;
-            try (KeyValueIterator<Bytes, byte[]> it = ema.prefixScan(tensorPrefix(run, profile, t.name()),
-                    new BytesSerializer())) {
+            try (EmaEntries.Scan it = ema.scan(run, profile, t.name())) {
                 while (it.hasNext()) {
-                    KeyValue<Bytes, byte[]> kv = it.next();
-                    long offset = ByteBuffer.wrap(kv.key.get(), kv.key.get().length - Long.BYTES, Long.BYTES).getLong();
+                    EmaEntries.Stored stored = it.next();
+                    long offset = stored.offset();
                     if (offset >= t.numel()) {
                         break; // left by a layout before the last SET, when the tensor was larger
                     }
@@ -160,7 +157,7 @@ final class EmaDownload {
                     }
                     EmaEntry entry;
                     try {
-                        entry = EmaEntry.wrap(kv.value);
+                        entry = stored.entry();
                     } catch (IllegalStateException e) {
                         return "tensor " + t.name() + " at element " + offset + ": " + e.getMessage();
                     }
@@ -189,12 +186,6 @@ final class EmaDownload {
             }
         }
         return null;
-    }
-
-    /** The key prefix shared by the entries of one tensor: an {@link EmaKey} without its offset. */
-    static Bytes tensorPrefix(String run, String profile, String tensor) {
-        byte[] key = EmaKey.of(run, profile, tensor, 0).get();
-        return Bytes.wrap(Arrays.copyOf(key, key.length - Long.BYTES));
     }
 
     private List<String> names() {

@@ -3,13 +3,11 @@ package io.averager.ops;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.averager.ema.Profile;
-import io.micrometer.core.instrument.Metrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.kafka.KafkaStreamsMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.InputStream;
@@ -92,14 +90,16 @@ public final class OpsServer implements AutoCloseable {
     }
 
     /**
-     * Starts serving, and registers the Prometheus registry with Micrometer's global registry,
-     * where averager's own meters are.
+     * Starts serving; {@code /metrics} shows {@code registry}, with the JVM's and Kafka Streams'
+     * meters added to it.
      *
      * @param self this instance's {@code application.server}
      * @param checkpoints where the manifests and checkpoints are, for /runs and synthesis
+     * @param registry the service instance's meters
      */
-    public void start(KafkaStreams streams, HostInfo self, List<Profile> profiles, CheckpointAccess checkpoints) {
-        registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    public void start(KafkaStreams streams, HostInfo self, List<Profile> profiles, CheckpointAccess checkpoints,
+                      PrometheusMeterRegistry registry) {
+        this.registry = registry;
         new JvmMemoryMetrics().bindTo(registry);
         new JvmGcMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
@@ -108,7 +108,6 @@ public final class OpsServer implements AutoCloseable {
         streams.setGlobalStateRestoreListener(restoration);
         streamsMetrics = new KafkaStreamsMetrics(streams);
         streamsMetrics.bindTo(registry);
-        Metrics.addRegistry(registry);
         catalog = new CheckpointCatalog(checkpoints.consumerProperties(), checkpoints.manifestsTopic());
         catalog.start();
         StateQueries state = new StateQueries(streams);
@@ -141,10 +140,8 @@ public final class OpsServer implements AutoCloseable {
         if (catalog != null) {
             catalog.close();
         }
-        if (registry != null) {
-            Metrics.removeRegistry(registry);
+        if (streamsMetrics != null) {
             streamsMetrics.close();
-            registry.close();
         }
     }
 

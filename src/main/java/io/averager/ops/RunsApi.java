@@ -6,10 +6,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import io.averager.ema.Profile;
 import io.averager.store.DistanceHistory;
+import io.averager.store.Distances;
+import io.averager.store.Run;
+import io.averager.store.RunStore;
 import io.averager.store.Stores;
-import io.averager.wire.WireCodec;
 import io.averager.wire.avro.CheckpointManifest;
-import io.averager.wire.avro.RunState;
+import io.averager.wire.avro.RunProgress;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -24,8 +26,6 @@ import java.util.TreeMap;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.errors.InvalidStateStoreException;
 import org.apache.kafka.streams.state.HostInfo;
-import org.apache.kafka.streams.state.KeyValueIterator;
-import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 
 /**
  * {@code GET /runs}: every run of the application with its last step and each profile's last
@@ -93,12 +93,8 @@ final class RunsApi {
 
     private List<JsonNode> localRuns() {
         List<JsonNode> runs = new ArrayList<>();
-        try (KeyValueIterator<String, byte[]> it = state.<String, byte[]>allLocalOrStandby(Stores.RUNS).all()) {
-            while (it.hasNext()) {
-                KeyValue<String, byte[]> kv = it.next();
-                runs.add(describe(kv.key, WireCodec.decode(kv.value, RunState.class)));
-            }
-        }
+        RunStore.readOnly(state.allLocalOrStandby(Stores.RUNS), state.allLocalOrStandby(Stores.LAYOUTS))
+                .forEach((run, s) -> runs.add(describe(run, s)));
         return runs;
     }
 
@@ -126,10 +122,16 @@ final class RunsApi {
         return runs;
     }
 
-    private ObjectNode describe(String run, RunState s) {
+    private ObjectNode describe(String run, Run state) {
         HostInfo owner = owners.activeHost(run);
+        RunProgress s = state.progress();
         ObjectNode r = Http.JSON.createObjectNode().put("run", run).put("lastStep", s.getLastStep())
-                .put("snapshots", s.getSnapshots()).put("tensors", s.getTensors().size());
+                .put("snapshots", s.getSnapshots());
+        if (state.layout() == null) {
+            r.putNull("tensors");
+        } else {
+            r.put("tensors", state.layout().getTensors().size());
+        }
         if (owner == null) {
             r.putNull("owner");
         } else {
@@ -179,12 +181,11 @@ final class RunsApi {
         if (partition < 0) {
             return;
         }
-        ReadOnlyKeyValueStore<String, byte[]> runs = state.local(Stores.RUNS, partition);
-        if (runs.get(run) == null) {
+        if (RunStore.readOnly(state.local(Stores.RUNS, partition), state.local(Stores.LAYOUTS, partition)).get(run) == null) {
             throw new Http.Refusal(404, "Unknown run " + run + ": no snapshot of it was averaged");
         }
-        byte[] stored = state.<String, byte[]>local(Stores.DISTANCES, partition).get(DistanceHistory.key(run));
-        DistanceHistory history = DistanceHistory.decode(stored, profiles.stream().map(Profile::name).toList());
+        DistanceHistory history = Distances.readOnly(state.local(Stores.DISTANCES, partition),
+                profiles.stream().map(Profile::name).toList()).history(run);
         ObjectNode body = Http.JSON.createObjectNode().put("run", run);
         history.profiles().forEach(body.putArray("profiles")::add);
         ArrayNode points = body.putArray("points");

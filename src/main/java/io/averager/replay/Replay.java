@@ -13,6 +13,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -170,9 +171,8 @@ public final class Replay {
     /** Deletes the replay's internal topics, consumer groups and state directory. */
     private static void cleanUp(AveragerConfig config, String appId, Path stateDir) {
         try (Admin admin = Admin.create(config.clientProperties())) {
-            Set<String> topics = Set.of(appId + "-checkpoints", appId + "-dead-letters",
-                    appId + "-" + Stores.EMA + "-changelog", appId + "-" + Stores.RUNS + "-changelog",
-                    appId + "-" + Stores.DISTANCES + "-changelog");
+            Set<String> topics = new HashSet<>(Set.of(appId + "-checkpoints", appId + "-dead-letters"));
+            Stores.ALL.forEach(store -> topics.add(appId + "-" + store + "-changelog"));
             Set<String> existing = admin.listTopics().names().get();
             admin.deleteTopics(topics.stream().filter(existing::contains).toList()).all().get();
             admin.deleteConsumerGroups(List.of(appId, appId + "-sink")).all().get();

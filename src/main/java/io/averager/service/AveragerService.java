@@ -4,6 +4,8 @@ import io.averager.AveragerException;
 import io.averager.config.AveragerConfig;
 import io.averager.config.ProfileConfig;
 import io.averager.kernel.Kernels;
+import io.averager.lifecycle.NonFinitePolicy;
+import io.averager.metrics.RunMeters;
 import io.averager.ops.CheckpointAccess;
 import io.averager.ops.OpsServer;
 import io.averager.sink.CheckpointSink;
@@ -14,13 +16,14 @@ import io.averager.sink.S3ObjectStore;
 import io.averager.sink.S3Settings;
 import io.averager.store.EmaRocksDbConfig;
 import io.averager.topology.AveragerTopology;
-import io.averager.topology.NonFinitePolicy;
 import io.averager.topology.Selection;
 import io.averager.topology.TopicSpec;
 import io.averager.topology.TopologyObserver;
 import io.averager.topology.TopologySettings;
 import io.averager.wire.RecordLimits;
 import io.averager.wire.avro.CheckpointManifest;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
@@ -59,14 +62,17 @@ public final class AveragerService implements AutoCloseable {
     private final KafkaStreams streams;
     private final CheckpointSink sink;
     private final ObjectStore store;
+    private final PrometheusMeterRegistry registry;
     private final Thread sinkThread;
     private final CompletableFuture<Throwable> failure = new CompletableFuture<>();
     private OpsServer ops;
 
-    private AveragerService(KafkaStreams streams, CheckpointSink sink, ObjectStore store) {
+    private AveragerService(KafkaStreams streams, CheckpointSink sink, ObjectStore store,
+                            PrometheusMeterRegistry registry) {
         this.streams = streams;
         this.sink = sink;
         this.store = store;
+        this.registry = registry;
         this.sinkThread = new Thread(this::runSink, "averager-sink");
     }
 
@@ -87,7 +93,9 @@ public final class AveragerService implements AutoCloseable {
     public static AveragerService start(AveragerConfig config, Selection selection, TopologyObserver observer,
                                         Consumer<CheckpointManifest> onCheckpoint) {
         createTopics(config);
-        Topology topology = AveragerTopology.build(settings(config).scoped(selection, observer));
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        RunMeters meters = new RunMeters(registry);
+        Topology topology = AveragerTopology.build(settings(config).scoped(selection, observer).withMeters(meters));
         Properties properties = streamsProperties(config);
         int port = config.getInt(AveragerConfig.HTTP_PORT_CONFIG);
         OpsServer ops = port >= 0 ? OpsServer.bind(port) : null;
@@ -105,8 +113,8 @@ public final class AveragerService implements AutoCloseable {
                 sinkGroup + "-" + InstanceId.of(config.consumerProperties(), config.stateDir()),
                 config.getString(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG),
                 config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG), store, config.spoolDir(),
-                ProfileConfig.formats(config), onCheckpoint);
-        AveragerService service = new AveragerService(streams, sink, store);
+                ProfileConfig.formats(config), meters, onCheckpoint);
+        AveragerService service = new AveragerService(streams, sink, store, registry);
         streams.setUncaughtExceptionHandler(e -> {
             log.error("Stream thread failed; stopping the service", e);
             service.failure.complete(e);
@@ -116,7 +124,7 @@ public final class AveragerService implements AutoCloseable {
             service.ops = ops;
             ops.start(streams, self, config.profiles(), new CheckpointAccess(config.consumerProperties(),
                     config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG),
-                    location -> objectStore(location, config), config.spoolDir().resolve("synthesize")));
+                    location -> objectStore(location, config), config.spoolDir().resolve("synthesize")), registry);
         }
         streams.start();
         service.sinkThread.start();
@@ -139,7 +147,7 @@ public final class AveragerService implements AutoCloseable {
                 RecordLimits.MAX_MESSAGE_BYTES,
                 NonFinitePolicy.valueOf(config.getString(AveragerConfig.NONFINITE_CONFIG).toUpperCase(Locale.ROOT)),
                 config.getBoolean(AveragerConfig.STATE_CHANGELOG_CONFIG),
-                Selection.ALL, TopologyObserver.NONE);
+                Selection.ALL, TopologyObserver.NONE, new RunMeters(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)));
     }
 
     /** The specifications of the service's topics, under their configured names. */
@@ -247,6 +255,11 @@ public final class AveragerService implements AutoCloseable {
         return failure;
     }
 
+    /** This instance's meters: the ones {@code /metrics} shows. */
+    public PrometheusMeterRegistry meters() {
+        return registry;
+    }
+
     /** The port of the HTTP endpoint (metrics, health, runs API, status page), or -1 when it is off. */
     public int opsPort() {
         return ops == null ? -1 : ops.port();
@@ -270,6 +283,7 @@ public final class AveragerService implements AutoCloseable {
         if (ops != null) {
             ops.close();
         }
+        registry.close();
         log.info("averager stopped");
     }
 }

@@ -58,6 +58,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
     private final String manifestsTopic;
     private final ObjectStore store;
     private final CheckpointFormats formats;
+    private final RunMeters meters;
     private final Consumer<CheckpointManifest> listener;
     private final Assemblies assemblies;
     private Upload waiting;
@@ -75,11 +76,13 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
      * @param spoolDir where files are assembled; partial files found there at start are deleted
      * @param formats the formats of each profile's files, {@code safetensors} and/or {@code pt}
      *     (converted from the safetensors file); profiles not named get safetensors alone
+     * @param meters where retries, aborts and checkpoint latencies are counted
      * @param listener told of each manifest once published (progress output); may do nothing
      */
     public CheckpointSink(Map<String, Object> consumerProperties, Map<String, Object> producerProperties, String groupId,
                           String transactionalId, String checkpointsTopic, String manifestsTopic, ObjectStore store, Path spoolDir,
-                          Map<String, Set<String>> formats, Consumer<CheckpointManifest> listener) {
+                          Map<String, Set<String>> formats, RunMeters meters, Consumer<CheckpointManifest> listener) {
+        this.meters = meters;
         this.checkpointsTopic = checkpointsTopic;
         this.manifestsTopic = manifestsTopic;
         this.store = store;
@@ -218,7 +221,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
                 uri = store.put(key, output.file());
             } catch (IOException | RuntimeException e) {
                 long delay = waiting.backoff().failed();
-                RunMeters.sinkRetry();
+                meters.sinkRetry();
                 log.warn("Cannot store checkpoint of run {} profile {} step {} in {} (attempt {}, next in {} ms): {}",
                         manifest.getRun(), manifest.getProfile(), manifest.getStep(), store.describe(),
                         waiting.backoff().attempts(), delay, e.toString());
@@ -265,7 +268,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
             CheckpointManifest m = manifests.get(0);
             log.warn("Manifests of run {} profile {} step {} not published: {}; aborting and reading the checkpoints"
                     + " topic again from the committed offsets", m.getRun(), m.getProfile(), m.getStep(), e.toString());
-            RunMeters.sinkAbort();
+            meters.sinkAbort();
             abort();
             rewind();
             return false;
@@ -273,7 +276,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
         for (CheckpointManifest manifest : manifests) {
             log.info("Checkpoint of run {} profile {} step {} stored at {} ({} bytes)", manifest.getRun(),
                     manifest.getProfile(), manifest.getStep(), manifest.getUri(), manifest.getSize());
-            RunMeters.checkpointPublished(manifest.getRun(), manifest.getProfile(), manifest.getSnapshotTime().toEpochMilli());
+            meters.checkpointPublished(manifest.getRun(), manifest.getProfile(), manifest.getSnapshotTime().toEpochMilli());
             listener.accept(manifest);
         }
         return true;

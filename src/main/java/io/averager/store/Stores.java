@@ -1,5 +1,6 @@
 package io.averager.store;
 
+import java.util.List;
 import java.util.Map;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
@@ -11,10 +12,14 @@ public final class Stores {
 
     /** EMA entries: {@link EmaKey} to {@link EmaEntry} bytes. */
     public static final String EMA = "ema";
-    /** Run metadata: run id to an encoded {@code RunState}. */
+    /** Where each run stands: run id to an encoded {@code RunProgress}, written with every record. See {@link RunStore}. */
     public static final String RUNS = "runs";
+    /** Each run's tensor layout: run id to an encoded {@code RunLayout}, written when it changes. See {@link RunStore}. */
+    public static final String LAYOUTS = "layouts";
     /** Distance of the EMA from the raw weights: {@link DistanceHistory} and {@link PendingDistances} bytes under their keys. */
     public static final String DISTANCES = "distances";
+    /** Every store's name: Kafka Streams names their changelog topics {@code <application.id>-<name>-changelog}. */
+    public static final List<String> ALL = List.of(EMA, RUNS, LAYOUTS, DISTANCES);
 
     private Stores() {
     }
@@ -32,6 +37,12 @@ public final class Stores {
     public static StoreBuilder<KeyValueStore<String, byte[]>> runs(int maxMessageBytes, boolean changelog) {
         return logged(org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
                 org.apache.kafka.streams.state.Stores.persistentKeyValueStore(RUNS), Serdes.String(), Serdes.ByteArray()),
+                changelog, Map.of("max.message.bytes", Integer.toString(maxMessageBytes)));
+    }
+
+    public static StoreBuilder<KeyValueStore<String, byte[]>> layouts(int maxMessageBytes, boolean changelog) {
+        return logged(org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
+                org.apache.kafka.streams.state.Stores.persistentKeyValueStore(LAYOUTS), Serdes.String(), Serdes.ByteArray()),
                 changelog, Map.of("max.message.bytes", Integer.toString(maxMessageBytes)));
     }
 

@@ -27,6 +27,7 @@ public final class AveragerTopology {
         topology.addProcessor(APPLY, () -> new ApplyProcessor(settings), VALIDATE);
         topology.addStateStore(Stores.ema(settings.maxMessageBytes(), settings.changelog()), APPLY);
         topology.addStateStore(Stores.runs(settings.maxMessageBytes(), settings.changelog()), APPLY);
+        topology.addStateStore(Stores.layouts(settings.maxMessageBytes(), settings.changelog()), APPLY);
         topology.addStateStore(Stores.distances(settings.changelog()), APPLY);
         topology.addProcessor(EMIT, () -> new EmitProcessor(settings.profiles(), settings.observer()), APPLY);
         topology.addSink(CHECKPOINTS, settings.checkpointsTopic(), new StringSerializer(), new WireSerializer(), EMIT);

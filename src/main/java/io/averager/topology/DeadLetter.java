@@ -1,5 +1,6 @@
 package io.averager.topology;
 
+import io.averager.lifecycle.DeadLetterReason;
 import io.averager.metrics.RunMeters;
 import java.nio.charset.StandardCharsets;
 import org.apache.kafka.common.header.Headers;
@@ -11,7 +12,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Builds dead-letter records: the offending bytes as they arrived, with the reason and where they
- * came from in headers. Headers: {@code averager.error} (the reason), {@code averager.source}
+ * came from in headers, and counts them by their {@link DeadLetterReason}. Headers: {@code averager.error} (the reason), {@code averager.source}
  * (topic-partition@offset, when known), and the producer's own headers.
  */
 final class DeadLetter {
@@ -24,8 +25,8 @@ final class DeadLetter {
     private DeadLetter() {
     }
 
-    static void send(ProcessorContext<Object, Object> context, Record<?, ?> original,
-                     byte[] key, byte[] value, String reason) {
+    static void send(ProcessorContext<Object, Object> context, RunMeters meters, Record<?, ?> original,
+                     byte[] key, byte[] value, DeadLetterReason category, String reason) {
         Headers headers = new RecordHeaders(original.headers().toArray());
         headers.add(ERROR_HEADER, reason.getBytes(StandardCharsets.UTF_8));
         String source = context.recordMetadata()
@@ -33,7 +34,7 @@ final class DeadLetter {
                 .orElse("unknown");
         headers.add(SOURCE_HEADER, source.getBytes(StandardCharsets.UTF_8));
         log.warn("Dead-lettered record from {}: {}", source, reason);
-        RunMeters.deadLetter(reason);
+        meters.deadLetter(category.tag());
         context.forward(new Record<>(key, value, original.timestamp(), headers), AveragerTopology.DEAD_LETTERS);
     }
 }

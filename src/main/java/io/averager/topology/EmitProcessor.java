@@ -1,6 +1,7 @@
 package io.averager.topology;
 
 import io.averager.ema.Profile;
+import io.averager.lifecycle.CheckpointEvent;
 import io.averager.wire.Tensors;
 import io.averager.wire.avro.CheckpointChunk;
 import io.averager.wire.avro.CheckpointCommit;

@@ -2,6 +2,8 @@ package io.averager.topology;
 
 import io.averager.ema.Profile;
 import io.averager.kernel.Kernel;
+import io.averager.lifecycle.NonFinitePolicy;
+import io.averager.metrics.RunMeters;
 import java.util.List;
 import java.util.Objects;
 
@@ -17,6 +19,7 @@ import java.util.Objects;
  * @param changelog back the state stores with changelog topics; false keeps state on local disk only
  * @param selection the runs and steps averaged: {@link Selection#ALL} for the live service
  * @param observer told of progress: {@link TopologyObserver#NONE} for the live service
+ * @param meters the meters of the service instance running the topology
  */
 public record TopologySettings(
         String snapshotsTopic,
@@ -32,13 +35,15 @@ public record TopologySettings(
         NonFinitePolicy nonFinite,
         boolean changelog,
         Selection selection,
-        TopologyObserver observer) {
+        TopologyObserver observer,
+        RunMeters meters) {
 
     public TopologySettings {
         profiles = List.copyOf(profiles);
         Objects.requireNonNull(nonFinite, "nonFinite");
         Objects.requireNonNull(selection, "selection");
         Objects.requireNonNull(observer, "observer");
+        Objects.requireNonNull(meters, "meters");
         if (profiles.isEmpty()) {
             throw new IllegalArgumentException("at least one EMA profile is needed");
         }
@@ -48,6 +53,13 @@ public record TopologySettings(
     public TopologySettings scoped(Selection selection, TopologyObserver observer) {
         return new TopologySettings(snapshotsTopic, checkpointsTopic, deadLettersTopic, profiles, kernel,
                 checkpointEverySteps, checkpointEveryMs, maxGrid, maxTensorElements, maxMessageBytes, nonFinite,
-                changelog, selection, observer);
+                changelog, selection, observer, meters);
+    }
+
+    /** These settings recording to {@code meters}. */
+    public TopologySettings withMeters(RunMeters meters) {
+        return new TopologySettings(snapshotsTopic, checkpointsTopic, deadLettersTopic, profiles, kernel,
+                checkpointEverySteps, checkpointEveryMs, maxGrid, maxTensorElements, maxMessageBytes, nonFinite,
+                changelog, selection, observer, meters);
     }
 }

@@ -1,5 +1,8 @@
 package io.averager.topology;
 
+import io.averager.lifecycle.DeadLetterReason;
+import io.averager.lifecycle.SnapshotRules;
+import io.averager.metrics.RunMeters;
 import io.averager.wire.StrictUtf8;
 import io.averager.wire.WireCodec;
 import io.averager.wire.WireException;
@@ -24,12 +27,14 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
     private final SnapshotRules rules;
     private final Selection selection;
     private final TopologyObserver observer;
+    private final RunMeters meters;
     private ProcessorContext<Object, Object> context;
 
     ValidateProcessor(TopologySettings settings) {
         this.rules = new SnapshotRules(settings.maxGrid(), settings.maxTensorElements());
         this.selection = settings.selection();
         this.observer = settings.observer();
+        this.meters = settings.meters();
     }
 
     @Override
@@ -69,7 +74,7 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
             }
         }
         if (problem != null) {
-            DeadLetter.send(context, record, record.key(), record.value(), problem);
+            DeadLetter.send(context, meters, record, record.key(), record.value(), DeadLetterReason.MALFORMED, problem);
             return;
         }
         if (!selection.keepsStep(stepOf(message))) {

@@ -17,8 +17,6 @@ import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotHeader;
 import io.averager.wire.avro.SnapshotMode;
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Metrics;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
@@ -35,8 +33,6 @@ import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.utils.Utils;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -61,18 +57,6 @@ class TornSnapshotTest {
     @TempDir
     Path dir;
 
-    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
-
-    @BeforeEach
-    void watchMetrics() {
-        Metrics.globalRegistry.add(meters);
-    }
-
-    @AfterEach
-    void stopWatchingMetrics() {
-        Metrics.globalRegistry.remove(meters);
-    }
-
     @Test
     void aSnapshotWithoutCommitIsReportedWithItsMissingChunksAndTheNextCheckpointIncludesOnlyWhatArrived()
             throws Exception {
@@ -96,7 +80,7 @@ class TornSnapshotTest {
                     "its commit never arrived; header of step 30 came first",
                     "; missing fc.weight@1024, fc.bias@0, emb.weight@0, emb.weight@2048, head.scale@0 and 4 more.");
             assertNoCheckpointOfTheTornStep(service, run);
-            Counter incomplete = meters.find("averager.snapshots.incomplete").tag("reason", "no_commit").counter();
+            Counter incomplete = service.service().meters().find("averager.snapshots.incomplete").tag("reason", "no_commit").counter();
             assertThat(incomplete).isNotNull();
             assertThat(incomplete.count()).isEqualTo(1.0);
         }

@@ -2,6 +2,8 @@ package io.averager.topology;
 
 import io.averager.ema.Profile;
 import io.averager.kernel.Kernels;
+import io.averager.lifecycle.NonFinitePolicy;
+import io.averager.metrics.RunMeters;
 import io.averager.store.EmaEntry;
 import io.averager.store.EmaKey;
 import io.averager.store.DistanceHistory;
@@ -16,6 +18,8 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Properties;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeaders;
@@ -53,6 +57,7 @@ final class AveragerDriver implements AutoCloseable {
     private final KeyValueStore<Bytes, byte[]> ema;
     private final KeyValueStore<String, byte[]> distances;
     private final List<String> profileNames;
+    private final MeterRegistry meters = new SimpleMeterRegistry();
 
     AveragerDriver(Path stateDir, long checkpointEverySteps, long checkpointEveryMs, Profile... profiles) {
         this(stateDir, NonFinitePolicy.REJECT, checkpointEverySteps, checkpointEveryMs, profiles);
@@ -62,7 +67,8 @@ final class AveragerDriver implements AutoCloseable {
                    Profile... profiles) {
         TopologySettings settings = new TopologySettings(SNAPSHOTS, CHECKPOINTS, DEAD_LETTERS, List.of(profiles),
                 Kernels.byName(Kernels.JAVA), checkpointEverySteps, checkpointEveryMs, 16L << 20, 1L << 36,
-                64 * 1024 * 1024 + 64 * 1024, nonFinite, true, Selection.ALL, TopologyObserver.NONE);
+                64 * 1024 * 1024 + 64 * 1024, nonFinite, true, Selection.ALL, TopologyObserver.NONE,
+                new RunMeters(meters));
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "averager-test");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
@@ -75,6 +81,11 @@ final class AveragerDriver implements AutoCloseable {
         ema = driver.getKeyValueStore(Stores.EMA);
         distances = driver.getKeyValueStore(Stores.DISTANCES);
         profileNames = Arrays.stream(profiles).map(Profile::name).toList();
+    }
+
+    /** The meters the topology recorded. */
+    MeterRegistry meters() {
+        return meters;
     }
 
     /** The run's distance history as stored. */

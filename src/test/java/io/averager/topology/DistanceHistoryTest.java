@@ -6,8 +6,6 @@ import static org.assertj.core.api.Assertions.within;
 
 import io.averager.metrics.RunMeters;
 import io.averager.store.DistanceHistory;
-import io.micrometer.core.instrument.Metrics;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -24,12 +22,10 @@ class DistanceHistoryTest {
     @TempDir
     Path stateDir;
 
-    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     private AveragerDriver driver;
 
     @BeforeEach
     void start() {
-        Metrics.addRegistry(registry);
         // Checkpoints every 20 steps; grid 4 makes the 6-element tensor two chunks.
         driver = new AveragerDriver(stateDir, 20, 0, profile("slow", 0.9), profile("fast", 0.5));
     }
@@ -37,7 +33,6 @@ class DistanceHistoryTest {
     @AfterEach
     void stop() {
         driver.close();
-        Metrics.removeRegistry(registry);
     }
 
     @Test
@@ -68,7 +63,7 @@ class DistanceHistoryTest {
         driver.send(torn.commit());
 
         assertThat(driver.distances("run-i").points()).extracting(DistanceHistory.Point::step).containsExactly(10L);
-        assertThat(registry.get(RunMeters.DEAD_LETTERS).tag("reason", "incomplete_snapshot").counter().count())
+        assertThat(driver.meters().get(RunMeters.DEAD_LETTERS).tag("reason", "incomplete_snapshot").counter().count())
                 .isEqualTo(1.0);
     }
 
@@ -78,9 +73,9 @@ class DistanceHistoryTest {
         driver.publish(TestSnapshot.of("run-m", 20).f32("w", 1, 2, 3, 4, 5, 6));
 
         for (String p : List.of("slow", "fast")) {
-            assertThat(registry.get(RunMeters.LAST_STEP).tags("run", "run-m", "profile", p).gauge().value()).isEqualTo(20.0);
-            assertThat(registry.get(RunMeters.SNAPSHOTS).tags("run", "run-m", "profile", p).counter().count()).isEqualTo(2.0);
-            assertThat(registry.get(RunMeters.BYTES).tags("run", "run-m", "profile", p).counter().count()).isEqualTo(48.0);
+            assertThat(driver.meters().get(RunMeters.LAST_STEP).tags("run", "run-m", "profile", p).gauge().value()).isEqualTo(20.0);
+            assertThat(driver.meters().get(RunMeters.SNAPSHOTS).tags("run", "run-m", "profile", p).counter().count()).isEqualTo(2.0);
+            assertThat(driver.meters().get(RunMeters.BYTES).tags("run", "run-m", "profile", p).counter().count()).isEqualTo(48.0);
         }
     }
 

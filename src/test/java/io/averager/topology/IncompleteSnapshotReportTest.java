@@ -4,9 +4,8 @@ import static io.averager.topology.AveragerDriver.profile;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.averager.wire.avro.SnapshotCommit;
+import io.averager.metrics.RunMeters;
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Metrics;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
@@ -27,18 +26,15 @@ class IncompleteSnapshotReportTest {
     Path stateDir;
 
     private AveragerDriver driver;
-    private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
 
     @BeforeEach
     void start() {
-        Metrics.globalRegistry.add(meters);
         driver = new AveragerDriver(stateDir, 0, 0, profile("ema", 0.9));
     }
 
     @AfterEach
     void stop() {
         driver.close();
-        Metrics.globalRegistry.remove(meters);
     }
 
     @Test
@@ -98,7 +94,7 @@ class IncompleteSnapshotReportTest {
     }
 
     private double incomplete(String reason) {
-        Counter counter = meters.find(ApplyProcessor.INCOMPLETE_METRIC).tag("reason", reason).counter();
+        Counter counter = driver.meters().find(RunMeters.INCOMPLETE).tag("reason", reason).counter();
         return counter == null ? 0 : counter.count();
     }
 

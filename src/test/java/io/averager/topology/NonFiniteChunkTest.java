@@ -1,5 +1,6 @@
 package io.averager.topology;
 
+import io.averager.lifecycle.NonFinitePolicy;
 import static io.averager.topology.AveragerDriver.profile;
 import static io.averager.topology.TensorData.emaF32;
 import static org.assertj.core.api.Assertions.assertThat;

@@ -1,6 +1,6 @@
-package io.averager.topology;
+package io.averager.lifecycle;
 
-import io.averager.wire.avro.RunState;
+import io.averager.wire.avro.RunProgress;
 
 /**
  * Decides at a snapshot's header whether its EMA becomes a checkpoint. Uses record timestamps,
@@ -15,7 +15,7 @@ record CheckpointCadence(long everySteps, long everyMs) {
     /**
      * @param state the run's state before this snapshot, null for its first snapshot
      */
-    boolean isDue(RunState state, long step, long timestamp, boolean endOfRun) {
+    boolean isDue(RunProgress state, long step, long timestamp, boolean endOfRun) {
         if (endOfRun) {
             return true;
         }

@@ -1,4 +1,4 @@
-package io.averager.topology;
+package io.averager.lifecycle;
 
 import io.averager.wire.Tensors;
 import io.averager.wire.avro.TensorInfo;

@@ -1,8 +1,8 @@
-package io.averager.topology;
+package io.averager.lifecycle;
 
 import io.averager.ema.TensorSpec;
 import io.averager.wire.Tensors;
-import io.averager.wire.avro.RunState;
+import io.averager.wire.avro.RunLayout;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
@@ -14,20 +14,20 @@ import java.util.Set;
  * The checks a snapshot record must pass on its own, before any state is read. Each returns null
  * when the record is fine, or the reason it is not, naming the run, step and tensor.
  */
-final class SnapshotRules {
+public final class SnapshotRules {
 
     /** Longest tensor name accepted: a guard against absurd keys, far above real state dicts. */
-    static final int MAX_NAME_LENGTH = 1024;
+    public static final int MAX_NAME_LENGTH = 1024;
 
     private final long maxGrid;
     private final long maxTensorElements;
 
-    SnapshotRules(long maxGrid, long maxTensorElements) {
+    public SnapshotRules(long maxGrid, long maxTensorElements) {
         this.maxGrid = maxGrid;
         this.maxTensorElements = maxTensorElements;
     }
 
-    String check(SnapshotHeader h) {
+    public String check(SnapshotHeader h) {
         String at = "Snapshot header for run " + h.getRun() + " step " + h.getStep();
         if (h.getStep() < 0) {
             return at + ": step is negative";
@@ -80,7 +80,7 @@ final class SnapshotRules {
         return null;
     }
 
-    String check(SnapshotChunk c) {
+    public String check(SnapshotChunk c) {
         if (c.getTensor().isEmpty() || c.getTensor().length() > MAX_NAME_LENGTH) {
             return "Chunk for run " + c.getRun() + " step " + c.getStep() + ": tensor name of " + c.getTensor().length()
                     + " characters (expected 1 to " + MAX_NAME_LENGTH + ")";
@@ -95,7 +95,7 @@ final class SnapshotRules {
         return null;
     }
 
-    String check(SnapshotCommit c) {
+    public String check(SnapshotCommit c) {
         if (c.getChunkCount() < 0) {
             return "Commit for run " + c.getRun() + " step " + c.getStep() + ": negative chunkCount";
         }
@@ -125,7 +125,7 @@ final class SnapshotRules {
     }
 
     /** How a header's layout differs from its run's: the grid, a new tensor, a changed one, or the set. */
-    static String describeLayoutChange(RunState state, SnapshotHeader h) {
+    static String describeLayoutChange(RunLayout state, SnapshotHeader h) {
         if (state.getGrid() != h.getGrid()) {
             return "grid " + h.getGrid() + ", run has " + state.getGrid();
         }

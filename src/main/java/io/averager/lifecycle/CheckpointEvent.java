@@ -1,10 +1,10 @@
-package io.averager.topology;
+package io.averager.lifecycle;
 
 import io.averager.wire.avro.SnapshotHeader;
 import java.nio.ByteBuffer;
 
 /** What apply tells emit about a snapshot being checkpointed. */
-sealed interface CheckpointEvent {
+public sealed interface CheckpointEvent {
 
     /** The snapshot's header was accepted and its EMA will be checkpointed. */
     record Begin(SnapshotHeader header, long snapshotsAveraged) implements CheckpointEvent {

@@ -1,4 +1,4 @@
-package io.averager.topology;
+package io.averager.lifecycle;
 
 /**
  * What the service does with a chunk of a floating tensor that holds NaN or an infinity

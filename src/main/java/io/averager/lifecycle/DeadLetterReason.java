@@ -1,0 +1,28 @@
+package io.averager.lifecycle;
+
+import java.util.Locale;
+
+/**
+ * Why a record was dead-lettered, as a small fixed set: the {@code reason} tag of the
+ * dead-letter counter. The message that goes with it names runs, steps and tensors and would make
+ * a time series per record.
+ */
+public enum DeadLetterReason {
+    /** Not a snapshot record this service can read: no or bad key, undecodable, invalid header. */
+    MALFORMED,
+    /** A step not newer than the run's last one. */
+    STALE_STEP,
+    /** A chunk or commit without an open snapshot of its step. */
+    NO_OPEN_SNAPSHOT,
+    /** A record that does not fit the run's tensor layout or chunk grid. */
+    LAYOUT_MISMATCH,
+    /** A chunk holding NaN or infinities, rejected by {@code averager.nonfinite=reject}. */
+    NONFINITE,
+    /** A snapshot closed without being averaged whole: chunks missing, digest wrong, commit never came. */
+    INCOMPLETE_SNAPSHOT;
+
+    /** The tag value: the name in lower case. */
+    public String tag() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+}
