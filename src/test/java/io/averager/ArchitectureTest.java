@@ -24,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * <ul>
  *   <li>{@code ema/} is pure: it uses only {@code java.lang}, {@code java.util} and itself, and
  *       reads no clock;</li>
+ *   <li>{@code lifecycle/} has no Kafka in it and reads no clock: it decides from records and state alone;</li>
  *   <li>only {@code store/} uses RocksDB, only {@code sink/} the AWS SDK, only {@code kernel/} DJL;</li>
  *   <li>{@code config/} and {@code cli/} are used only by the entry points and the wiring
  *       ({@value #CONFIGURED}): what the service is built of takes its settings as values;</li>
@@ -56,6 +57,8 @@ class ArchitectureTest {
                 + "import io.averager.store.S;\nclass K {}");
         write(tree, "store/S.java", "package io.averager.store;\nimport io.averager.kernel.K;\nclass S {}");
         write(tree, "sink/Sink.java", "package io.averager.sink;\nimport ai.djl.ndarray.NDArray;\nclass Sink {}");
+        write(tree, "lifecycle/Rule.java", "package io.averager.lifecycle;\nimport org.apache.kafka.streams.processor.api.Record;\n"
+                + "class Rule { long now = System.currentTimeMillis(); }");
         write(tree, "cli/Main.java", "package io.averager.cli;\nimport io.averager.config.AveragerConfig;\nclass Main {}");
 
         assertThat(violations(tree)).containsExactlyInAnyOrder(
@@ -65,6 +68,8 @@ class ArchitectureTest {
                 "topology/Apply.java: only " + CONFIGURED + " may use config/",
                 "kernel/K.java: only sink/ may use software.amazon",
                 "sink/Sink.java: only kernel/ may use ai.djl",
+                "lifecycle/Rule.java: lifecycle/ has no Kafka in it: import org.apache.kafka.streams.processor.api.Record;",
+                "lifecycle/Rule.java: lifecycle/ reads no clock: class Rule { long now = System.currentTimeMillis(); }",
                 "packages that depend on each other: kernel -> store -> kernel");
     }
 
@@ -84,8 +89,12 @@ class ArchitectureTest {
                 if (pkg.equals("ema") && line.startsWith("import ") && !EMA_IMPORT.matcher(line).matches()) {
                     found.add(name + ": ema/ may import only java.lang, java.util and itself: " + line);
                 }
-                if (pkg.equals("ema") && Stream.of("currentTimeMillis", "nanoTime", "Instant.now", "Clock.").anyMatch(line::contains)) {
-                    found.add(name + ": ema/ reads no clock: " + line);
+                if (Set.of("ema", "lifecycle").contains(pkg)
+                        && Stream.of("currentTimeMillis", "nanoTime", "Instant.now", "Clock.").anyMatch(line::contains)) {
+                    found.add(name + ": " + pkg + "/ reads no clock: " + line);
+                }
+                if (pkg.equals("lifecycle") && line.contains("org.apache.kafka.")) {
+                    found.add(name + ": lifecycle/ has no Kafka in it: " + line);
                 }
                 Matcher own = OWN.matcher(line);
                 while (own.find()) {

@@ -77,6 +77,20 @@ class RoutingTest {
                 assertThat(HttpApi.JSON.readTree(distance).path("points").size()).isEqualTo(10);
             }
             assertThat(redirected).as("each instance redirected the other's run").isEqualTo(2);
+
+            // Each instance's meters are its own: the runs it applied, not the other's.
+            for (JsonNode run : listed.path("runs")) {
+                String owner = run.path("owner").asText();
+                String series = "averager_run_last_step{profile=\"fast\",run=\"" + run.path("run").asText() + "\"}";
+                for (HttpApi api : List.of(apiA, apiB)) {
+                    String metrics = api.get("/metrics").body();
+                    if (owner.equals("127.0.0.1:" + api.port)) {
+                        assertThat(metrics).as("/metrics of the owner").contains(series + " 100.0");
+                    } else {
+                        assertThat(metrics).as("/metrics of the other instance").doesNotContain(series);
+                    }
+                }
+            }
         }
     }
 

@@ -83,6 +83,11 @@ final class AveragerDriver implements AutoCloseable {
         profileNames = Arrays.stream(profiles).map(Profile::name).toList();
     }
 
+    /** A state store of the topology, as it is. */
+    <K> KeyValueStore<K, byte[]> store(String name) {
+        return driver.getKeyValueStore(name);
+    }
+
     /** The meters the topology recorded. */
     MeterRegistry meters() {
         return meters;
