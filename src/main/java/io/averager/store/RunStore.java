@@ -4,6 +4,8 @@ import io.averager.wire.WireCodec;
 import io.averager.wire.avro.RunLayout;
 import io.averager.wire.avro.RunProgress;
 import io.averager.wire.avro.RunState;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BiConsumer;
 import org.apache.avro.specific.SpecificRecordBase;
@@ -18,6 +20,11 @@ import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
  * when the layout changes). A run whose progress is still a {@link RunState}, the single record
  * earlier versions kept, reads as its two parts; the writable store also rewrites it so.
  *
+ * <p>The writable store keeps the layouts of the runs it last read (at most {@value #CACHED}):
+ * a layout is never changed once written, only replaced by one of a later step, so progress
+ * naming the cached layout's step is all a chunk needs to read. Decoding a 291-tensor layout for
+ * every chunk cost more than the rest of the run's state together.
+ *
  * <p>Progress and layout are two reads. A reader on another thread than the one applying the run
  * (the HTTP API) may see them from two sides of a {@code SET}: {@link RunProgress#getLayoutStep()}
  * names the {@link RunLayout#getStep()} it belongs with, and such a read is tried again.
@@ -27,11 +34,18 @@ public final class RunStore {
     /** Layout step of a run whose state was migrated from a {@link RunState}: not known. */
     static final long MIGRATED = -1;
     private static final int TORN_READ_TRIES = 20;
+    static final int CACHED = 64;
 
     private final ReadOnlyKeyValueStore<String, byte[]> progress;
     private final ReadOnlyKeyValueStore<String, byte[]> layouts;
     private final KeyValueStore<String, byte[]> writableProgress;
     private final KeyValueStore<String, byte[]> writableLayouts;
+    private final Map<String, RunLayout> cache = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, RunLayout> eldest) {
+            return size() > CACHED;
+        }
+    };
 
     private RunStore(ReadOnlyKeyValueStore<String, byte[]> progress, ReadOnlyKeyValueStore<String, byte[]> layouts,
                      KeyValueStore<String, byte[]> writableProgress, KeyValueStore<String, byte[]> writableLayouts) {
@@ -41,7 +55,10 @@ public final class RunStore {
         this.writableLayouts = writableLayouts;
     }
 
-    /** The stores of the thread that applies the runs: read and written. */
+    /**
+     * The stores of the thread that applies the runs: read and written. Make one each time the
+     * stores are opened (a processor's {@code init}), so that what it caches is theirs.
+     */
     public static RunStore writable(KeyValueStore<String, byte[]> progress, KeyValueStore<String, byte[]> layouts) {
         return new RunStore(progress, layouts, progress, layouts);
     }
@@ -81,6 +98,7 @@ public final class RunStore {
     public void put(String run, Run state, boolean layoutChanged) {
         if (layoutChanged) {
             writableLayouts.put(run, WireCodec.encode(state.layout()));
+            cache.put(run, state.layout());
         }
         writableProgress.put(run, WireCodec.encode(state.progress()));
     }
@@ -118,7 +136,15 @@ public final class RunStore {
             throw new IllegalStateException("Run " + run + ": the runs store holds a " + record.getSchema().getName()
                     + ", expected RunProgress");
         }
-        byte[] layout = layouts.get(run);
-        return new Run(layout == null ? null : WireCodec.decode(layout, RunLayout.class), p);
+        RunLayout cached = writableProgress == null ? null : cache.get(run);
+        if (cached != null && cached.getStep() == p.getLayoutStep()) {
+            return new Run(cached, p);
+        }
+        byte[] storedLayout = layouts.get(run);
+        RunLayout layout = storedLayout == null ? null : WireCodec.decode(storedLayout, RunLayout.class);
+        if (layout != null && writableProgress != null) {
+            cache.put(run, layout);
+        }
+        return new Run(layout, p);
     }
 }

@@ -60,9 +60,9 @@ class LegacyRunStateTest {
                 upgraded.send(records.get(i));
             }
 
-            assertThat(encoded(upgraded.checkpoints())).isEqualTo(encoded(reference.checkpoints()));
             assertThat(upgraded.deadLetters()).isEmpty();
             assertThat(reference.deadLetters()).isEmpty();
+            assertThat(encoded(upgraded.checkpoints())).isEqualTo(encoded(reference.checkpoints()));
             for (String[] entry : new String[][] {{"w", "0"}, {"w", "4"}, {"b", "0"}}) {
                 long offset = Long.parseLong(entry[1]);
                 assertThat(upgraded.entryBytes(RUN, "ema", entry[0], offset))
