@@ -3,6 +3,7 @@ package io.averager.cli;
 import io.averager.Directories;
 import io.averager.bench.KernelBench;
 import io.averager.bench.PipelineBench;
+import io.averager.bench.StateBench;
 import io.averager.config.AveragerConfig;
 import io.averager.ema.Dtype;
 import java.nio.file.Path;
@@ -20,15 +21,16 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Runs benchmarks and prints their figures as ratios to the limits measured in the same run."
                 + " 'kernels': EMA kernel throughput for each floating input type against a plain-Java triad over"
-                + " memory. 'pipeline': on an embedded broker (or the cluster of --bootstrap-servers or --config), a bare"
+                + " memory. 'state': what a run's state costs a chunk (bytes written, CPU) against the chunk's update."
+                + " 'pipeline': on an embedded broker (or the cluster of --bootstrap-servers or --config), a bare"
                 + " consumer and a bare producer-and-consumer pipe,"
                 + " then the service (its own JVM) averaging each model from publish to stored checkpoint, with its"
-                + " peak heap and RSS, and a replay. 'all' (the default): both.")
+                + " peak heap and RSS, and a replay. 'all' (the default): all three.")
 final class BenchCommand implements Callable<Integer> {
 
-    enum Which { all, kernels, pipeline }
+    enum Which { all, kernels, state, pipeline }
 
-    @Parameters(paramLabel = "BENCHMARK", defaultValue = "all", description = "all, kernels or pipeline (default: ${DEFAULT-VALUE})")
+    @Parameters(paramLabel = "BENCHMARK", defaultValue = "all", description = "all, kernels, state or pipeline (default: ${DEFAULT-VALUE})")
     Which which;
 
     @Option(names = "--kernel", defaultValue = "java", description = "Kernel for 'kernels' (default: ${DEFAULT-VALUE}).")
@@ -62,10 +64,13 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (which != Which.pipeline) {
+        if (which == Which.all || which == Which.kernels) {
             new KernelBench(kernel, System.out).run();
         }
-        if (which != Which.kernels) {
+        if (which == Which.all || which == Which.state) {
+            new StateBench(System.out).run();
+        }
+        if (which == Which.all || which == Which.pipeline) {
             List<PipelineBench.Model> models = new ArrayList<>();
             for (Dtype dtype : dtypes) {
                 for (String p : params) {
