@@ -40,6 +40,7 @@ public final class SnapshotPublisher implements AutoCloseable {
     private final KafkaProducer<String, SpecificRecordBase> producer;
     private final String topic;
     private final long grid;
+    private boolean failed;
 
     /**
      * @param producerProperties Kafka producer settings: at least bootstrap.servers; a
@@ -121,6 +122,7 @@ public final class SnapshotPublisher implements AutoCloseable {
 
     /** Aborts the open transaction if Kafka allows it; either way {@code cause} is what the caller sees. */
     private void abort(Exception cause) {
+        failed = true;
         try {
             producer.abortTransaction();
         } catch (KafkaException | IllegalStateException e) {
@@ -129,8 +131,14 @@ public final class SnapshotPublisher implements AutoCloseable {
         }
     }
 
+    /**
+     * Closes the producer. After a failed publish it does not wait: with the broker gone, Kafka's
+     * producer would retry the abort of the open transaction until the broker is back, and the
+     * broker aborts it anyway after transaction.timeout.ms, or when the next publisher of the
+     * same transactional.id starts.
+     */
     @Override
     public void close() {
-        producer.close();
+        producer.close(failed ? Duration.ZERO : Duration.ofMillis(Long.MAX_VALUE));
     }
 }

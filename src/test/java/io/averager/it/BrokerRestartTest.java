@@ -1,13 +1,21 @@
 package io.averager.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.averager.AveragerException;
 import io.averager.config.AveragerConfig;
 import io.averager.embedded.EmbeddedKafka;
+import io.averager.ema.Dtype;
+import io.averager.ema.TensorSpec;
 import io.averager.it.CheckpointComparison.Output;
 import io.averager.it.Workload.CheckpointKey;
+import io.averager.publish.SnapshotPublisher;
+import io.averager.publish.TensorSource;
 import io.averager.wire.avro.CheckpointManifest;
+import io.averager.wire.avro.SnapshotMode;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -15,6 +23,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
@@ -96,6 +105,71 @@ class BrokerRestartTest {
                         referenceOutput);
             }
         }
+    }
+
+    /**
+     * A trainer whose broker goes away mid-snapshot gets an error within its timeouts, and closing
+     * its publisher then returns at once: Kafka's producer would otherwise retry the abort of the
+     * open transaction until the broker is back, holding the trainer's shutdown hostage.
+     */
+    @Test
+    void aPublisherWhoseBrokerDiesMidSnapshotFailsAndClosesWithoutWaitingForIt() throws Exception {
+        try (EmbeddedKafka broker = EmbeddedKafka.start(dir.resolve("kafka"))) {
+            TensorSpec weight = new TensorSpec("w", Dtype.F32, new long[] {4096});
+            TensorSource stopsTheBrokerHalfway = new TensorSource() {
+                @Override
+                public TensorSpec spec() {
+                    return weight;
+                }
+
+                @Override
+                public ByteBuffer read(long elementOffset, int count) {
+                    if (elementOffset == 2048) {
+                        try {
+                            Thread.sleep(500); // what was sent so far is acknowledged
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                        broker.close();
+                    }
+                    ByteBuffer b = ByteBuffer.allocate(count * 4).order(ByteOrder.LITTLE_ENDIAN);
+                    for (int i = 0; i < count; i++) {
+                        b.putFloat(i);
+                    }
+                    return b.flip();
+                }
+            };
+            SnapshotPublisher publisher = new SnapshotPublisher(Map.of(
+                    ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),
+                    // Kafka's defaults scaled down (60 s and 120 s): the commit times out before the
+                    // last chunks' delivery does, so the producer still has the commit to finish.
+                    ProducerConfig.MAX_BLOCK_MS_CONFIG, 3000, ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 2000,
+                    ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 6000), SharedKafka.unique("lone-snapshots"), 512);
+            try {
+                publisher.publish("run-0", 0, SnapshotMode.UPDATE, false, Map.of(), List.of(constant(weight)));
+                assertThatThrownBy(() -> publisher.publish("run-0", 1, SnapshotMode.UPDATE, false, Map.of(),
+                        List.of(stopsTheBrokerHalfway)))
+                        .isInstanceOf(AveragerException.class)
+                        .hasMessageContaining("run run-0 step 1");
+            } finally {
+                CompletableFuture<Void> closing = CompletableFuture.runAsync(publisher::close);
+                closing.get(20, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    private static TensorSource constant(TensorSpec spec) {
+        return new TensorSource() {
+            @Override
+            public TensorSpec spec() {
+                return spec;
+            }
+
+            @Override
+            public ByteBuffer read(long elementOffset, int count) {
+                return ByteBuffer.allocate(count * 4).order(ByteOrder.LITTLE_ENDIAN);
+            }
+        };
     }
 
     private static ServiceUnderTest configured(ServiceUnderTest service) {
