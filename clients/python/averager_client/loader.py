@@ -27,7 +27,7 @@ READ_TO_END_S = 30.0
 
 def list_checkpoints(bootstrap_servers, run_id=None, topic="checkpoint-manifests", timeout=0.0, wanted=None,
                      **consumer_config):
-    """The manifests (dicts, fields as in the README's "Wire format") on ``topic``, of ``run_id``
+    """The manifests (dicts, fields as in docs/wire-format.md) on ``topic``, of ``run_id``
     or of every run, in the order published per partition.
 
     Reads every partition from its start to its end, read_committed, without joining a group or

@@ -1,7 +1,7 @@
 """Publishing snapshots of a model's weights from a training loop.
 
 A snapshot is a header, one chunk per grid cell of every tensor and a commit, keyed by the run id
-and sent in one Kafka transaction (README, "Wire format"). ``Publisher.publish`` copies the
+and sent in one Kafka transaction (docs/wire-format.md). ``Publisher.publish`` copies the
 tensors to host memory on the caller's thread and leaves the sending to a background thread, so
 training waits for the copy only, unless ``queue_size`` snapshots are already waiting.
 """

@@ -55,7 +55,7 @@ CHECKPOINT_MANIFEST = ("record", "CheckpointManifest", (
 
 RECORDS = {t[1]: t for t in (TENSOR_INFO, SNAPSHOT_HEADER, SNAPSHOT_CHUNK, SNAPSHOT_COMMIT, CHECKPOINT_MANIFEST)}
 
-# C3 01 + CRC-64-AVRO of each schema's canonical form, little-endian (README "Wire format").
+# C3 01 + CRC-64-AVRO of each schema's canonical form, little-endian (docs/wire-format.md).
 PREFIXES = {
     "SnapshotHeader": bytes.fromhex("C301 0727F90B138015D0"),
     "SnapshotChunk": bytes.fromhex("C301 B6D693FD4810677F"),

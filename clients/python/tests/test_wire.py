@@ -78,9 +78,9 @@ class PrefixesMatchTheSchemas(unittest.TestCase):
         for name, record_type in wire.RECORDS.items():
             self.assertEqual(described(named[f"io.averager.wire.avro.{name}"], named), record_type, name)
 
-    def test_readme_prints_the_same_prefixes(self):
-        readme = (REPO / "README.md").read_text()
-        printed = dict(re.findall(r"#### (\w+)\n\n[^\n]*Single-object prefix: `([0-9A-F ]+)`", readme))
+    def test_wire_format_page_prints_the_same_prefixes(self):
+        page = (REPO / "docs" / "wire-format.md").read_text()
+        printed = dict(re.findall(r"#### (\w+)\n\n[^\n]*Single-object prefix: `([0-9A-F ]+)`", page))
         for name, prefix in wire.PREFIXES.items():
             self.assertEqual(printed.get(name), prefix.hex(" ").upper(), name)
 

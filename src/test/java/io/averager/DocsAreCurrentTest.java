@@ -8,17 +8,25 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
-/** The README's reference sections are what the code generates (`averager docs config|wire`). */
+/**
+ * The generated reference pages hold what the code generates ({@code averager docs config|wire}),
+ * between their markers: docs/configuration.md and docs/wire-format.md.
+ */
 class DocsAreCurrentTest {
 
     @Test
-    void readmeHoldsTheGeneratedConfigurationReference() throws Exception {
-        assertThat(section("config")).isEqualTo(ConfigDocs.markdown());
+    void configurationPageHoldsTheGeneratedReference() throws Exception {
+        assertThat(section("docs/configuration.md", "config")).isEqualTo(ConfigDocs.markdown());
     }
 
     @Test
-    void readmeHoldsTheGeneratedWireFormatReference() throws Exception {
-        assertThat(section("wire")).isEqualTo(WireDocs.markdown());
+    void wireFormatPageHoldsTheGeneratedReference() throws Exception {
+        assertThat(section("docs/wire-format.md", "wire")).isEqualTo(WireDocs.markdown());
+    }
+
+    @Test
+    void theReadmeHoldsNoSecondCopyToDrift() throws Exception {
+        assertThat(Files.readString(Path.of("README.md"))).doesNotContain(":begin -->");
     }
 
     @Test
@@ -26,12 +34,13 @@ class DocsAreCurrentTest {
         assertThat(WireDocs.markdown().lines().filter(l -> l.endsWith("|  |"))).isEmpty();
     }
 
-    private static String section(String name) throws Exception {
-        String readme = Files.readString(Path.of("README.md"));
+    private static String section(String page, String name) throws Exception {
+        String text = Files.readString(Path.of(page));
         String begin = "<!-- " + name + ":begin -->\n";
-        int from = readme.indexOf(begin);
-        int to = readme.indexOf("<!-- " + name + ":end -->");
-        assertThat(from).as("README marker %s", begin.trim()).isNotNegative();
-        return readme.substring(from + begin.length(), to);
+        int from = text.indexOf(begin);
+        int to = text.indexOf("<!-- " + name + ":end -->");
+        assertThat(from).as("%s marker %s", page, begin.trim()).isNotNegative();
+        assertThat(to).as("%s marker <!-- %s:end -->", page, name).isGreaterThan(from);
+        return text.substring(from + begin.length(), to);
     }
 }

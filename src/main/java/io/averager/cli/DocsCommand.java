@@ -5,7 +5,7 @@ import io.averager.wire.WireDocs;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
-/** {@code averager docs}: prints a reference section of the README, generated from the code. */
+/** {@code averager docs}: prints a generated reference page of docs/ (configuration.md, wire-format.md). */
 @Command(name = "docs", mixinStandardHelpOptions = true,
         description = "Prints a reference (Markdown) generated from the definitions the service uses: 'config' or 'wire'.")
 final class DocsCommand implements Runnable {

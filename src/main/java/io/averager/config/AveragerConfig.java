@@ -79,7 +79,7 @@ public final class AveragerConfig extends AbstractConfig {
             + " (PyTorch through DJL, on averager.device).";
     public static final String DEVICE_CONFIG = "averager.device";
     private static final String DEVICE_DOC = "Device of the 'torch' kernel: 'cpu', or 'cuda:N' for CUDA device N"
-            + " (needs a CUDA libtorch, see the README). The 'java' kernel takes 'cpu' only.";
+            + " (needs a CUDA libtorch, see docs/kernels.md). The 'java' kernel takes 'cpu' only.";
     public static final String MAX_GRID_CONFIG = "averager.max.grid";
     private static final String MAX_GRID_DOC = "Largest chunk grid, in elements, a snapshot may declare. Bounds the memory one record can ask for.";
     public static final String MAX_TENSOR_ELEMENTS_CONFIG = "averager.max.tensor.elements";

@@ -50,8 +50,8 @@ public final class TorchKernel implements Kernel {
             if (gpu >= gpus) {
                 throw new AveragerException(String.format(
                         "Kernel device is %s but PyTorch %s (%s) sees %d CUDA device(s); expected a device"
-                                + " below cuda:%d, or cpu. A CPU-only libtorch sees none: see \"The arithmetic"
-                                + " on a GPU\" in the README", device, engine.getVersion(), flavor(), gpus, gpus));
+                                + " below cuda:%d, or cpu. A CPU-only libtorch sees none: see \"On a GPU\""
+                                + " in docs/kernels.md", device, engine.getVersion(), flavor(), gpus, gpus));
             }
             this.device = Device.gpu(gpu);
         } else {
