@@ -180,6 +180,38 @@ class SnapshotLifecycleRejectionTest {
                 .containsExactly(emaF32(0.9, range(W, 0, 4), new float[] {B[0], B[1], 0, 0}));
     }
 
+    @Test
+    void rejectsARepeatedHeaderOfTheOpenSnapshotAndLeavesItOpen() {
+        TestSnapshot s = snapshot(7);
+        runs.send(s.header());
+        runs.send(s.chunk("w", 0));
+        Run open = runs.run(RUN);
+
+        // A producer retry without transactions sends the header again.
+        assertRejected(runs.send(s.header()), DeadLetterReason.STALE_STEP, "Snapshot header for run bad step 7",
+                "not newer than the open snapshot's step 7");
+        assertThat(runs.run(RUN)).isEqualTo(open);
+        completeAndCheck(s);
+    }
+
+    @Test
+    void rejectsAHeaderOfAnOlderStepThanTheOpenOneAndLeavesItOpen() {
+        runs.publish(snapshot(5));
+        TestSnapshot s = snapshot(7);
+        runs.send(s.header());
+        runs.send(s.chunk("w", 0));
+        Run open = runs.run(RUN);
+
+        assertRejected(runs.send(snapshot(6).header()), DeadLetterReason.STALE_STEP, "Snapshot header for run bad step 6",
+                "not newer than the open snapshot's step 7");
+        assertThat(runs.run(RUN)).isEqualTo(open);
+        runs.send(s.chunk("w", 4));
+        runs.send(s.chunk("b", 0));
+        Decision commit = runs.send(s.commit());
+        assertThat(commit.committed()).isTrue();
+        assertThat(commit.run().progress().getSnapshots()).isEqualTo(2);
+    }
+
     private static TestSnapshot snapshot(long step) {
         return TestSnapshot.of(RUN, step).f32("w", W).f32("b", B);
     }
