@@ -10,7 +10,7 @@ import java.util.Locale;
 public enum DeadLetterReason {
     /** Not a snapshot record this service can read: no or bad key, undecodable, invalid header. */
     MALFORMED,
-    /** A step not newer than the run's last one. */
+    /** A step not newer than the run's last one (or, for a header, than its open snapshot's). */
     STALE_STEP,
     /** A chunk or commit without an open snapshot of its step. */
     NO_OPEN_SNAPSHOT,

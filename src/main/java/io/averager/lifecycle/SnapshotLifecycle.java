@@ -32,9 +32,9 @@ import java.util.function.Supplier;
  *
  * <ul>
  *   <li>A header opens the run's pending snapshot, if its step is newer than the run's last and
- *       its layout is the run's (or it is the run's first snapshot, or mode {@code SET}). A
- *       pending snapshot whose commit never came is closed first, unfinished. The checkpoint
- *       cadence is decided here.</li>
+ *       the pending one's, and its layout is the run's (or it is the run's first snapshot, or
+ *       mode {@code SET}). A pending snapshot whose commit never came is closed first,
+ *       unfinished, by a header of a newer step. The checkpoint cadence is decided here.</li>
  *   <li>A chunk of the pending snapshot updates one EMA entry per profile: set on the run's first
  *       snapshot, on {@code SET} and when the entry's size changed, else averaged with the
  *       profile's decay. An entry remembers the last step applied to it, so a chunk delivered
@@ -73,14 +73,21 @@ public final class SnapshotLifecycle {
      */
     public Decision header(Run run, SnapshotHeader h, long timestamp) {
         Decision.Builder d = new Decision.Builder(run);
-        if (run != null && run.progress().getPending() != null) {
-            abandon(d, h.getRun(), run, "its commit never arrived; header of step " + h.getStep() + " came first");
-        }
         String at = "Snapshot header for run " + h.getRun() + " step " + h.getStep();
         RunProgress progress = run == null ? null : run.progress();
         if (progress != null && h.getStep() <= progress.getLastStep()) {
             return d.reject(DeadLetterReason.STALE_STEP,
                     at + ": step is not newer than the run's last step " + progress.getLastStep()).build();
+        }
+        PendingSnapshot open = progress == null ? null : progress.getPending();
+        // Checked before the open snapshot is closed: a header sent again by a producer retry, or
+        // one of an older step, must not tear the snapshot whose chunks are arriving.
+        if (open != null && h.getStep() <= open.getStep()) {
+            return d.reject(DeadLetterReason.STALE_STEP,
+                    at + ": step is not newer than the open snapshot's step " + open.getStep()).build();
+        }
+        if (open != null) {
+            abandon(d, h.getRun(), run, "its commit never arrived; header of step " + h.getStep() + " came first");
         }
         boolean set = run == null || h.getMode() == SnapshotMode.SET;
         if (!set && (!run.layout().getTensors().equals(h.getTensors()) || run.layout().getGrid() != h.getGrid())) {

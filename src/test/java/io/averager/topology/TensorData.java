@@ -8,12 +8,12 @@ import java.nio.ByteOrder;
  * the kernels: F32 as PyTorch computes it with Python float scalars ({@code d} and {@code 1 - d}
  * each rounded to float, every product and the sum rounded to float), F64 in double.
  */
-final class TensorData {
+public final class TensorData {
 
     private TensorData() {
     }
 
-    static byte[] f32(float... values) {
+    public static byte[] f32(float... values) {
         ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
         for (float v : values) {
             b.putFloat(v);
@@ -21,7 +21,7 @@ final class TensorData {
         return b.array();
     }
 
-    static byte[] f64(double... values) {
+    public static byte[] f64(double... values) {
         ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
         for (double v : values) {
             b.putDouble(v);
@@ -29,7 +29,7 @@ final class TensorData {
         return b.array();
     }
 
-    static byte[] i64(long... values) {
+    public static byte[] i64(long... values) {
         ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
         for (long v : values) {
             b.putLong(v);
@@ -38,7 +38,7 @@ final class TensorData {
     }
 
     /** The bfloat16 bits of floats that bfloat16 holds exactly: a float's upper half. */
-    static byte[] bf16(float... values) {
+    public static byte[] bf16(float... values) {
         ByteBuffer b = ByteBuffer.allocate(values.length * 2).order(ByteOrder.LITTLE_ENDIAN);
         for (float v : values) {
             int bits = Float.floatToIntBits(v);
@@ -50,7 +50,7 @@ final class TensorData {
         return b.array();
     }
 
-    static float[] readF32(ByteBuffer data) {
+    public static float[] readF32(ByteBuffer data) {
         ByteBuffer b = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         float[] out = new float[b.remaining() / 4];
         for (int i = 0; i < out.length; i++) {
@@ -59,7 +59,7 @@ final class TensorData {
         return out;
     }
 
-    static double[] readF64(ByteBuffer data) {
+    public static double[] readF64(ByteBuffer data) {
         ByteBuffer b = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         double[] out = new double[b.remaining() / 8];
         for (int i = 0; i < out.length; i++) {
@@ -68,7 +68,7 @@ final class TensorData {
         return out;
     }
 
-    static long[] readI64(ByteBuffer data) {
+    public static long[] readI64(ByteBuffer data) {
         ByteBuffer b = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         long[] out = new long[b.remaining() / 8];
         for (int i = 0; i < out.length; i++) {
@@ -78,7 +78,7 @@ final class TensorData {
     }
 
     /** {@code decay * ema + (1 - decay) * x} in float32. */
-    static float[] emaF32(double decay, float[] ema, float[] x) {
+    public static float[] emaF32(double decay, float[] ema, float[] x) {
         float d = (float) decay;
         float omd = (float) (1.0 - decay);
         float[] out = new float[ema.length];
@@ -89,7 +89,7 @@ final class TensorData {
     }
 
     /** {@code decay * ema + (1 - decay) * x} in float64. */
-    static double[] emaF64(double decay, double[] ema, double[] x) {
+    public static double[] emaF64(double decay, double[] ema, double[] x) {
         double[] out = new double[ema.length];
         for (int i = 0; i < out.length; i++) {
             out[i] = decay * ema[i] + (1.0 - decay) * x[i];

@@ -20,12 +20,13 @@ import org.apache.avro.specific.SpecificRecordBase;
  * One snapshot laid out as the publisher lays it out: a header, the chunks of each tensor on the
  * grid in declaration order (the last one of a tensor a tail), and a commit whose digest is the
  * sum of {@link ChunkDigest} terms. Tests send its records as they are, reordered, repeated or
- * altered; the integration tests send it through a real broker. Not thread-safe.
+ * altered; the integration tests send it through a real broker, the lifecycle tests hand its
+ * records to the lifecycle directly. Not thread-safe.
  */
 public final class TestSnapshot {
 
-    static final long DEFAULT_GRID = 4;
-    static final long DEFAULT_TIMESTAMP = 1_000_000L;
+    public static final long DEFAULT_GRID = 4;
+    public static final long DEFAULT_TIMESTAMP = 1_000_000L;
 
     private final String run;
     private final long step;
@@ -85,15 +86,15 @@ public final class TestSnapshot {
         return this;
     }
 
-    String run() {
+    public String run() {
         return run;
     }
 
-    long step() {
+    public long step() {
         return step;
     }
 
-    long timestamp() {
+    public long timestamp() {
         return timestamp;
     }
 
@@ -141,7 +142,7 @@ public final class TestSnapshot {
         return records;
     }
 
-    static long digest(List<SnapshotChunk> chunks) {
+    public static long digest(List<SnapshotChunk> chunks) {
         long sum = 0;
         for (SnapshotChunk c : chunks) {
             sum += ChunkDigest.of(c.getTensor(), c.getOffset(), c.getData());
