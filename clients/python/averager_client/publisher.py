@@ -96,19 +96,22 @@ class Publisher:
 
     # ------------------------------------------------------------------------ whole snapshots
 
-    def publish(self, model_or_state_dict, step, mode="update", end_of_run=False, metadata=None):
+    def publish(self, model_or_state_dict, step, mode="update", end_of_run=False, metadata=None, checkpoint=False):
         """Publishes the state dict (parameters and buffers) of a model, or a state dict, as the
-        snapshot of ``step``, if ``step`` is a multiple of ``every`` or ``end_of_run`` is set.
+        snapshot of ``step``, if ``step`` is a multiple of ``every`` or ``end_of_run`` or
+        ``checkpoint`` is set.
 
         ``mode="set"`` makes the service reset the EMA to these weights (after loading pretrained
         weights, say). ``end_of_run`` marks the run's last snapshot: it is always checkpointed.
+        ``checkpoint=True`` asks for an EMA checkpoint at exactly this step, whatever the
+        service's cadence: pass it at the steps where the trainer saves its own checkpoint.
         ``metadata`` (str to str) is copied into the checkpoint files. Returns whether the
         snapshot was queued. Waits only for the copy to host memory, unless the queue is full.
         """
         step = self._check_step(step)
-        if step % self.every and not end_of_run:
+        if step % self.every and not end_of_run and not checkpoint:
             return False
-        header = self._header(step, mode, end_of_run, metadata, model_or_state_dict, copy=True)
+        header = self._header(step, mode, end_of_run, checkpoint, metadata, model_or_state_dict, copy=True)
         tensors = header.pop("_tensors")
         self._submit(_Transaction(f"snapshot of run {self.run_id} step {step}", step, header=header,
                                   shards=[(name, 0, t) for name, t in tensors], auto_commit=True))
@@ -141,11 +144,11 @@ class Publisher:
     # ------------------------------------------------------------------------ sharded snapshots
 
     def publish_shard(self, step, shards, tensors, *, rank=None, barrier=None, all_reduce=None, mode="update",
-                      end_of_run=False, metadata=None):
+                      end_of_run=False, metadata=None, checkpoint=False):
         """This process's part of a snapshot that several processes (ranks) publish together.
 
         Every rank calls it with the same ``step``, ``tensors`` (the whole snapshot's layout, see
-        ``layout``), ``mode``, ``end_of_run`` and ``metadata``, and its own ``shards``: triples
+        ``layout``), ``mode``, ``end_of_run``, ``checkpoint`` and ``metadata``, and its own ``shards``: triples
         ``(name, offset, tensor)`` where ``tensor`` holds the flattened elements from element
         ``offset`` on, ``offset`` is a multiple of the grid and the length is too unless the shard
         ends the tensor (``grid_range`` splits a tensor so). Rank 0 sends the header and commits
@@ -155,7 +158,7 @@ class Publisher:
         to torch.distributed's. Returns whether the snapshot was published (``every``).
         """
         step = self._check_step(step)
-        if step % self.every and not end_of_run:
+        if step % self.every and not end_of_run and not checkpoint:
             return False
         if rank is None or barrier is None:
             import torch.distributed as dist
@@ -163,7 +166,7 @@ class Publisher:
             barrier = barrier or dist.barrier
         all_reduce = all_reduce or _distributed_sum
         if rank == 0:
-            self.send_header(step, tensors, mode, end_of_run, metadata)
+            self.send_header(step, tensors, mode, end_of_run, metadata, checkpoint)
         barrier()
         count, digest = self.send_chunks(step, shards)
         count, digest = all_reduce(count, digest)
@@ -172,9 +175,9 @@ class Publisher:
         self._last_step = step
         return True
 
-    def send_header(self, step, tensors, mode="update", end_of_run=False, metadata=None):
+    def send_header(self, step, tensors, mode="update", end_of_run=False, metadata=None, checkpoint=False):
         """Sends and commits the header of a snapshot of ``tensors`` (see ``layout``); waits."""
-        header = self._header(self._check_step(step), mode, end_of_run, metadata, tensors, copy=False)
+        header = self._header(self._check_step(step), mode, end_of_run, checkpoint, metadata, tensors, copy=False)
         header.pop("_tensors")
         self._run(_Transaction(f"header of run {self.run_id} step {step}", step, header=header))
 
@@ -215,7 +218,7 @@ class Publisher:
             raise ValueError(f"run {self.run_id}: step {step} after step {self._last_step}; steps must increase")
         return step
 
-    def _header(self, step, mode, end_of_run, metadata, source, copy):
+    def _header(self, step, mode, end_of_run, checkpoint, metadata, source, copy):
         if mode not in ("update", "set"):
             raise ValueError(f"mode must be 'update' or 'set', got {mode!r}")
         metadata = dict(metadata or {})
@@ -235,7 +238,8 @@ class Publisher:
             infos = layout(source)
         chunks = sum(wire.chunk_count(numel(i), self.grid) for i in infos)
         return {"run": self.run_id, "step": step, "mode": mode.upper(), "tensors": infos, "grid": self.grid,
-                "chunkCount": chunks, "endOfRun": bool(end_of_run), "metadata": metadata, "_tensors": tensors}
+                "chunkCount": chunks, "endOfRun": bool(end_of_run), "checkpoint": bool(checkpoint), "metadata": metadata,
+                "_tensors": tensors}
 
     def _submit(self, transaction):
         self._queue.put(transaction)

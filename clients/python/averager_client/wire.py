@@ -26,6 +26,7 @@ SNAPSHOT_HEADER = ("record", "SnapshotHeader", (
     ("grid", "long"),
     ("chunkCount", "int"),
     ("endOfRun", "boolean"),
+    ("checkpoint", "boolean"),
     ("metadata", ("map", "string")),
 ))
 SNAPSHOT_CHUNK = ("record", "SnapshotChunk", (
@@ -57,7 +58,7 @@ RECORDS = {t[1]: t for t in (TENSOR_INFO, SNAPSHOT_HEADER, SNAPSHOT_CHUNK, SNAPS
 
 # C3 01 + CRC-64-AVRO of each schema's canonical form, little-endian (docs/wire-format.md).
 PREFIXES = {
-    "SnapshotHeader": bytes.fromhex("C301 0727F90B138015D0"),
+    "SnapshotHeader": bytes.fromhex("C301 014334304FA276C6"),
     "SnapshotChunk": bytes.fromhex("C301 B6D693FD4810677F"),
     "SnapshotCommit": bytes.fromhex("C301 3AA1CC5AF8FBEC63"),
     "TensorInfo": bytes.fromhex("C301 DF019D6AD16E5040"),

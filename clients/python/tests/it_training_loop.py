@@ -1,6 +1,7 @@
 """Against a running service: a real torch.nn model with BatchNorm trained for a few steps,
 publishing every step; the EMA loaded back with load_ema must load into the model with
-strict=True and equal the EMA computed here by a transcription of timm's ModelEmaV2. Then a
+strict=True and equal the EMA computed here by a transcription of timm's ModelEmaV2, at the end
+and at the step the loop asks to checkpoint (the service's cadence is off). Then a
 state dict of every wire dtype, published every other step, and a failure in the background
 thread that must surface.
 
@@ -25,6 +26,7 @@ from torch import nn  # noqa: E402
 from averager_client import Publisher, PublishError, load_ema  # noqa: E402
 
 STEPS = 30
+SAVED_AT = 12  # where the trainer saves its own checkpoint, and asks for the EMA's
 TOLERANCE = 1e-6
 
 
@@ -81,8 +83,11 @@ def training_loop(args):
             optimizer.step()
             ema.update(model)
             started = time.perf_counter()
-            publisher.publish(model, step, end_of_run=step == STEPS, metadata={"arch": "mlp-bn"})
+            publisher.publish(model, step, end_of_run=step == STEPS, checkpoint=step == SAVED_AT,
+                              metadata={"arch": "mlp-bn"})
             publish_wait += time.perf_counter() - started
+            if step == SAVED_AT:
+                saved = copy.deepcopy(ema.module.state_dict())
     print(f"training loop: {STEPS} steps published, {publish_wait * 1000:.1f} ms in publish(), last loss {loss.item():.4f}")
 
     started = time.perf_counter()
@@ -98,6 +103,11 @@ def training_loop(args):
     if state["1.num_batches_tracked"].item() != STEPS:
         raise AssertionError(f"num_batches_tracked {state['1.num_batches_tracked']}, want {STEPS}")
     print("training loop: EMA matches ModelEmaV2")
+
+    state = load_ema(args.bootstrap_servers, args.run, step=SAVED_AT, topic=args.manifests_topic, timeout=90)
+    for name, want in saved.items():
+        assert_close(name, state[name], want)
+    print(f"training loop: EMA checkpointed on request at step {SAVED_AT} matches ModelEmaV2's then")
 
 
 def every_dtype(args):

@@ -153,6 +153,7 @@ class AvroPrimitives(unittest.TestCase):
 class Records(unittest.TestCase):
 
     HEADER = {"run": "run-42", "step": 7, "mode": "SET", "grid": 4, "chunkCount": 3, "endOfRun": True,
+              "checkpoint": False,
               "metadata": {"arch": "mlp"},
               "tensors": [{"name": "w", "dtype": "BF16", "shape": [2, 3]}, {"name": "n", "dtype": "I64", "shape": []}]}
 

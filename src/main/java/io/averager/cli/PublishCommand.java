@@ -2,6 +2,7 @@ package io.averager.cli;
 
 import io.averager.ema.TensorSpec;
 import io.averager.format.SafetensorsReader;
+import io.averager.publish.SnapshotOptions;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.publish.TensorSource;
 import io.averager.wire.avro.SnapshotMode;
@@ -37,6 +38,9 @@ final class PublishCommand implements Callable<Integer> {
     @Option(names = "--end-of-run", description = "Last snapshot of the run: it is always checkpointed.")
     boolean endOfRun;
 
+    @Option(names = "--checkpoint", description = "Checkpoint the EMA at this step, whatever the cadence (as when the trainer saves its own checkpoint here).")
+    boolean checkpoint;
+
     @Option(names = "--grid", defaultValue = "1048576", description = "Chunk grid in elements (default: ${DEFAULT-VALUE}).")
     long grid;
 
@@ -69,7 +73,7 @@ final class PublishCommand implements Callable<Integer> {
                     }
                 });
             }
-            publisher.publish(run, step, mode, endOfRun, reader.metadata(), tensors);
+            publisher.publish(run, step, new SnapshotOptions(mode, endOfRun, checkpoint, reader.metadata()), tensors);
             System.out.printf("published run=%s step=%d: %d tensors from %s%n", run, step, tensors.size(), file);
         }
         return 0;

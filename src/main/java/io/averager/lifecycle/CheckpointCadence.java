@@ -14,9 +14,10 @@ record CheckpointCadence(long everySteps, long everyMs) {
 
     /**
      * @param state the run's state before this snapshot, null for its first snapshot
+     * @param requested the snapshot asks for a checkpoint: the run's last, or one on request
      */
-    boolean isDue(RunProgress state, long step, long timestamp, boolean endOfRun) {
-        if (endOfRun) {
+    boolean isDue(RunProgress state, long step, long timestamp, boolean requested) {
+        if (requested) {
             return true;
         }
         if (state == null) {

@@ -95,7 +95,7 @@ public final class SnapshotLifecycle {
                     + SnapshotRules.describeLayoutChange(run.layout(), h)
                     + "); publish with mode SET to restart the EMA with a new layout").build();
         }
-        boolean checkpoint = cadence.isDue(progress, h.getStep(), timestamp, h.getEndOfRun());
+        boolean checkpoint = cadence.isDue(progress, h.getStep(), timestamp, h.getEndOfRun() || h.getCheckpoint());
         if (progress == null) {
             progress = new RunProgress(h.getStep(), -1L, 0L, h.getStep(), timestamp, null);
         }

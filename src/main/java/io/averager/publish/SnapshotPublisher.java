@@ -74,17 +74,27 @@ public final class SnapshotPublisher implements AutoCloseable {
     }
 
     /**
-     * Sends one snapshot and waits until its transaction is committed.
+     * Sends one snapshot and waits until its transaction is committed; the same as
+     * {@link #publish(String, long, SnapshotOptions, List)} with no checkpoint requested.
      *
      * @param endOfRun the run's last snapshot: the service checkpoints it whatever the cadence
+     */
+    public void publish(String run, long step, SnapshotMode mode, boolean endOfRun, Map<String, String> metadata,
+                        List<TensorSource> tensors) throws IOException {
+        publish(run, step, new SnapshotOptions(mode, endOfRun, false, metadata), tensors);
+    }
+
+    /**
+     * Sends one snapshot and waits until its transaction is committed.
+     *
+     * @param options UPDATE or SET, end of run, a checkpoint on request, metadata
      * @throws AveragerException if Kafka failed or timed out (the broker unreachable, say). The
      *     snapshot may still have been committed: publishing it again is harmless, the service
      *     dead-letters a step it has already applied. A publisher whose commit timed out cannot
      *     start another transaction: close it and publish again with a new one of the same
      *     transactional.id, which settles whatever the old one left open.
      */
-    public void publish(String run, long step, SnapshotMode mode, boolean endOfRun, Map<String, String> metadata,
-                        List<TensorSource> tensors) throws IOException {
+    public void publish(String run, long step, SnapshotOptions options, List<TensorSource> tensors) throws IOException {
         List<TensorInfo> infos = new ArrayList<>();
         long chunks = 0;
         for (TensorSource t : tensors) {
@@ -93,7 +103,8 @@ public final class SnapshotPublisher implements AutoCloseable {
         }
         producer.beginTransaction();
         try {
-            send(run, new SnapshotHeader(run, step, mode, infos, grid, Math.toIntExact(chunks), endOfRun, metadata));
+            send(run, new SnapshotHeader(run, step, options.mode(), infos, grid, Math.toIntExact(chunks), options.endOfRun(),
+                    options.checkpoint(), options.metadata()));
             long digest = 0;
             for (TensorSource t : tensors) {
                 TensorSpec spec = t.spec();

@@ -12,6 +12,7 @@ import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -53,16 +54,43 @@ public final class WireCodec {
             CheckpointHeader.SCHEMA$, CheckpointChunk.SCHEMA$, CheckpointCommit.SCHEMA$,
             CheckpointManifest.SCHEMA$, RunLayout.SCHEMA$, RunProgress.SCHEMA$, RunState.SCHEMA$);
 
+    /**
+     * Schemas that earlier versions wrote, still read: each is resolved to the current schema of
+     * its record, the fields it lacks taking their defaults. Publishers of an earlier version
+     * keep working against a newer service.
+     */
+    private static final List<String> EARLIER_SCHEMAS = List.of("SnapshotHeader-v1.avsc");
+
     private static final Map<Long, BinaryMessageDecoder<SpecificRecordBase>> DECODERS = new HashMap<>();
     private static final Map<Long, String> NAMES = new HashMap<>();
     private static final Map<Schema, BinaryMessageEncoder<SpecificRecordBase>> ENCODERS = new HashMap<>();
 
     static {
+        Map<String, BinaryMessageDecoder<SpecificRecordBase>> byName = new HashMap<>();
         for (Schema schema : SCHEMAS) {
-            DECODERS.put(SchemaNormalization.parsingFingerprint64(schema),
-                    new BinaryMessageDecoder<>(SpecificData.get(), schema));
+            BinaryMessageDecoder<SpecificRecordBase> decoder = new BinaryMessageDecoder<>(SpecificData.get(), schema);
+            DECODERS.put(SchemaNormalization.parsingFingerprint64(schema), decoder);
             NAMES.put(SchemaNormalization.parsingFingerprint64(schema), schema.getName());
             ENCODERS.put(schema, new BinaryMessageEncoder<>(SpecificData.get(), schema));
+            byName.put(schema.getFullName(), decoder);
+        }
+        for (String file : EARLIER_SCHEMAS) {
+            Schema earlier = earlierSchema(file);
+            BinaryMessageDecoder<SpecificRecordBase> decoder = byName.get(earlier.getFullName());
+            decoder.addSchema(earlier);
+            DECODERS.put(SchemaNormalization.parsingFingerprint64(earlier), decoder);
+            NAMES.put(SchemaNormalization.parsingFingerprint64(earlier), earlier.getName());
+        }
+    }
+
+    private static Schema earlierSchema(String file) {
+        try (InputStream in = WireCodec.class.getResourceAsStream(file)) {
+            if (in == null) {
+                throw new IllegalStateException("Missing resource " + file + " next to " + WireCodec.class.getName());
+            }
+            return new Schema.Parser().parse(in);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

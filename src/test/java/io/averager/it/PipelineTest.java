@@ -6,6 +6,7 @@ import io.averager.cli.Main;
 import io.averager.config.AveragerConfig;
 import io.averager.ema.TensorSpec;
 import io.averager.format.SafetensorsReader;
+import io.averager.publish.SnapshotOptions;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.wire.avro.CheckpointManifest;
 import io.averager.wire.avro.SnapshotMode;
@@ -18,6 +19,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -37,6 +39,8 @@ class PipelineTest {
     private static final long LAST_STEP = SNAPSHOTS * STEP_GAP;
     private static final double DECAY = 0.9;
     private static final double HALF_LIFE_STEPS = 25;
+    /** Between two multiples of the cadence (50): the trainer saves its own checkpoint here. */
+    private static final long SAVED_AT = 70;
 
     @TempDir
     Path dir;
@@ -59,13 +63,15 @@ class PipelineTest {
                 for (long step = STEP_GAP; step <= LAST_STEP; step += STEP_GAP) {
                     Map<String, ByteBuffer> weights = TestModel.weights(step);
                     TestModel.write(weights, snapshotFiles.resolve(String.format("step-%06d.safetensors", step)));
-                    publisher.publish(run, step, SnapshotMode.UPDATE, step == LAST_STEP, Map.of("arch", "test-model"),
-                            TestModel.sources(weights));
+                    publisher.publish(run, step, new SnapshotOptions(SnapshotMode.UPDATE, step == LAST_STEP,
+                            step == SAVED_AT, Map.of("arch", "test-model")), TestModel.sources(weights));
                     ema.add(weights, step);
                     halflife.add(weights, step);
                 }
             }
 
+            assertThat(service.awaitCheckpoints(run, SAVED_AT, List.of("ema", "halflife"), Duration.ofSeconds(60)))
+                    .as("the checkpoint asked for at step %d", SAVED_AT).containsKeys("ema", "halflife");
             Map<String, CheckpointManifest> halfway = service.awaitCheckpoints(run, 100, List.of("ema", "halflife"), Duration.ofSeconds(60));
             assertThat(halfway).containsKeys("ema", "halflife");
             Map<String, CheckpointManifest> last = service.awaitCheckpoints(run, LAST_STEP, List.of("ema", "halflife"), Duration.ofSeconds(60));
@@ -93,6 +99,36 @@ class PipelineTest {
             assertThat(Main.commandLine().execute(verify)).as("verify of a tampered file").isEqualTo(1);
             verify[verify.length - 1] = snapshotFiles.resolve("step-000010.safetensors").toString();
             assertThat(Main.commandLine().execute(verify)).as("verify of a file no manifest names").isEqualTo(2);
+        }
+    }
+
+    /**
+     * {@code averager publish --checkpoint} sends a safetensors file as a snapshot that is
+     * checkpointed at its own step, between two multiples of the cadence; the snapshot before it,
+     * published without the flag, is not.
+     */
+    @Test
+    void publishCommandAsksForACheckpointAtItsStep() throws Exception {
+        String run = SharedKafka.unique("cli-run");
+        try (ServiceUnderTest service = new ServiceUnderTest(dir)) {
+            service.settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "1000");
+            service.start();
+            for (long step : new long[] {3, 7}) {
+                Path file = dir.resolve("step-" + step + ".safetensors");
+                TestModel.write(TestModel.weights(step), file);
+                List<String> args = new ArrayList<>(List.of("publish", "--bootstrap-servers", SharedKafka.bootstrapServers(),
+                        "--topic", service.snapshotsTopic(), "--run", run, "--step", Long.toString(step)));
+                if (step == 7) {
+                    args.add("--checkpoint");
+                }
+                args.add(file.toString());
+                assertThat(Main.commandLine().execute(args.toArray(String[]::new))).as("publish of step %d", step).isZero();
+            }
+
+            CheckpointManifest at7 = service.awaitCheckpoints(run, 7, List.of("ema"), Duration.ofSeconds(60)).get("ema");
+            assertThat(verifiedFile(at7)).exists();
+            // Step 3's checkpoint, had there been one, would have been stored before step 7's.
+            assertThat(service.manifestsWaiting()).as("manifests other than step 7's").isZero();
         }
     }
 

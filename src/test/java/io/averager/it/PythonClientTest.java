@@ -31,7 +31,8 @@ class PythonClientTest {
     void emaOfATrainingLoopEqualsModelEmaV2AndLoadsStrictly() throws Exception {
         try (ServiceUnderTest service = started()) {
             String output = PythonCheck.run(TESTS + "it_training_loop.py", arguments(service));
-            assertThat(output).contains("EMA matches ModelEmaV2", "averaged as expected", "failure surfaces");
+            assertThat(output).contains("EMA matches ModelEmaV2", "checkpointed on request", "averaged as expected",
+                    "failure surfaces");
         }
     }
 

@@ -95,6 +95,20 @@ class SnapshotLifecycleCheckpointTest {
     }
 
     @Test
+    void aCheckpointOnRequestIsTakenAtItsStepAndTheStepCadenceKeepsItsMultiples() {
+        InMemoryRuns runs = new InMemoryRuns(100, 0, profile("ema", DECAY));
+
+        runs.publish(TestSnapshot.of("run-a", 30).checkpoint().f32("w", 1));
+        for (long step : new long[] {60, 90, 130, 160}) {
+            runs.publish(TestSnapshot.of("run-a", step).f32("w", step));
+        }
+        runs.publish(TestSnapshot.of("run-a", 170).checkpoint().f32("w", 170));
+        runs.publish(TestSnapshot.of("run-a", 230).f32("w", 230));
+
+        assertThat(ends(runs)).containsExactly("run-a@30", "run-a@130", "run-a@170", "run-a@230");
+    }
+
+    @Test
     void checkpointsWhenEveryMsOfRecordTimeHasPassedSinceTheLast() {
         InMemoryRuns runs = new InMemoryRuns(0, 1000, profile("ema", DECAY));
         long t0 = 5_000_000L;

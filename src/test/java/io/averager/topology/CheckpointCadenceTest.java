@@ -52,6 +52,20 @@ class CheckpointCadenceTest {
     }
 
     @Test
+    void aSnapshotAsksForACheckpointAtItsOwnStepAndTheCadenceKeepsItsMultiples() {
+        driver = new AveragerDriver(stateDir, 100, 0, profile("ema", 0.9));
+
+        List<Long> checkpointed = new ArrayList<>();
+        for (long step : new long[] {30, 60, 90, 130, 160, 190, 230}) {
+            TestSnapshot snapshot = TestSnapshot.of("run-a", step).f32("w", step);
+            driver.publish(step == 60 || step == 160 ? snapshot.checkpoint() : snapshot);
+            driver.checkpointCommits().forEach(c -> checkpointed.add(c.getStep()));
+        }
+
+        assertThat(checkpointed).containsExactly(60L, 130L, 160L, 230L);
+    }
+
+    @Test
     void checkpointsWhenEveryMsOfRecordTimeHasPassedSinceTheLast() {
         driver = new AveragerDriver(stateDir, 0, 1000, profile("ema", 0.9));
         long t0 = 5_000_000L;

@@ -36,6 +36,7 @@ public final class TestSnapshot {
     private long grid = DEFAULT_GRID;
     private SnapshotMode mode = SnapshotMode.UPDATE;
     private boolean endOfRun;
+    private boolean checkpoint;
     private long timestamp = DEFAULT_TIMESTAMP;
 
     private TestSnapshot(String run, long step) {
@@ -59,6 +60,12 @@ public final class TestSnapshot {
 
     public TestSnapshot endOfRun() {
         this.endOfRun = true;
+        return this;
+    }
+
+    /** Asks for a checkpoint at this step, whatever the cadence. */
+    public TestSnapshot checkpoint() {
+        this.checkpoint = true;
         return this;
     }
 
@@ -99,7 +106,7 @@ public final class TestSnapshot {
     }
 
     public SnapshotHeader header() {
-        return new SnapshotHeader(run, step, mode, List.copyOf(tensors), grid, chunks().size(), endOfRun,
+        return new SnapshotHeader(run, step, mode, List.copyOf(tensors), grid, chunks().size(), endOfRun, checkpoint,
                 Map.copyOf(metadata));
     }
 

@@ -39,9 +39,9 @@ class WireCodecTest {
 
     static Stream<SpecificRecordBase> everyRecordType() {
         return Stream.of(
-                new SnapshotHeader("run-1", 1200L, SnapshotMode.SET, TENSORS, 4096L, 3, true,
+                new SnapshotHeader("run-1", 1200L, SnapshotMode.SET, TENSORS, 4096L, 3, true, true,
                         Map.of("epoch", "3", "git", "abc")),
-                new SnapshotHeader("run-1", 0L, SnapshotMode.UPDATE, TENSORS, 1L, 0, false, Map.of()),
+                new SnapshotHeader("run-1", 0L, SnapshotMode.UPDATE, TENSORS, 1L, 0, false, false, Map.of()),
                 new SnapshotChunk("run-1", 1200L, "poids.é", 8192L, ByteBuffer.wrap(new byte[] {0, 1, (byte) 0xFF, 3})),
                 new SnapshotChunk("run-1", 1200L, "empty", 0L, ByteBuffer.allocate(0)),
                 new SnapshotCommit("run-1", 1200L, 3, -1L),
@@ -92,6 +92,20 @@ class WireCodecTest {
 
         assertThat(WireCodec.encode(new SnapshotCommit("r", 5L, 3, 7L))).isEqualTo(expected.toByteArray());
         assertThat(WireCodec.PREFIX_LENGTH).isEqualTo(10);
+    }
+
+    @Test
+    void readsAHeaderOfTheFirstSchemaAsOneWithNoCheckpointRequested() {
+        // What publishers sent before checkpoints on request, written out by hand (SnapshotHeader-v1.avsc).
+        byte[] message = {(byte) 0xC3, 0x01, 0x07, 0x27, (byte) 0xF9, 0x0B, 0x13, (byte) 0x80, 0x15, (byte) 0xD0,
+                0x02, 'r', 0x0E, 0x00, 0x00, 0x02, 0x00, 0x01, 0x00};
+
+        SnapshotHeader header = WireCodec.decode(message, SnapshotHeader.class);
+
+        assertThat(header).isEqualTo(new SnapshotHeader("r", 7L, SnapshotMode.UPDATE, List.of(), 1L, 0, true, false,
+                Map.of()));
+        assertThat(Arrays.copyOf(WireCodec.encode(header), WireCodec.PREFIX_LENGTH))
+                .as("the current schema's prefix").isNotEqualTo(Arrays.copyOf(message, WireCodec.PREFIX_LENGTH));
     }
 
     @Test
@@ -175,7 +189,7 @@ class WireCodecTest {
         byte[] prefix = Arrays.copyOf(WireCodec.encode(new SnapshotCommit("r", 5L, 3, 7L)), WireCodec.PREFIX_LENGTH);
         byte[] hugeString = concat(prefix, zigZagVarint(Integer.MAX_VALUE - 8));
         byte[] headerPrefix = Arrays.copyOf(WireCodec.encode(new SnapshotHeader("r", 7L, SnapshotMode.UPDATE, List.of(),
-                1L, 0, false, Map.of())), WireCodec.PREFIX_LENGTH);
+                1L, 0, false, false, Map.of())), WireCodec.PREFIX_LENGTH);
         // run "r", step 7, mode UPDATE, then a tensors array block claiming 2^31 - 9 items.
         byte[] hugeArray = concat(headerPrefix, new byte[] {0x02, 'r', 0x0E, 0x00}, zigZagVarint(Integer.MAX_VALUE - 8));
 
