@@ -71,9 +71,9 @@ class BrokerRestartTest {
                 TopicReader.awaitManifests(bootstrap, service.name + "-manifests",
                         Set.of(new CheckpointKey(workload.runs.get(0), PROFILES.get(0), EVERY_STEPS)), FINISH_TIMEOUT,
                         () -> assertThat(service.service().failure()).isNotDone());
-                while (workload.published.get() < workload.total() / 3) {
-                    Thread.sleep(50);
-                }
+                Await.waitingFor("a third of the snapshots published", FINISH_TIMEOUT).every(Duration.ofMillis(50))
+                        .whileAlive(service::assertAlive).detail(() -> workload.published.get() + " published")
+                        .until(() -> workload.published.get() >= workload.total() / 3);
                 long restartBegan = System.nanoTime();
                 int publishedBefore = workload.published.get();
                 // Down for longer than the publisher's timeouts and the topology's transaction

@@ -190,15 +190,9 @@ class CrashRecoveryTest {
 
         /** Waits until the sink has begun a file in this life; false if it has not within {@link #FILE_TIMEOUT}. */
         boolean awaitNewPartialFile(ServiceProcess service) throws IOException, InterruptedException {
-            long deadline = System.nanoTime() + FILE_TIMEOUT.toNanos();
-            while (partial.containsAll(partialFiles(spool))) {
-                service.assertAlive();
-                if (System.nanoTime() > deadline) {
-                    return false;
-                }
-                Thread.sleep(5);
-            }
-            return true;
+            // Files live for milliseconds: look often.
+            return Await.waitingFor("a new partial file in " + spool, FILE_TIMEOUT).every(Duration.ofMillis(5))
+                    .whileAlive(service::assertAlive).within(() -> !partial.containsAll(partialFiles(spool)));
         }
 
         void observe(int kill, String moment, ServiceProcess service) throws IOException {

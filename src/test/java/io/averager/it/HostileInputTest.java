@@ -204,7 +204,7 @@ class HostileInputTest {
         return new SnapshotPublisher(new HashMap<>(client()), service.snapshotsTopic(), 1024);
     }
 
-    private static CommittedRecords watch(ServiceUnderTest service, String topicSetting) {
+    private static CommittedRecords watch(ServiceUnderTest service, String topicSetting) throws InterruptedException {
         return new CommittedRecords(client(), service.settings.get(topicSetting));
     }
 

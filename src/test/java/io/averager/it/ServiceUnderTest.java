@@ -10,13 +10,17 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 
 /**
  * The service in this JVM, on the shared broker unless told another, with topics and application
  * id of its own, collecting the manifests its sink publishes.
  */
 final class ServiceUnderTest implements AutoCloseable {
+
+    /** How often the manifests received are looked through while waiting for some. */
+    private static final Duration MANIFEST_POLL = Duration.ofMillis(50);
 
     final String name;
     final Map<String, String> settings = new HashMap<>();
@@ -54,16 +58,11 @@ final class ServiceUnderTest implements AutoCloseable {
     Map<String, CheckpointManifest> awaitCheckpoints(String run, long step, List<String> profiles, Duration timeout)
             throws InterruptedException {
         Map<String, CheckpointManifest> found = new HashMap<>();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (found.size() < profiles.size()) {
-            CheckpointManifest m = take(run, step, deadline);
-            if (m == null) {
-                throw new AssertionError("No checkpoint of run " + run + " step " + step + " for " + profiles
-                        + " within " + timeout + "; got " + found.keySet() + "; service state " + service.state()
-                        + (service.failure().isDone() ? ", failed: " + service.failure().getNow(null) : ""));
-            }
-            found.put(m.getProfile(), m);
-        }
+        Await.waitingFor("a checkpoint of run " + run + " step " + step + " for each of " + profiles, timeout)
+                .every(MANIFEST_POLL)
+                .detail(() -> "got " + found.keySet() + "; service state " + service.state()
+                        + (service.failure().isDone() ? ", failed: " + service.failure().getNow(null) : ""))
+                .until(() -> takeWhile(run, step, m -> found.put(m.getProfile(), m), () -> found.size() < profiles.size()));
         return found;
     }
 
@@ -74,41 +73,29 @@ final class ServiceUnderTest implements AutoCloseable {
     List<CheckpointManifest> awaitManifests(String run, long step, int count, Duration timeout)
             throws InterruptedException {
         List<CheckpointManifest> found = new ArrayList<>();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (found.size() < count) {
-            CheckpointManifest m = take(run, step, deadline);
-            if (m == null) {
-                return found;
-            }
-            found.add(m);
-        }
+        Await.waitingFor(count + " manifests of run " + run + " step " + step, timeout).every(MANIFEST_POLL)
+                .within(() -> takeWhile(run, step, found::add, () -> found.size() < count));
         return found;
     }
 
     /**
-     * Removes and returns the first manifest of the run and step, waiting until the deadline;
-     * manifests of other runs and steps stay for later calls, whatever order they arrive in.
+     * Removes the manifests of the run and step received so far, in arrival order, handing each to
+     * {@code taken}, while {@code wanted} holds; manifests of other runs and steps stay for later
+     * calls, whatever order they arrive in. Returns whether {@code wanted} no longer holds.
      */
-    private synchronized CheckpointManifest take(String run, long step, long deadline) throws InterruptedException {
-        while (true) {
-            for (Iterator<CheckpointManifest> it = manifests.iterator(); it.hasNext(); ) {
-                CheckpointManifest m = it.next();
-                if (m.getRun().equals(run) && m.getStep() == step) {
-                    it.remove();
-                    return m;
-                }
+    private synchronized boolean takeWhile(String run, long step, Consumer<CheckpointManifest> taken, BooleanSupplier wanted) {
+        for (Iterator<CheckpointManifest> it = manifests.iterator(); it.hasNext() && wanted.getAsBoolean(); ) {
+            CheckpointManifest m = it.next();
+            if (m.getRun().equals(run) && m.getStep() == step) {
+                it.remove();
+                taken.accept(m);
             }
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
-                return null;
-            }
-            TimeUnit.NANOSECONDS.timedWait(this, left);
         }
+        return !wanted.getAsBoolean();
     }
 
     private synchronized void received(CheckpointManifest m) {
         manifests.add(m);
-        notifyAll();
     }
 
     /** Manifests received and not yet taken. */
@@ -118,6 +105,14 @@ final class ServiceUnderTest implements AutoCloseable {
 
     AveragerService service() {
         return service;
+    }
+
+    /** Fails with the cause if the topology or the sink has failed: for waits on what only a live service brings. */
+    void assertAlive() {
+        if (service.failure().isDone()) {
+            throw new AssertionError("The service " + name + " failed: " + service.failure().getNow(null),
+                    service.failure().getNow(null));
+        }
     }
 
     @Override

@@ -137,7 +137,7 @@ class TornSnapshotTest {
         return Utils.toPositive(Utils.murmur2(run.getBytes(StandardCharsets.UTF_8))) % partitions;
     }
 
-    private static String reasonOfTheDeadLetter(ServiceUnderTest service, String run) {
+    private static String reasonOfTheDeadLetter(ServiceUnderTest service, String run) throws InterruptedException {
         try (CommittedRecords deadLetters = new CommittedRecords(Map.of("bootstrap.servers", SharedKafka.bootstrapServers()),
                 service.settings.get(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG))) {
             List<ConsumerRecord<byte[], byte[]>> all = deadLetters.awaitUntil(r -> !r.isEmpty(), Duration.ofSeconds(30),
