@@ -1,8 +1,12 @@
 package io.averager.it;
 
 import io.averager.config.AveragerConfig;
+import io.averager.metrics.RunMeters;
 import io.averager.service.AveragerService;
+import io.averager.wire.WireCodec;
+import io.averager.wire.avro.CheckpointCommit;
 import io.averager.wire.avro.CheckpointManifest;
+import io.micrometer.core.instrument.Counter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -12,6 +16,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
 
 /**
  * The service in this JVM, on the shared broker unless told another, with topics and application
@@ -113,6 +120,48 @@ final class ServiceUnderTest implements AutoCloseable {
             throw new AssertionError("The service " + name + " failed: " + service.failure().getNow(null),
                     service.failure().getNow(null));
         }
+    }
+
+    /** Failed attempts of the sink to store a file so far ({@link RunMeters#SINK_RETRIES}). */
+    double sinkRetries() {
+        Counter retries = service.meters().find(RunMeters.SINK_RETRIES).counter();
+        return retries == null ? 0 : retries.count();
+    }
+
+    /**
+     * Waits until the topology has emitted the checkpoint of {@code step} of the run, committed
+     * on the checkpoints topic: the EMA advanced past it, whatever the sink made of it.
+     */
+    void awaitCheckpointCommit(String run, long step, Duration timeout) throws InterruptedException {
+        try (CommittedRecords checkpoints = new CommittedRecords(Map.of("bootstrap.servers", bootstrapServers()),
+                settings.get(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG))) {
+            checkpoints.awaitUntil(records -> records.stream().anyMatch(r -> WireCodec.decode(r.value()) instanceof CheckpointCommit c
+                    && c.getRun().equals(run) && c.getStep() == step), timeout, () -> "no checkpoint commit of run " + run
+                    + " step " + step + "; service state " + service.state());
+        }
+    }
+
+    /**
+     * Waits until the sink's consumer group has committed offsets past every record on the
+     * checkpoints topic now. It commits them in the transaction that publishes the manifests of
+     * what it stored, so from then on every manifest of those records is on the manifests topic.
+     */
+    void awaitSinkCaughtUp(Duration timeout) throws Exception {
+        Map<TopicPartition, Long> end = new HashMap<>();
+        for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(bootstrapServers(), settings.get(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG))) {
+            end.merge(new TopicPartition(r.topic(), r.partition()), r.offset() + 1, Math::max);
+        }
+        String group = name + "-sink";
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrapServers()))) {
+            Await.waitingFor("the sink's group " + group + " to commit offsets " + end, timeout).whileAlive(this::assertAlive)
+                    .until(() -> admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get(),
+                            committed -> end.entrySet().stream().allMatch(e -> committed.get(e.getKey()) != null
+                                    && committed.get(e.getKey()).offset() >= e.getValue()));
+        }
+    }
+
+    private String bootstrapServers() {
+        return settings.get("bootstrap.servers");
     }
 
     @Override
