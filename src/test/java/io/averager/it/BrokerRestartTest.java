@@ -25,6 +25,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,6 +38,7 @@ import org.slf4j.LoggerFactory;
  * every checkpoint must still arrive, and each must equal, bitwise, what a service that averages the
  * same snapshots afterwards stores.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class BrokerRestartTest {
 
     private static final Logger log = LoggerFactory.getLogger(BrokerRestartTest.class);

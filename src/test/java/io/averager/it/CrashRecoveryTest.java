@@ -26,6 +26,7 @@ import java.util.stream.Stream;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,6 +45,7 @@ import org.slf4j.LoggerFactory;
  * crash makes a valid snapshot look broken), and a restarted service must run again within
  * {@link #RESTART_TIMEOUT}.
  */
+@Timeout(value = 8, unit = TimeUnit.MINUTES)
 class CrashRecoveryTest {
 
     private static final Logger log = LoggerFactory.getLogger(CrashRecoveryTest.class);

@@ -25,11 +25,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -38,6 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  * serves the live EMA over HTTP, equal to that file. Were any stage to hold a snapshot,
  * checkpoint or download in the heap, it would fail with OutOfMemoryError.
  */
+@Timeout(value = 7, unit = TimeUnit.MINUTES)
 class LargeModelTest {
 
     private static final long ELEMENTS = 64L << 20;

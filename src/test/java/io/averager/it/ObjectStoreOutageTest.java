@@ -12,8 +12,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.streams.KafkaStreams;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -21,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * advancing, and no manifest is published; once the store is back, every checkpoint arrives
  * complete and correct.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class ObjectStoreOutageTest {
 
     @TempDir

@@ -9,13 +9,16 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The operations endpoint: readiness follows the Kafka Streams state, and /metrics serves
  * averager's, Kafka Streams' and the JVM's metrics in Prometheus' text format.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class OpsEndpointTest {
 
     private final HttpClient http = HttpClient.newHttpClient();

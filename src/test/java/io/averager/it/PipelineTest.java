@@ -21,7 +21,9 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -30,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * checkpoint is compared with an EMA computed here independently, and with one computed by
  * PyTorch from the same snapshots.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class PipelineTest {
 
     private static final int SNAPSHOTS = 20;

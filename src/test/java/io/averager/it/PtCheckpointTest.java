@@ -21,9 +21,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * manifest, and PyTorch loads the .pt (weights_only) into a real model with exactly the tensors of
  * the safetensors file; a profile left at the default stores safetensors alone.
  */
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
 class PtCheckpointTest {
 
     private static final long LAST_STEP = 30;

@@ -23,12 +23,14 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.streams.KafkaStreams;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The S3 store when the store fails: a refused part, an endpoint that goes away mid-upload and
  * comes back, and the sink waiting for a store that is down.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class S3OutageTest {
 
     private static final String BUCKET = "checkpoints";
