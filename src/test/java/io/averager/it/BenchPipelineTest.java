@@ -8,10 +8,12 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -19,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * model runs every row of the table, each with a rate, and the bench leaves no topic or consumer
  * group of its own behind. Checks that the benchmark works, not how fast anything is.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class BenchPipelineTest {
 
     private static final Pattern ROW = Pattern.compile("^(bare consumer|bare pipe|end to end|replay)\\D.*?\\s(\\d+\\.\\d)\\s+(\\d+\\.\\d\\d)\\s",

@@ -25,6 +25,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,6 +38,7 @@ import org.slf4j.LoggerFactory;
  * every checkpoint must still arrive, and each must equal, bitwise, what a service that averages the
  * same snapshots afterwards stores.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
 class BrokerRestartTest {
 
     private static final Logger log = LoggerFactory.getLogger(BrokerRestartTest.class);
@@ -71,9 +73,9 @@ class BrokerRestartTest {
                 TopicReader.awaitManifests(bootstrap, service.name + "-manifests",
                         Set.of(new CheckpointKey(workload.runs.get(0), PROFILES.get(0), EVERY_STEPS)), FINISH_TIMEOUT,
                         () -> assertThat(service.service().failure()).isNotDone());
-                while (workload.published.get() < workload.total() / 3) {
-                    Thread.sleep(50);
-                }
+                Await.waitingFor("a third of the snapshots published", FINISH_TIMEOUT).every(Duration.ofMillis(50))
+                        .whileAlive(service::assertAlive).detail(() -> workload.published.get() + " published")
+                        .until(() -> workload.published.get() >= workload.total() / 3);
                 long restartBegan = System.nanoTime();
                 int publishedBefore = workload.published.get();
                 // Down for longer than the publisher's timeouts and the topology's transaction

@@ -25,20 +25,15 @@ final class CommittedRecords implements AutoCloseable {
     private final List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
 
     /** Watches {@code topic}, waiting up to 30 s for it to exist. */
-    CommittedRecords(Map<String, Object> clientProperties, String topic) {
+    CommittedRecords(Map<String, Object> clientProperties, String topic) throws InterruptedException {
         Map<String, Object> props = new HashMap<>(clientProperties);
         props.put("isolation.level", "read_committed");
         props.put("enable.auto.commit", false);
         props.put("max.partition.fetch.bytes", 4 << 20);
         this.consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         this.topic = topic;
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        List<PartitionInfo> infos;
-        while ((infos = consumer.partitionsFor(topic, Duration.ofSeconds(5))).isEmpty()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("Topic " + topic + " does not exist");
-            }
-        }
+        List<PartitionInfo> infos = Await.until("topic " + topic + " to exist", Duration.ofSeconds(30),
+                () -> consumer.partitionsFor(topic, Duration.ofSeconds(5)), found -> !found.isEmpty());
         List<TopicPartition> partitions = infos.stream().map(i -> new TopicPartition(topic, i.partition())).toList();
         consumer.assign(partitions);
         consumer.seekToBeginning(partitions);
@@ -56,15 +51,17 @@ final class CommittedRecords implements AutoCloseable {
      * @throws AssertionError if it does not hold within {@code timeout}
      */
     List<ConsumerRecord<byte[], byte[]>> awaitUntil(Predicate<List<ConsumerRecord<byte[], byte[]>>> done,
-                                                     Duration timeout, Supplier<String> state) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!done.test(records)) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("Waited " + timeout + " on " + topic + ": " + records.size()
-                        + " records read; " + state.get());
-            }
-            consumer.poll(Duration.ofMillis(200)).forEach(records::add);
-        }
+                                                     Duration timeout, Supplier<String> state) throws InterruptedException {
+        // The consumer's poll waits for records itself: no pause between turns.
+        Await.waitingFor("the records on " + topic + " to be as expected", timeout).every(Duration.ZERO)
+                .detail(() -> records.size() + " records read; " + state.get())
+                .until(() -> {
+                    if (done.test(records)) {
+                        return true;
+                    }
+                    consumer.poll(Duration.ofMillis(200)).forEach(records::add);
+                    return false;
+                });
         return records();
     }
 

@@ -26,6 +26,7 @@ import java.util.stream.Stream;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,6 +45,7 @@ import org.slf4j.LoggerFactory;
  * crash makes a valid snapshot look broken), and a restarted service must run again within
  * {@link #RESTART_TIMEOUT}.
  */
+@Timeout(value = 8, unit = TimeUnit.MINUTES)
 class CrashRecoveryTest {
 
     private static final Logger log = LoggerFactory.getLogger(CrashRecoveryTest.class);
@@ -190,15 +192,9 @@ class CrashRecoveryTest {
 
         /** Waits until the sink has begun a file in this life; false if it has not within {@link #FILE_TIMEOUT}. */
         boolean awaitNewPartialFile(ServiceProcess service) throws IOException, InterruptedException {
-            long deadline = System.nanoTime() + FILE_TIMEOUT.toNanos();
-            while (partial.containsAll(partialFiles(spool))) {
-                service.assertAlive();
-                if (System.nanoTime() > deadline) {
-                    return false;
-                }
-                Thread.sleep(5);
-            }
-            return true;
+            // Files live for milliseconds: look often.
+            return Await.waitingFor("a new partial file in " + spool, FILE_TIMEOUT).every(Duration.ofMillis(5))
+                    .whileAlive(service::assertAlive).within(() -> !partial.containsAll(partialFiles(spool)));
         }
 
         void observe(int kill, String moment, ServiceProcess service) throws IOException {

@@ -9,10 +9,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The README's main job runs end to end and its EMA weights beat the raw ones. */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class DemoTest {
 
     @TempDir

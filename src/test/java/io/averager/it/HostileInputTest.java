@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -33,6 +34,7 @@ import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -44,6 +46,7 @@ import org.junit.jupiter.api.io.TempDir;
  * bitwise the one a second service that saw no hostile input writes.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(value = 1, unit = TimeUnit.MINUTES)
 class HostileInputTest {
 
     private static final String CLEAN_RUN = HostileCorpus.CLEAN_RUN;
@@ -66,6 +69,7 @@ class HostileInputTest {
     private byte[] cleanCheckpointAlone;
 
     @BeforeAll
+    @Timeout(value = 5, unit = TimeUnit.MINUTES)
     void sendTheCorpusBetweenTheSnapshotsOfACleanRunThenTheCleanRunAlone() throws Exception {
         hostileDir = dir.resolve("hostile");
         store = hostileDir.resolve("checkpoints").toAbsolutePath().normalize();
@@ -204,7 +208,7 @@ class HostileInputTest {
         return new SnapshotPublisher(new HashMap<>(client()), service.snapshotsTopic(), 1024);
     }
 
-    private static CommittedRecords watch(ServiceUnderTest service, String topicSetting) {
+    private static CommittedRecords watch(ServiceUnderTest service, String topicSetting) throws InterruptedException {
         return new CommittedRecords(client(), service.settings.get(topicSetting));
     }
 

@@ -17,6 +17,7 @@ final class HttpApi {
     static final ObjectMapper JSON = new ObjectMapper();
     /** How long any one request may take: a hung response fails the test instead of stalling it. */
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration POLL = Duration.ofMillis(200);
 
     final int port;
     private final HttpClient noRedirects = HttpClient.newHttpClient();
@@ -57,30 +58,26 @@ final class HttpApi {
 
     /** Polls {@code path} until its JSON satisfies {@code done}; returns that JSON. */
     JsonNode await(String path, Predicate<JsonNode> done, Duration timeout) throws Exception {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        JsonNode last = null;
-        while (System.nanoTime() < deadline) {
+        return Await.waitingFor("GET " + path + " to reach the expected state", timeout).every(POLL).until(() -> {
             try {
-                last = json(path);
-                if (done.test(last)) {
-                    return last;
-                }
+                return new Answer(json(path), null);
             } catch (AssertionError e) {
-                last = JSON.createObjectNode().put("failure", e.getMessage());
+                return new Answer(null, e.getMessage());
             }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("GET " + path + " did not reach the expected state within " + timeout + "; last: " + last);
+        }, a -> a.json() != null && done.test(a.json())).json();
     }
 
     /** Waits until /health/ready answers 200. */
     void awaitReady(Duration timeout) throws Exception {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (get("/health/ready").statusCode() != 200) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("Not ready within " + timeout);
-            }
-            Thread.sleep(200);
+        Await.waitingFor("/health/ready to answer 200", timeout).every(POLL)
+                .until(() -> get("/health/ready").statusCode() == 200);
+    }
+
+    /** A JSON answer, or why there was none. */
+    private record Answer(JsonNode json, String failure) {
+        @Override
+        public String toString() {
+            return json != null ? json.toString() : "failure: " + failure;
         }
     }
 }

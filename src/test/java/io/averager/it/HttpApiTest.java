@@ -20,11 +20,13 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * same step byte for byte, /runs and /runs/{run}/distance describe the run, the per-run meters
  * reach /metrics, and bad requests get a JSON error that says what was wrong.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class HttpApiTest {
 
     private static final long LAST_STEP = 100;

@@ -15,8 +15,10 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
@@ -26,6 +28,7 @@ import picocli.CommandLine;
  * carry the fit report, no temporary file stays behind, and bad requests get a JSON error that
  * says what was wrong.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class HttpSynthesisTest {
 
     private static final List<String> PROFILES = List.of("ema", "p05", "p10");

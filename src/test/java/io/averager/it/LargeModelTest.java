@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -30,6 +31,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -38,6 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  * serves the live EMA over HTTP, equal to that file. Were any stage to hold a snapshot,
  * checkpoint or download in the heap, it would fail with OutOfMemoryError.
  */
+@Timeout(value = 7, unit = TimeUnit.MINUTES)
 class LargeModelTest {
 
     private static final long ELEMENTS = 64L << 20;
@@ -103,19 +106,20 @@ class LargeModelTest {
         return TensorSource.ofFloats("w", new long[] {ELEMENTS}, i -> value(i, step));
     }
 
-    private static CheckpointManifest awaitManifest(String topic, ServiceProcess service) {
+    private static CheckpointManifest awaitManifest(String topic, ServiceProcess service) throws InterruptedException {
         Map<String, Object> props = Map.of("bootstrap.servers", SharedKafka.bootstrapServers(),
                 "isolation.level", "read_committed", "auto.offset.reset", "earliest", "group.id", topic + "-reader");
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
             consumer.subscribe(List.of(topic));
-            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
-            while (System.nanoTime() < deadline) {
-                service.assertAlive();
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofSeconds(1))) {
-                    return WireCodec.decode(r.value(), CheckpointManifest.class);
-                }
-            }
+            // The consumer's poll waits for records itself: no pause between turns.
+            return Await.waitingFor("a checkpoint manifest on " + topic, Duration.ofMinutes(5)).every(Duration.ZERO)
+                    .whileAlive(service::assertAlive).detail(() -> "service log:\n" + service.logTail(40))
+                    .present(() -> {
+                        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofSeconds(1))) {
+                            return Optional.of(WireCodec.decode(r.value(), CheckpointManifest.class));
+                        }
+                        return Optional.empty();
+                    });
         }
-        throw new AssertionError("No checkpoint within 5 minutes; service log:\n" + service.logTail(40));
     }
 }

@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.averager.config.AveragerConfig;
 import io.averager.metrics.RunMeters;
 import io.averager.publish.SnapshotPublisher;
-import io.averager.wire.WireCodec;
-import io.averager.wire.avro.CheckpointCommit;
 import io.averager.wire.avro.SnapshotMode;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -14,12 +12,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.streams.KafkaStreams;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -27,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * advancing, and no manifest is published; once the store is back, every checkpoint arrives
  * complete and correct.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class ObjectStoreOutageTest {
 
     @TempDir
@@ -53,8 +50,11 @@ class ObjectStoreOutageTest {
                 }
             }
 
-            awaitCheckpointCommit(service.name + "-checkpoints", run, 100);
-            Thread.sleep(2_000);
+            service.awaitCheckpointCommit(run, 100, Duration.ofSeconds(60));
+            // Two failed attempts: the sink had a whole file and tried to store it, and since it
+            // works on one thread, whatever it made of the first attempt has happened by the second.
+            Await.waitingFor("the sink to fail to store a checkpoint twice", Duration.ofSeconds(60))
+                    .whileAlive(service::assertAlive).until(() -> service.sinkRetries() >= 2);
             assertThat(service.manifestsWaiting()).as("manifests while the store is down").isZero();
             assertThat(service.service().state()).isEqualTo(KafkaStreams.State.RUNNING);
             assertThat(service.service().failure()).isNotDone();
@@ -67,24 +67,5 @@ class ObjectStoreOutageTest {
             Path last = dir.resolve("checkpoints/runs/" + run + "/ema/step-100.safetensors");
             PipelineTest.assertMatches(last, expected, 0.0);
         }
-    }
-
-    /** Waits until the topology has emitted the checkpoint of {@code step}: the EMA advanced past it. */
-    private static void awaitCheckpointCommit(String topic, String run, long step) {
-        Map<String, Object> props = Map.of("bootstrap.servers", SharedKafka.bootstrapServers(),
-                "isolation.level", "read_committed", "auto.offset.reset", "earliest",
-                "group.id", SharedKafka.unique("reader"));
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
-            consumer.subscribe(List.of(topic));
-            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while (System.nanoTime() < deadline) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                    if (WireCodec.decode(r.value()) instanceof CheckpointCommit c && c.getRun().equals(run) && c.getStep() == step) {
-                        return;
-                    }
-                }
-            }
-        }
-        throw new AssertionError("The topology emitted no checkpoint of step " + step + " within 60 s");
     }
 }

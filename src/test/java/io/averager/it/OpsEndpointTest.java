@@ -9,13 +9,16 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The operations endpoint: readiness follows the Kafka Streams state, and /metrics serves
  * averager's, Kafka Streams' and the JVM's metrics in Prometheus' text format.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class OpsEndpointTest {
 
     private final HttpClient http = HttpClient.newHttpClient();
@@ -32,13 +35,13 @@ class OpsEndpointTest {
             assertThat(port).isPositive();
 
             assertThat(get(port, "/health/live").statusCode()).isEqualTo(200);
-            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            HttpResponse<String> ready = get(port, "/health/ready");
-            while (ready.statusCode() != 200 && System.nanoTime() < deadline) {
-                assertThat(ready.statusCode()).isEqualTo(503);
-                Thread.sleep(200);
-                ready = get(port, "/health/ready");
-            }
+            HttpResponse<String> ready = Await.waitingFor("/health/ready to answer 200", Duration.ofSeconds(60))
+                    .every(Duration.ofMillis(200)).until(() -> get(port, "/health/ready"), r -> {
+                        if (r.statusCode() != 200) {
+                            assertThat(r.statusCode()).as("/health/ready until it is ready").isEqualTo(503);
+                        }
+                        return r.statusCode() == 200;
+                    });
             assertThat(ready.body()).contains("RUNNING").contains("\"restoring_partitions\":0");
 
             HttpResponse<String> metrics = get(port, "/metrics");

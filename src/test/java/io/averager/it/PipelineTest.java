@@ -23,7 +23,9 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * checkpoint is compared with an EMA computed here independently, and with one computed by
  * PyTorch from the same snapshots.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class PipelineTest {
 
     private static final int SNAPSHOTS = 20;

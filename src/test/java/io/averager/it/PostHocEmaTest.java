@@ -21,7 +21,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
@@ -44,6 +46,7 @@ import picocli.CommandLine;
  * {@code ||replay||} that is the bound, plus float32 rounding of the stored and replayed EMAs
  * (about 1e-7 relative each, times the sum of |coefficients|, which is below 3): 1e-5 covers it.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class PostHocEmaTest {
 
     private static final long EVERY = 10;

@@ -21,9 +21,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -32,6 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * manifest, and PyTorch loads the .pt (weights_only) into a real model with exactly the tensors of
  * the safetensors file; a profile left at the default stores safetensors alone.
  */
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
 class PtCheckpointTest {
 
     private static final long LAST_STEP = 30;
@@ -85,7 +88,13 @@ class PtCheckpointTest {
 
             List<CheckpointManifest> manifests = service.awaitManifests(run, LAST_STEP, 3, Duration.ofSeconds(60));
             assertThat(manifests).hasSize(3);
-            assertThat(service.awaitManifests(run, LAST_STEP, 1, Duration.ofSeconds(2))).as("manifests beyond three").isEmpty();
+            // Once the sink has committed its way past every checkpoint record, all it will
+            // publish of them is on the manifests topic, published with those offsets.
+            service.awaitSinkCaughtUp(Duration.ofSeconds(60));
+            assertThat(TopicReader.manifests(SharedKafka.bootstrapServers(), service.name + "-manifests"))
+                    .filteredOn(m -> m.getRun().equals(run) && m.getStep() == LAST_STEP)
+                    .as("manifests of the last step on the manifests topic").hasSize(3);
+            assertThat(service.awaitManifests(run, LAST_STEP, 1, Duration.ZERO)).as("manifests beyond three").isEmpty();
             Map<String, List<String>> formats = manifests.stream().collect(Collectors.groupingBy(
                     CheckpointManifest::getProfile, Collectors.mapping(CheckpointManifest::getFormat, Collectors.toList())));
             assertThat(formats).containsOnlyKeys("ema", "plain");

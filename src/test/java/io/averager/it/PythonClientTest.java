@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.averager.config.AveragerConfig;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -13,6 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
  * back must equal timm's {@code ModelEmaV2}, and a snapshot published by three processes at once
  * that must average bit for bit like one published whole. The scripts say what they check.
  */
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
 class PythonClientTest {
 
     private static final String TESTS = "clients/python/tests/";

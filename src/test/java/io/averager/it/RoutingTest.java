@@ -14,8 +14,10 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.common.utils.Utils;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -23,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * run, its own from its store and the other's by a redirect to the owner's application.server,
  * and /runs on either lists the runs of both.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class RoutingTest {
 
     @TempDir

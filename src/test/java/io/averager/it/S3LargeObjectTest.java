@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * array indexed by int bytes, in the heap, the upload would fail; the stored object must have the
  * file's size and SHA-256.
  */
+@Timeout(value = 7, unit = TimeUnit.MINUTES)
 class S3LargeObjectTest {
 
     private static final String BUCKET = "large";

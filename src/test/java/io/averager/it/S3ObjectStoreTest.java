@@ -17,12 +17,15 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The S3 object store against a real S3 API (s3proxy): puts, gets, and its errors. */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class S3ObjectStoreTest {
 
     private static final String BUCKET = "checkpoints";
@@ -36,6 +39,7 @@ class S3ObjectStoreTest {
     private static S3Server server;
 
     @BeforeAll
+    @Timeout(value = 1, unit = TimeUnit.MINUTES)
     static void startServer() throws Exception {
         server = new S3Server(serverDir).start();
         server.createBucket(BUCKET);

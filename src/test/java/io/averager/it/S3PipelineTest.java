@@ -19,6 +19,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -26,6 +27,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 import software.amazon.awssdk.core.sync.RequestBody;
@@ -35,6 +37,7 @@ import software.amazon.awssdk.core.sync.RequestBody;
  * below a prefix, {@code averager checkpoints} lists them, and {@code averager get} downloads
  * one, verified against its manifest, equal to an EMA computed here independently.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class S3PipelineTest {
 
     private static final String BUCKET = "ema-checkpoints";

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -69,13 +70,8 @@ final class S3Server implements AutoCloseable {
                 .stopTimeout(0)
                 .build();
         proxy.start();
-        long deadline = System.nanoTime() + 30_000_000_000L;
-        while (!"STARTED".equals(proxy.getState())) {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("s3proxy did not start: " + proxy.getState());
-            }
-            Thread.sleep(10);
-        }
+        Await.waitingFor("s3proxy to start", Duration.ofSeconds(30)).every(Duration.ofMillis(10))
+                .until(proxy::getState, "STARTED"::equals);
         port = proxy.getPort();
         return this;
     }

@@ -160,8 +160,7 @@ class ScaleOutTest {
     /** Which instance holds a standby of each run, by the runs they list as {@code standby}. */
     private static Map<String, String> standbyHolders(List<Instance> holders, Instance of) throws Exception {
         Map<String, String> holder = new java.util.HashMap<>();
-        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
-        while (true) {
+        Await.waitingFor("standbys of the runs of " + of.address(), START_TIMEOUT).every(Duration.ofMillis(200)).within(() -> {
             holder.clear();
             for (Instance i : holders) {
                 for (JsonNode r : i.api.json("/runs?scope=local").path("runs")) {
@@ -170,11 +169,9 @@ class ScaleOutTest {
                     }
                 }
             }
-            if (!holder.isEmpty() || System.nanoTime() > deadline) {
-                return holder;
-            }
-            Thread.sleep(200);
-        }
+            return !holder.isEmpty();
+        });
+        return holder;
     }
 
     /** The runs {@code owner} averages, by {@code asked}'s /runs, with their last steps. */
@@ -190,24 +187,22 @@ class ScaleOutTest {
 
     /** Waits until each run has a new owner that has averaged a step past the given one; returns the owners. */
     private static Map<String, String> awaitAveragedAgain(Instance asked, Map<String, Long> steps) throws Exception {
-        long deadline = System.nanoTime() + FINISH_TIMEOUT.toNanos();
-        while (true) {
-            Map<String, String> owners = new java.util.HashMap<>();
-            for (JsonNode r : asked.api.json("/runs").path("runs")) {
-                Long before = steps.get(r.path("run").asText());
-                if (before != null && "active".equals(r.path("source").asText()) && r.path("lastStep").asLong() > before) {
-                    owners.put(r.path("run").asText(), r.path("owner").asText());
-                }
+        JsonNode runs = Await.waitingFor("runs " + steps + " to be averaged again, by " + asked.address() + "'s /runs",
+                FINISH_TIMEOUT).every(Duration.ofMillis(100))
+                .until(() -> asked.api.json("/runs"), r -> averagedAgain(r, steps).keySet().equals(steps.keySet()));
+        return averagedAgain(runs, steps);
+    }
+
+    /** The runs of {@code runs} listed as active with a step past the given one, with their owners. */
+    private static Map<String, String> averagedAgain(JsonNode runs, Map<String, Long> steps) {
+        Map<String, String> owners = new java.util.HashMap<>();
+        for (JsonNode r : runs.path("runs")) {
+            Long before = steps.get(r.path("run").asText());
+            if (before != null && "active".equals(r.path("source").asText()) && r.path("lastStep").asLong() > before) {
+                owners.put(r.path("run").asText(), r.path("owner").asText());
             }
-            if (owners.keySet().equals(steps.keySet())) {
-                return owners;
-            }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("Runs " + steps + " not averaged again within " + FINISH_TIMEOUT + "; "
-                        + asked.api.json("/runs"));
-            }
-            Thread.sleep(100);
         }
+        return owners;
     }
 
     private static Properties settings(String name, Path store, int standbys, String staticMember) throws IOException {
@@ -270,17 +265,16 @@ class ScaleOutTest {
 
         /** Waits until the sink begins a file it had not begun before; false if it does not within the timeout. */
         boolean awaitNewPartialFile(Duration timeout) throws IOException, InterruptedException {
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (System.nanoTime() < deadline) {
-                Set<Path> now = partialFiles();
-                if (!seen.containsAll(now)) {
-                    return true;
-                }
-                seen = now;
-                process.assertAlive();
-                Thread.sleep(2);
-            }
-            return false;
+            // Files live for milliseconds: look often.
+            return Await.waitingFor("a new partial file in " + spool, timeout).every(Duration.ofMillis(2))
+                    .whileAlive(process::assertAlive).within(() -> {
+                        Set<Path> now = partialFiles();
+                        if (!seen.containsAll(now)) {
+                            return true;
+                        }
+                        seen = now;
+                        return false;
+                    });
         }
 
         private Set<Path> partialFiles() throws IOException {
@@ -332,6 +326,10 @@ class ScaleOutTest {
                 for (Instance i : live) {
                     try {
                         HttpResponse<String> r = i.api.get("/runs");
+                        if (!live.contains(i)) {
+                            // Removed while asked: it is stopping, and may say so (PENDING_SHUTDOWN).
+                            continue;
+                        }
                         answers.incrementAndGet();
                         if (r.statusCode() != 200) {
                             wrong.add(i.address() + " answered " + r.statusCode() + ": " + r.body());
@@ -365,31 +363,29 @@ class ScaleOutTest {
             for (Instance i : live) {
                 for (String run : runs) {
                     String path = "/runs/" + HttpApi.segment(run) + "/ema?profile=ema";
-                    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-                    while (true) {
-                        try {
-                            HttpResponse<String> direct = i.api.get(path);
-                            if (direct.statusCode() == 307) {
-                                String location = direct.headers().firstValue("Location").orElse("");
-                                assertThat(addresses.stream().anyMatch(a -> location.startsWith("http://" + a + "/")))
-                                        .as("%s redirected %s to %s, one of %s", i.address(), run, location, addresses)
-                                        .isTrue();
-                            }
-                            HttpResponse<byte[]> followed = i.api.bytes(path);
-                            if (followed.statusCode() == 200) {
-                                assertThat(followed.headers().firstValue("X-Averager-Step")).isPresent();
-                                break;
-                            }
-                            assertThat(followed.statusCode()).as("EMA of %s through %s: %s", run, i.address(),
-                                    new String(followed.body(), StandardCharsets.UTF_8)).isIn(409, 503);
-                        } catch (IOException e) {
-                            // The EMA moved on, or its task moved, while it was streamed: the owner cut the download short.
-                            log.info("Download of the EMA of {} through {} cut short: {}", run, i.address(), e.toString());
-                        }
-                        assertThat(System.nanoTime()).as("EMA of %s through %s served within 30 s", run, i.address())
-                                .isLessThan(deadline);
-                        Thread.sleep(200);
-                    }
+                    Await.waitingFor("the EMA of " + run + " served through " + i.address(), Duration.ofSeconds(30))
+                            .every(Duration.ofMillis(200)).until(() -> {
+                                try {
+                                    HttpResponse<String> direct = i.api.get(path);
+                                    if (direct.statusCode() == 307) {
+                                        String location = direct.headers().firstValue("Location").orElse("");
+                                        assertThat(addresses.stream().anyMatch(a -> location.startsWith("http://" + a + "/")))
+                                                .as("%s redirected %s to %s, one of %s", i.address(), run, location, addresses)
+                                                .isTrue();
+                                    }
+                                    HttpResponse<byte[]> followed = i.api.bytes(path);
+                                    if (followed.statusCode() == 200) {
+                                        assertThat(followed.headers().firstValue("X-Averager-Step")).isPresent();
+                                        return true;
+                                    }
+                                    assertThat(followed.statusCode()).as("EMA of %s through %s: %s", run, i.address(),
+                                            new String(followed.body(), StandardCharsets.UTF_8)).isIn(409, 503);
+                                } catch (IOException e) {
+                                    // The EMA moved on, or its task moved, while it was streamed: the owner cut the download short.
+                                    log.info("Download of the EMA of {} through {} cut short: {}", run, i.address(), e.toString());
+                                }
+                                return false;
+                            });
                 }
             }
         }

@@ -22,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * password every client it creates (admin, Streams, the sink's consumer and producer) connects
  * and a snapshot becomes a checkpoint file; with a wrong one it fails within seconds, saying why.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class SecurityTest {
 
     private static final String USER = "averager";
@@ -43,6 +45,7 @@ class SecurityTest {
     Path dir;
 
     @BeforeAll
+    @Timeout(value = 2, unit = TimeUnit.MINUTES)
     static void startBroker() {
         kafka = EmbeddedKafka.startWithSaslPlain(brokerDir, Map.of(USER, PASSWORD));
     }

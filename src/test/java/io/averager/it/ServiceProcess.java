@@ -26,6 +26,8 @@ final class ServiceProcess implements AutoCloseable {
     /** JVM options that make the service log when its topology runs, for {@link #awaitRunning}. */
     static final String LOG_STREAMS_STATE = "-Dorg.slf4j.simpleLogger.log.org.apache.kafka.streams.KafkaStreams=info";
     private static final String RUNNING = "State transition from REBALANCING to RUNNING";
+    /** Lines are looked for often: a test may time what follows them. */
+    private static final Duration LOG_POLL = Duration.ofMillis(20);
 
     private final List<String> arguments;
     private final Path log;
@@ -127,13 +129,9 @@ final class ServiceProcess implements AutoCloseable {
      */
     long awaitRunning(Duration timeout) throws InterruptedException {
         long start = System.nanoTime();
-        while (!logSinceStart().contains(RUNNING)) {
-            assertAlive();
-            if (System.nanoTime() - start > timeout.toNanos()) {
-                throw new AssertionError("The service did not run within " + timeout + ":\n" + logTail(40));
-            }
-            Thread.sleep(20);
-        }
+        Await.waitingFor("the service's topology to run", timeout).every(LOG_POLL).whileAlive(this::assertAlive)
+                .detail(() -> "the log ends:\n" + logTail(40))
+                .until(() -> logSinceStart().contains(RUNNING));
         return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     }
 
@@ -142,20 +140,10 @@ final class ServiceProcess implements AutoCloseable {
      * of that line.
      */
     String awaitLine(String prefix, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            for (String line : logSinceStart().split("\n")) {
-                if (line.startsWith(prefix)) {
-                    return line.substring(prefix.length()).strip();
-                }
-            }
-            assertAlive();
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("The service printed no line " + prefix + "... within " + timeout + ":\n"
-                        + logTail(40));
-            }
-            Thread.sleep(20);
-        }
+        return Await.waitingFor("a line " + prefix + "... in the service's log", timeout).every(LOG_POLL)
+                .whileAlive(this::assertAlive).detail(() -> "the log ends:\n" + logTail(40))
+                .present(() -> logSinceStart().lines().filter(line -> line.startsWith(prefix)).findFirst()
+                        .map(line -> line.substring(prefix.length()).strip()));
     }
 
     /** Fails with the exit code and the end of the log unless the service is running. */

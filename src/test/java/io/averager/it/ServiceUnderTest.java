@@ -1,8 +1,12 @@
 package io.averager.it;
 
 import io.averager.config.AveragerConfig;
+import io.averager.metrics.RunMeters;
 import io.averager.service.AveragerService;
+import io.averager.wire.WireCodec;
+import io.averager.wire.avro.CheckpointCommit;
 import io.averager.wire.avro.CheckpointManifest;
+import io.micrometer.core.instrument.Counter;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -10,13 +14,20 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
 
 /**
  * The service in this JVM, on the shared broker unless told another, with topics and application
  * id of its own, collecting the manifests its sink publishes.
  */
 final class ServiceUnderTest implements AutoCloseable {
+
+    /** How often the manifests received are looked through while waiting for some. */
+    private static final Duration MANIFEST_POLL = Duration.ofMillis(50);
 
     final String name;
     final Map<String, String> settings = new HashMap<>();
@@ -54,16 +65,11 @@ final class ServiceUnderTest implements AutoCloseable {
     Map<String, CheckpointManifest> awaitCheckpoints(String run, long step, List<String> profiles, Duration timeout)
             throws InterruptedException {
         Map<String, CheckpointManifest> found = new HashMap<>();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (found.size() < profiles.size()) {
-            CheckpointManifest m = take(run, step, deadline);
-            if (m == null) {
-                throw new AssertionError("No checkpoint of run " + run + " step " + step + " for " + profiles
-                        + " within " + timeout + "; got " + found.keySet() + "; service state " + service.state()
-                        + (service.failure().isDone() ? ", failed: " + service.failure().getNow(null) : ""));
-            }
-            found.put(m.getProfile(), m);
-        }
+        Await.waitingFor("a checkpoint of run " + run + " step " + step + " for each of " + profiles, timeout)
+                .every(MANIFEST_POLL)
+                .detail(() -> "got " + found.keySet() + "; service state " + service.state()
+                        + (service.failure().isDone() ? ", failed: " + service.failure().getNow(null) : ""))
+                .until(() -> takeWhile(run, step, m -> found.put(m.getProfile(), m), () -> found.size() < profiles.size()));
         return found;
     }
 
@@ -74,41 +80,29 @@ final class ServiceUnderTest implements AutoCloseable {
     List<CheckpointManifest> awaitManifests(String run, long step, int count, Duration timeout)
             throws InterruptedException {
         List<CheckpointManifest> found = new ArrayList<>();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (found.size() < count) {
-            CheckpointManifest m = take(run, step, deadline);
-            if (m == null) {
-                return found;
-            }
-            found.add(m);
-        }
+        Await.waitingFor(count + " manifests of run " + run + " step " + step, timeout).every(MANIFEST_POLL)
+                .within(() -> takeWhile(run, step, found::add, () -> found.size() < count));
         return found;
     }
 
     /**
-     * Removes and returns the first manifest of the run and step, waiting until the deadline;
-     * manifests of other runs and steps stay for later calls, whatever order they arrive in.
+     * Removes the manifests of the run and step received so far, in arrival order, handing each to
+     * {@code taken}, while {@code wanted} holds; manifests of other runs and steps stay for later
+     * calls, whatever order they arrive in. Returns whether {@code wanted} no longer holds.
      */
-    private synchronized CheckpointManifest take(String run, long step, long deadline) throws InterruptedException {
-        while (true) {
-            for (Iterator<CheckpointManifest> it = manifests.iterator(); it.hasNext(); ) {
-                CheckpointManifest m = it.next();
-                if (m.getRun().equals(run) && m.getStep() == step) {
-                    it.remove();
-                    return m;
-                }
+    private synchronized boolean takeWhile(String run, long step, Consumer<CheckpointManifest> taken, BooleanSupplier wanted) {
+        for (Iterator<CheckpointManifest> it = manifests.iterator(); it.hasNext() && wanted.getAsBoolean(); ) {
+            CheckpointManifest m = it.next();
+            if (m.getRun().equals(run) && m.getStep() == step) {
+                it.remove();
+                taken.accept(m);
             }
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
-                return null;
-            }
-            TimeUnit.NANOSECONDS.timedWait(this, left);
         }
+        return !wanted.getAsBoolean();
     }
 
     private synchronized void received(CheckpointManifest m) {
         manifests.add(m);
-        notifyAll();
     }
 
     /** Manifests received and not yet taken. */
@@ -118,6 +112,56 @@ final class ServiceUnderTest implements AutoCloseable {
 
     AveragerService service() {
         return service;
+    }
+
+    /** Fails with the cause if the topology or the sink has failed: for waits on what only a live service brings. */
+    void assertAlive() {
+        if (service.failure().isDone()) {
+            throw new AssertionError("The service " + name + " failed: " + service.failure().getNow(null),
+                    service.failure().getNow(null));
+        }
+    }
+
+    /** Failed attempts of the sink to store a file so far ({@link RunMeters#SINK_RETRIES}). */
+    double sinkRetries() {
+        Counter retries = service.meters().find(RunMeters.SINK_RETRIES).counter();
+        return retries == null ? 0 : retries.count();
+    }
+
+    /**
+     * Waits until the topology has emitted the checkpoint of {@code step} of the run, committed
+     * on the checkpoints topic: the EMA advanced past it, whatever the sink made of it.
+     */
+    void awaitCheckpointCommit(String run, long step, Duration timeout) throws InterruptedException {
+        try (CommittedRecords checkpoints = new CommittedRecords(Map.of("bootstrap.servers", bootstrapServers()),
+                settings.get(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG))) {
+            checkpoints.awaitUntil(records -> records.stream().anyMatch(r -> WireCodec.decode(r.value()) instanceof CheckpointCommit c
+                    && c.getRun().equals(run) && c.getStep() == step), timeout, () -> "no checkpoint commit of run " + run
+                    + " step " + step + "; service state " + service.state());
+        }
+    }
+
+    /**
+     * Waits until the sink's consumer group has committed offsets past every record on the
+     * checkpoints topic now. It commits them in the transaction that publishes the manifests of
+     * what it stored, so from then on every manifest of those records is on the manifests topic.
+     */
+    void awaitSinkCaughtUp(Duration timeout) throws Exception {
+        Map<TopicPartition, Long> end = new HashMap<>();
+        for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(bootstrapServers(), settings.get(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG))) {
+            end.merge(new TopicPartition(r.topic(), r.partition()), r.offset() + 1, Math::max);
+        }
+        String group = name + "-sink";
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrapServers()))) {
+            Await.waitingFor("the sink's group " + group + " to commit offsets " + end, timeout).whileAlive(this::assertAlive)
+                    .until(() -> admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get(),
+                            committed -> end.entrySet().stream().allMatch(e -> committed.get(e.getKey()) != null
+                                    && committed.get(e.getKey()).offset() >= e.getValue()));
+        }
+    }
+
+    private String bootstrapServers() {
+        return settings.get("bootstrap.servers");
     }
 
     @Override

@@ -9,9 +9,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -19,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * lists the runs and draws, per run, one line per profile with a point per snapshot averaged, and
  * a marker per checkpoint. The screenshot is kept as {@code <build dir>/test-artifacts/status.png}.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class StatusPageTest {
 
     @TempDir

@@ -5,15 +5,16 @@ import io.averager.wire.WireCodec;
 import io.averager.wire.avro.CheckpointManifest;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 
@@ -43,12 +44,20 @@ final class TopicReader {
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = consumer.endOffsets(partitions, TIMEOUT);
-            long deadline = System.nanoTime() + TIMEOUT.toNanos();
-            while (partitions.stream().anyMatch(p -> consumer.position(p, TIMEOUT) < end.get(p))) {
-                if (System.nanoTime() > deadline) {
-                    throw new AssertionError("Reading " + topic + " to its end offsets " + end + " took over " + TIMEOUT);
-                }
-                consumer.poll(Duration.ofMillis(200)).forEach(records::add);
+            try {
+                // The consumer's poll waits for records itself: no pause between turns.
+                Await.waitingFor("reading " + topic + " to its end offsets " + end, TIMEOUT).every(Duration.ZERO)
+                        .detail(() -> records.size() + " records read")
+                        .until(() -> {
+                            if (partitions.stream().allMatch(p -> consumer.position(p, TIMEOUT) >= end.get(p))) {
+                                return true;
+                            }
+                            consumer.poll(Duration.ofMillis(200)).forEach(records::add);
+                            return false;
+                        });
+            } catch (InterruptedException e) {
+                // As the consumer's own calls report it.
+                throw new InterruptException(e);
             }
             return records;
         }
@@ -61,22 +70,23 @@ final class TopicReader {
      */
     static List<CheckpointManifest> awaitManifests(String bootstrapServers, String topic, Set<CheckpointKey> expected,
                                                    Duration timeout, Runnable whileWaiting) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            List<CheckpointManifest> manifests = manifests(bootstrapServers, topic);
-            Set<CheckpointKey> found = manifests.stream().map(CheckpointKey::of).collect(Collectors.toSet());
-            if (found.containsAll(expected)) {
-                return manifests;
-            }
-            whileWaiting.run();
-            if (System.nanoTime() > deadline) {
-                Set<CheckpointKey> missing = new TreeSet<>(expected);
-                missing.removeAll(found);
-                throw new AssertionError(found.size() + " of " + expected.size() + " checkpoints on " + topic
-                        + " within " + timeout + "; missing " + missing);
-            }
-            Thread.sleep(500);
-        }
+        List<CheckpointManifest> manifests = new ArrayList<>();
+        Set<CheckpointKey> found = new HashSet<>();
+        Await.waitingFor("a manifest of each of " + expected.size() + " checkpoints on " + topic, timeout)
+                .every(Duration.ofMillis(500)).whileAlive(whileWaiting)
+                .detail(() -> {
+                    Set<CheckpointKey> missing = new TreeSet<>(expected);
+                    missing.removeAll(found);
+                    return found.size() + " found; missing " + missing;
+                })
+                .until(() -> {
+                    manifests.clear();
+                    manifests.addAll(manifests(bootstrapServers, topic));
+                    found.clear();
+                    manifests.stream().map(CheckpointKey::of).forEach(found::add);
+                    return found.containsAll(expected);
+                });
+        return manifests;
     }
 
     /** Every committed manifest on {@code topic}, in partition order. */

@@ -34,6 +34,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.utils.Utils;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -43,6 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
  * counts it, checkpoints nothing of it, and the next checkpoint is the EMA in which the entries
  * that received the torn chunks have one more update than the others.
  */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
 class TornSnapshotTest {
 
     private static final double DECAY = 0.9;
@@ -137,7 +139,7 @@ class TornSnapshotTest {
         return Utils.toPositive(Utils.murmur2(run.getBytes(StandardCharsets.UTF_8))) % partitions;
     }
 
-    private static String reasonOfTheDeadLetter(ServiceUnderTest service, String run) {
+    private static String reasonOfTheDeadLetter(ServiceUnderTest service, String run) throws InterruptedException {
         try (CommittedRecords deadLetters = new CommittedRecords(Map.of("bootstrap.servers", SharedKafka.bootstrapServers()),
                 service.settings.get(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG))) {
             List<ConsumerRecord<byte[], byte[]>> all = deadLetters.awaitUntil(r -> !r.isEmpty(), Duration.ofSeconds(30),

@@ -85,13 +85,14 @@ class ObjectKeysTest {
     }
 
     @Test
-    void unpairedSurrogateIsRejectedOrKeptDistinct() {
-        String question = ObjectKeys.segment("a?");
-        try {
-            assertThat(ObjectKeys.segment("a\uD800")).isNotEqualTo(question);
-        } catch (IllegalArgumentException rejected) {
-            assertThat(rejected).hasMessageContaining("surrogate");
+    void rejectsAnUnpairedSurrogateInsteadOfEncodingItAsAQuestionMark() {
+        // Java's own UTF-8 encoder would give "a?", the segment of "a?": two runs, one key.
+        for (String unpaired : List.of("a\uD800", "\uDC00a", "a\uDE80\uD83Db", "x".repeat(300) + "\uD800")) {
+            assertThatThrownBy(() -> ObjectKeys.segment(unpaired)).as("segment of %s", unpaired.codePoints().boxed().toList())
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unpaired surrogate");
         }
+        assertThatThrownBy(() -> ObjectKeys.checkpoint("run\uD800", "ema", 1, "safetensors"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unpaired surrogate");
     }
 
     @Test
