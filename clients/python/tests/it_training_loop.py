@@ -91,7 +91,8 @@ def training_loop(args):
     print(f"training loop: {STEPS} steps published, {publish_wait * 1000:.1f} ms in publish(), last loss {loss.item():.4f}")
 
     started = time.perf_counter()
-    state = load_ema(args.bootstrap_servers, args.run, topic=args.manifests_topic, timeout=90)
+    # The step, not the latest: the checkpoint asked for at SAVED_AT may be the only one yet.
+    state = load_ema(args.bootstrap_servers, args.run, step=STEPS, topic=args.manifests_topic, timeout=90)
     print(f"training loop: EMA of step {STEPS} loaded in {time.perf_counter() - started:.1f} s: {list(state)}")
     evaluated = copy.deepcopy(model)
     evaluated.load_state_dict(state, strict=True)
