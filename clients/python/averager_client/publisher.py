@@ -52,10 +52,16 @@ class Publisher:
     Extra keyword arguments are librdkafka producer settings, e.g. ``**{"security.protocol":
     "SSL"}``. ``transactional_id`` defaults to a fresh one; give a stable one per process to fence
     a previous incarnation's open transaction after a restart.
+
+    ``resume_from_step=S``, for a trainer resuming from its own checkpoint at step S: the service
+    rewinds the run to S before the snapshots this publisher sends, which continue the EMA as it
+    was right after S (S must be the run's last step, or one it checkpointed recently, e.g. with
+    ``checkpoint=True``; otherwise the service changes nothing and dead-letters the request). Give
+    the dead trainer's ``transactional_id`` so that Kafka fences it first.
     """
 
     def __init__(self, bootstrap_servers, run_id, every=1, topic="snapshots", grid=DEFAULT_GRID, queue_size=2,
-                 transactional_id=None, timeout=60.0, **producer_config):
+                 transactional_id=None, timeout=60.0, resume_from_step=None, **producer_config):
         if sys.byteorder != "little":
             raise PublishError("the wire format is little-endian and this client sends native bytes")
         if not isinstance(run_id, str) or not run_id:
@@ -63,6 +69,9 @@ class Publisher:
         for name, value in (("every", every), ("grid", grid), ("queue_size", queue_size)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if resume_from_step is not None and (isinstance(resume_from_step, bool) or not isinstance(resume_from_step, int)
+                                             or resume_from_step < 0):
+            raise ValueError(f"resume_from_step must be a non-negative int, got {resume_from_step!r}")
         self.run_id, self.every, self.topic, self.grid, self.timeout = run_id, every, topic, grid, timeout
         self._key = run_id.encode("utf-8")
         config = {
@@ -87,6 +96,8 @@ class Publisher:
         self._not_sent = []
         self._last_step = None
         self._closed = False
+        if resume_from_step is not None:
+            self._rewind(resume_from_step)
         self._worker = threading.Thread(target=self._work, name=f"averager-publisher-{run_id}", daemon=True)
         self._worker.start()
         # The worker is a daemon so that a forgotten close cannot hang the interpreter; this sends
@@ -202,6 +213,18 @@ class Publisher:
         self._run(_Transaction(f"commit of run {self.run_id} step {step}", int(step), commit=commit))
 
     # ------------------------------------------------------------------------ internals
+
+    def _rewind(self, step):
+        """Sends and commits the run's rewind to ``step``, before anything else is sent."""
+        request = {"run": self.run_id, "toStep": step, "requestId": str(uuid.uuid4())}
+        try:
+            self._producer.begin_transaction()
+            self._producer.produce(self.topic, key=self._key, value=wire.encode_record(wire.REWIND_REQUEST, request))
+            self._producer.commit_transaction(self.timeout)
+        except KafkaException as e:
+            raise PublishError(f"Cannot rewind run {self.run_id} to step {step} on {self.topic}: {e}") from e
+        self.rewind_request_id = request["requestId"]
+        self._last_step = step
 
     def _check_step(self, step):
         self._raise_failure()

@@ -42,6 +42,11 @@ SNAPSHOT_COMMIT = ("record", "SnapshotCommit", (
     ("chunkCount", "int"),
     ("digest", "long"),
 ))
+REWIND_REQUEST = ("record", "RewindRequest", (
+    ("run", "string"),
+    ("toStep", "long"),
+    ("requestId", "string"),
+))
 CHECKPOINT_MANIFEST = ("record", "CheckpointManifest", (
     ("run", "string"),
     ("profile", "string"),
@@ -54,13 +59,15 @@ CHECKPOINT_MANIFEST = ("record", "CheckpointManifest", (
     ("snapshotTime", "long"),
 ))
 
-RECORDS = {t[1]: t for t in (TENSOR_INFO, SNAPSHOT_HEADER, SNAPSHOT_CHUNK, SNAPSHOT_COMMIT, CHECKPOINT_MANIFEST)}
+RECORDS = {t[1]: t for t in (TENSOR_INFO, SNAPSHOT_HEADER, SNAPSHOT_CHUNK, SNAPSHOT_COMMIT, REWIND_REQUEST,
+                             CHECKPOINT_MANIFEST)}
 
 # C3 01 + CRC-64-AVRO of each schema's canonical form, little-endian (docs/wire-format.md).
 PREFIXES = {
     "SnapshotHeader": bytes.fromhex("C301 014334304FA276C6"),
     "SnapshotChunk": bytes.fromhex("C301 B6D693FD4810677F"),
     "SnapshotCommit": bytes.fromhex("C301 3AA1CC5AF8FBEC63"),
+    "RewindRequest": bytes.fromhex("C301 E416ADC79A726CB3"),
     "TensorInfo": bytes.fromhex("C301 DF019D6AD16E5040"),
     "CheckpointManifest": bytes.fromhex("C301 4781E30AA1D723C1"),
 }

@@ -159,6 +159,45 @@ def every_dtype(args):
     print(f"every dtype: {len(loaded)} tensors of steps 2, 4 and 5 averaged as expected")
 
 
+def resumed(args):
+    """A trainer that dies after step 10 resumes from its own checkpoint at step 6, which it had
+    published with checkpoint=True: Publisher(resume_from_step=6) with the dead one's
+    transactional id, then steps 7.. again with other weights. The EMA of step 12 must be that of
+    steps 1..6 and the new 7..12, without the abandoned 7..10."""
+    run = args.run + "-resumed"
+    transactional_id = f"averager-it-{run}-rank0"
+
+    def weights(step, attempt):
+        g = torch.Generator().manual_seed(step * 10 + attempt)
+        return {"w": torch.randn(5, 3, generator=g), "steps": torch.tensor(step)}
+
+    with Publisher(args.bootstrap_servers, run, topic=args.snapshots_topic, transactional_id=transactional_id) as first:
+        for step in range(1, 11):
+            first.publish(weights(step, 0), step, checkpoint=step == 6)
+    with Publisher(args.bootstrap_servers, run, topic=args.snapshots_topic, transactional_id=transactional_id,
+                   resume_from_step=6) as second:
+        try:
+            second.publish(weights(6, 1), 6)
+            raise AssertionError("a step not after resume_from_step was accepted")
+        except ValueError:
+            pass
+        for step in range(7, 13):
+            second.publish(weights(step, 1), step, end_of_run=step == 12)
+
+    expected = None
+    for step, attempt in [(s, 0) for s in range(1, 7)] + [(s, 1) for s in range(7, 13)]:
+        w = weights(step, attempt)
+        if expected is None:
+            expected = {n: t.clone() for n, t in w.items()}
+        else:
+            expected["w"] = args.decay * expected["w"] + (1. - args.decay) * w["w"]
+            expected["steps"] = w["steps"].clone()
+    loaded = load_ema(args.bootstrap_servers, run, step=12, topic=args.manifests_topic, timeout=90)
+    for name, want in expected.items():
+        assert_close(name, loaded[name], want)
+    print("resumed: EMA of step 12 is that of steps 1..6 and the resumed 7..12")
+
+
 def failure_surfaces(args):
     publisher = Publisher(args.bootstrap_servers, args.run + "-failing", topic=args.snapshots_topic,
                           **{"message.max.bytes": 1000})
@@ -191,6 +230,7 @@ def main():
     args = parser.parse_args()
     training_loop(args)
     every_dtype(args)
+    resumed(args)
     failure_surfaces(args)
 
 

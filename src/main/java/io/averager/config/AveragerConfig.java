@@ -53,6 +53,10 @@ public final class AveragerConfig extends AbstractConfig {
     private static final String CHECKPOINT_EVERY_STEPS_DOC = "Emit a checkpoint at the first snapshot whose step crosses a multiple of this. 0 disables.";
     public static final String CHECKPOINT_EVERY_MS_CONFIG = "averager.checkpoint.every.ms";
     private static final String CHECKPOINT_EVERY_MS_DOC = "Emit a checkpoint when this many milliseconds of snapshot timestamps have passed since the last one. 0 disables.";
+    public static final String REWIND_RESTORE_POINTS_CONFIG = "averager.rewind.restore.points";
+    private static final String REWIND_RESTORE_POINTS_DOC = "How many of each run's latest checkpoints keep a copy of its EMA in the"
+            + " restore-points store, so that the run can be rewound to their steps (a trainer resuming from its own checkpoint)."
+            + " Each costs a copy of the run's EMA in RocksDB and on the store's changelog. 0: a run can be rewound to its last step only.";
     public static final String CHECKPOINT_STORE_CONFIG = "averager.checkpoint.store";
     private static final String CHECKPOINT_STORE_DOC = "Where checkpoint files go: a directory (path or file: URI), or an S3 bucket and key prefix"
             + " (s3://bucket/prefix, see averager.s3.*). Files land at runs/RUN/PROFILE/step-STEP.safetensors below it.";
@@ -132,6 +136,7 @@ public final class AveragerConfig extends AbstractConfig {
             .define(PROFILES_CONFIG, Type.LIST, "ema", ConfigDef.ValidList.anyNonDuplicateValues(false, false), Importance.HIGH, PROFILES_DOC)
             .define(CHECKPOINT_EVERY_STEPS_CONFIG, Type.LONG, 1000L, Range.atLeast(0), Importance.HIGH, CHECKPOINT_EVERY_STEPS_DOC)
             .define(CHECKPOINT_EVERY_MS_CONFIG, Type.LONG, 0L, Range.atLeast(0), Importance.MEDIUM, CHECKPOINT_EVERY_MS_DOC)
+            .define(REWIND_RESTORE_POINTS_CONFIG, Type.INT, 2, Range.atLeast(0), Importance.MEDIUM, REWIND_RESTORE_POINTS_DOC)
             .define(CHECKPOINT_STORE_CONFIG, Type.STRING, "checkpoints", new ConfigDef.NonEmptyString(), Importance.HIGH, CHECKPOINT_STORE_DOC)
             .define(S3_ENDPOINT_CONFIG, Type.STRING, "", Importance.MEDIUM, S3_ENDPOINT_DOC)
             .define(S3_REGION_CONFIG, Type.STRING, "", Importance.MEDIUM, S3_REGION_DOC)

@@ -19,7 +19,9 @@ public enum DeadLetterReason {
     /** A chunk holding NaN or infinities, rejected by {@code averager.nonfinite=reject}. */
     NONFINITE,
     /** A snapshot closed without being averaged whole: chunks missing, digest wrong, commit never came. */
-    INCOMPLETE_SNAPSHOT;
+    INCOMPLETE_SNAPSHOT,
+    /** A rewind the run cannot take: no restore point at its step, or a step ahead of the run. */
+    REWIND_REFUSED;
 
     /** The tag value: the name in lower case. */
     public String tag() {

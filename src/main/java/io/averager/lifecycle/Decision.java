@@ -3,6 +3,7 @@ package io.averager.lifecycle;
 import io.averager.store.EmaEntry;
 import io.averager.store.PendingDistances;
 import io.averager.store.Run;
+import io.averager.wire.avro.RestorePoint;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -21,10 +22,16 @@ import java.util.List;
  * @param incomplete why a snapshot closed without being averaged whole, or null
  * @param opened a snapshot was opened by this header
  * @param committed the snapshot was averaged whole by this commit
+ * @param restorePoint the step whose restore point the updated {@code entries} are also kept
+ *     as (the snapshot is checkpointed), or -1
+ * @param restorePointCompleted a restore point now complete, to add to the run's list, or null
+ * @param restorePointsDropped steps whose restore points are to be deleted, in order
+ * @param rewound the run was rewound by this request
  */
 public record Decision(Run run, boolean progressChanged, boolean layoutChanged, List<EntryUpdate> entries,
                        DistanceChange distances, List<CheckpointEvent> checkpoint, List<Rejection> rejections,
-                       Incomplete incomplete, boolean opened, boolean committed) {
+                       Incomplete incomplete, boolean opened, boolean committed, long restorePoint,
+                       RestorePoint restorePointCompleted, List<Long> restorePointsDropped, boolean rewound) {
 
     /** One profile's EMA entry for the chunk's tensor and offset, after the chunk; {@code bytes} is the chunk's size. */
     public record EntryUpdate(String profile, String tensor, long offset, EmaEntry entry, int bytes) {
@@ -47,6 +54,10 @@ public record Decision(Run run, boolean progressChanged, boolean layoutChanged, 
         /** The snapshot will not be averaged whole: drop them. */
         record Discard() implements DistanceChange {
         }
+
+        /** The run was rewound to {@code step}: drop them, and the history becomes the restore point's. */
+        record Restore(long step) implements DistanceChange {
+        }
     }
 
     /** A chunk every profile had already applied: nothing to do. */
@@ -66,6 +77,10 @@ public record Decision(Run run, boolean progressChanged, boolean layoutChanged, 
         Incomplete incomplete;
         boolean opened;
         boolean committed;
+        long restorePoint = -1;
+        RestorePoint restorePointCompleted;
+        final List<Long> restorePointsDropped = new ArrayList<>(0);
+        boolean rewound;
 
         Builder(Run run) {
             this.run = run;
@@ -78,7 +93,8 @@ public record Decision(Run run, boolean progressChanged, boolean layoutChanged, 
 
         Decision build() {
             return new Decision(run, progressChanged, layoutChanged, List.copyOf(entries), distances,
-                    List.copyOf(checkpoint), List.copyOf(rejections), incomplete, opened, committed);
+                    List.copyOf(checkpoint), List.copyOf(rejections), incomplete, opened, committed, restorePoint,
+                    restorePointCompleted, List.copyOf(restorePointsDropped), rewound);
         }
     }
 }

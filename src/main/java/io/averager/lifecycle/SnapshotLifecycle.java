@@ -12,6 +12,8 @@ import io.averager.store.Run;
 import io.averager.wire.ChunkDigest;
 import io.averager.wire.Tensors;
 import io.averager.wire.avro.PendingSnapshot;
+import io.averager.wire.avro.RestorePoint;
+import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.RunLayout;
 import io.averager.wire.avro.RunProgress;
 import io.averager.wire.avro.SnapshotChunk;
@@ -97,7 +99,7 @@ public final class SnapshotLifecycle {
         }
         boolean checkpoint = cadence.isDue(progress, h.getStep(), timestamp, h.getEndOfRun() || h.getCheckpoint());
         if (progress == null) {
-            progress = new RunProgress(h.getStep(), -1L, 0L, h.getStep(), timestamp, null);
+            progress = new RunProgress(h.getStep(), -1L, 0L, h.getStep(), timestamp, null, 0, -1L);
         }
         RunLayout layout = set ? new RunLayout(h.getStep(), h.getTensors(), h.getGrid(), h.getChunkCount()) : run.layout();
         if (set) {
@@ -165,7 +167,8 @@ public final class SnapshotLifecycle {
             if (distance == null) {
                 distance = distances.get();
             }
-            entry = update(pending.getSet(), profile, entry, c.getStep(), spec.dtype(), x, count, distance);
+            entry = update(pending.getSet(), profile, entry, c.getStep(), run.progress().getBranch(), spec.dtype(), x,
+                    count, distance);
             d.entries.add(new Decision.EntryUpdate(profile.name(), c.getTensor(), c.getOffset(), entry, x.remaining()));
             if (pending.getCheckpoint()) {
                 d.checkpoint.add(new CheckpointEvent.Data(c.getRun(), profile.name(), c.getStep(), c.getTensor(),
@@ -174,6 +177,9 @@ public final class SnapshotLifecycle {
         }
         if (d.entries.isEmpty()) {
             return d.build(); // a duplicate
+        }
+        if (pending.getCheckpoint()) {
+            d.restorePoint = c.getStep();
         }
         d.distances = new DistanceChange.Save(distance);
         pending.setChunksSeen(pending.getChunksSeen() + 1);
@@ -189,8 +195,8 @@ public final class SnapshotLifecycle {
      * the entry is new or of another size) or is averaged into it with the profile's decay.
      * Returns the entry updated, a new one if it had to be allocated.
      */
-    private EmaEntry update(boolean set, Profile profile, EmaEntry entry, long step, Dtype input, ByteBuffer x,
-                            int count, PendingDistances distance) {
+    private EmaEntry update(boolean set, Profile profile, EmaEntry entry, long step, int branch, Dtype input,
+                            ByteBuffer x, int count, PendingDistances distance) {
         Dtype acc = input.accumulator();
         double decay = set || entry == null ? 0.0 : profile.decayAt(step, entry.lastStep());
         if (entry == null || entry.dataBytes() != count * acc.size()) {
@@ -200,10 +206,10 @@ public final class SnapshotLifecycle {
         if (decay == 0.0) {
             kernel.set(entry.data(), acc, x, input, count);
             distance.sums(step, profile.name()).accumulate(entry.data(), acc, x, input, count);
-            entry.stamp(step, 1);
+            entry.stamp(step, 1, branch);
         } else {
             kernel.update(entry.data(), acc, x, input, count, decay, distance.sums(step, profile.name()));
-            entry.stamp(step, entry.updates() + 1);
+            entry.stamp(step, entry.updates() + 1, branch);
         }
         return entry;
     }
@@ -256,10 +262,15 @@ public final class SnapshotLifecycle {
             if (pending.getCheckpoint()) {
                 progress.setLastCheckpointStep(m.getStep());
                 progress.setLastCheckpointTime(pending.getTimestamp());
+                d.restorePointCompleted = new RestorePoint(m.getStep(), pending.getTimestamp(), progress.getSnapshots(),
+                        layout.getStep(), null);
             }
         } else {
             d.distances = new DistanceChange.Discard();
             d.reject(DeadLetterReason.INCOMPLETE_SNAPSHOT, problem);
+            if (pending.getCheckpoint()) {
+                d.restorePointsDropped.add(m.getStep());
+            }
         }
         d.progressChanged = true;
         if (pending.getCheckpoint()) {
@@ -282,8 +293,77 @@ public final class SnapshotLifecycle {
                 + missing(run.layout(), pending) + ". The entries that received its chunks include it, the others do not.";
         if (pending.getCheckpoint()) {
             d.checkpoint.add(new CheckpointEvent.End(name, pending.getStep(), run.layout().getChunkCount(), message));
+            d.restorePointsDropped.add(pending.getStep());
         }
         d.rejections.add(new Rejection(DeadLetterReason.INCOMPLETE_SNAPSHOT, message, false));
+    }
+
+    /**
+     * A request to rewind the run to a step: to its last step (closing a snapshot still open, as
+     * its trainer will not finish it), or to a step it holds a restore point of, whose values the
+     * run then takes: its last step, snapshot count and last checkpoint; the EMA entries of
+     * earlier branches read as the restore point's copies from then on (the {@code branch} goes
+     * up), and restore points of later steps are dropped with the steps they belonged to.
+     * Refused, changing nothing, for a step the run is not at and holds no restore point of, or
+     * one before a SET that changed its layout since.
+     *
+     * @param points the run's complete restore points, oldest first
+     */
+    public Decision rewind(Run run, List<RestorePoint> points, RewindRequest r) {
+        Decision.Builder d = new Decision.Builder(run);
+        long to = r.getToStep();
+        String at = "Rewind of run " + r.getRun() + " to step " + to + " (request " + r.getRequestId() + ")";
+        if (run == null) {
+            return d.reject(DeadLetterReason.REWIND_REFUSED, at + ": the run has no snapshot yet").build();
+        }
+        RunProgress progress = run.progress();
+        long last = progress.getLastStep();
+        PendingSnapshot open = progress.getPending();
+        if (to == last && (open == null || open.getChunksSeen() == 0)) {
+            if (open != null) {
+                abandon(d, r.getRun(), run, "the run was rewound to its last step " + last);
+                progress.setLastStep(last);
+            }
+            d.rewound = true;
+            return d.build();
+        }
+        RestorePoint point = points.stream().filter(p -> p.getStep() == to).findFirst().orElse(null);
+        if (to > last || point == null) {
+            String why = to > last ? "the run's last step is " + last
+                    + (open == null ? "" : " (step " + open.getStep() + " is open)")
+                    : to == last ? "the open snapshot of step " + open.getStep() + " was applied to " + open.getChunksSeen()
+                    + " of its chunks already, and there is no restore point at that step"
+                    : "no restore point at that step";
+            return d.reject(DeadLetterReason.REWIND_REFUSED, at + ": " + why + "; " + restorable(points, to, last)).build();
+        }
+        if (point.getLayoutStep() != run.layout().getStep()) {
+            return d.reject(DeadLetterReason.REWIND_REFUSED, at + ": the SET snapshot of step " + run.layout().getStep()
+                    + " changed the run's layout since; " + restorable(points, to, last)).build();
+        }
+        if (open != null) {
+            abandon(d, r.getRun(), run, "the run was rewound to step " + to);
+        }
+        progress.setLastStep(to);
+        progress.setSnapshots(point.getSnapshots());
+        progress.setLastCheckpointStep(to);
+        progress.setLastCheckpointTime(point.getTime());
+        progress.setBranch(progress.getBranch() + 1);
+        progress.setRestoredFrom(to);
+        points.stream().filter(p -> p.getStep() > to).forEach(p -> d.restorePointsDropped.add(p.getStep()));
+        d.distances = new DistanceChange.Restore(to);
+        d.progressChanged = true;
+        d.rewound = true;
+        return d.build();
+    }
+
+    /** Where the run can be rewound to instead of {@code to}: its last step and its restore points. */
+    private static String restorable(List<RestorePoint> points, long to, long last) {
+        long below = java.util.stream.LongStream.concat(points.stream().mapToLong(RestorePoint::getStep),
+                java.util.stream.LongStream.of(last)).filter(s -> s < to).max().orElse(-1);
+        String held = points.isEmpty() ? "none" : points.stream().map(p -> Long.toString(p.getStep()))
+                .collect(java.util.stream.Collectors.joining(", "));
+        return (below >= 0 ? "the nearest step below it the run can be rewound to is " + below
+                : "no step below it can be restored") + " (restore points: " + held + "; last step: " + last + ")";
     }
 
     /** "; missing w@0, b@4 and 2 more", or nothing when that is not known or nothing is missing. */

@@ -3,6 +3,7 @@ package io.averager.lifecycle;
 import io.averager.ema.TensorSpec;
 import io.averager.wire.Tensors;
 import io.averager.wire.avro.RunLayout;
+import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
@@ -98,6 +99,19 @@ public final class SnapshotRules {
     public String check(SnapshotCommit c) {
         if (c.getChunkCount() < 0) {
             return "Commit for run " + c.getRun() + " step " + c.getStep() + ": negative chunkCount";
+        }
+        return null;
+    }
+
+    /** The rewind request's problem, or null. */
+    public String check(RewindRequest r) {
+        String at = "Rewind of run " + r.getRun() + " to step " + r.getToStep();
+        if (r.getToStep() < 0) {
+            return at + ": negative step";
+        }
+        if (r.getRequestId().length() > MAX_NAME_LENGTH) {
+            return at + ": request id of " + r.getRequestId().length() + " characters (expected at most "
+                    + MAX_NAME_LENGTH + ")";
         }
         return null;
     }

@@ -8,6 +8,7 @@ import io.averager.store.DistanceHistory;
 import io.averager.store.Distances;
 import io.averager.store.EmaEntries;
 import io.averager.store.EmaEntry;
+import io.averager.store.RestorePoints;
 import io.averager.store.Run;
 import io.averager.store.RunStore;
 import io.averager.store.Stores;
@@ -67,12 +68,13 @@ final class EmaDownload {
         }
         RunStore runs = RunStore.readOnly(state.local(Stores.RUNS, partition), state.local(Stores.LAYOUTS, partition));
         EmaEntries ema = EmaEntries.readOnly(state.local(Stores.EMA, partition));
+        RestorePoints restorePoints = RestorePoints.readOnly(state.local(Stores.RESTORE_POINTS, partition));
         Run runState = settled(runs, run, exchange);
         long step = runState.progress().getLastStep();
         List<TensorSpec> tensors = Tensors.specs(runState.layout().getTensors()).stream()
                 .map(t -> new TensorSpec(t.name(), t.dtype().accumulator(), t.shape())).toList();
         SafetensorsLayout layout = SafetensorsLayout.of(tensors, metadata(run, profile, step, runState));
-        String mixed = lastWholeStep(run, partition) == step ? null : stream(ema, run, profile.name(), layout, step, null);
+        String mixed = lastWholeStep(run, partition) == step ? null : stream(ema, restorePoints, run, runState.progress(), profile.name(), layout, step, null);
         if (mixed != null) {
             throw new Http.Refusal(409, "The EMA of run " + run + " profile " + profile.name()
                     + " is not at one step: " + mixed + ". The last snapshot was not averaged whole;"
@@ -88,7 +90,7 @@ final class EmaDownload {
             byte[] headerBytes = new byte[header.remaining()];
             header.get(headerBytes);
             body.write(headerBytes);
-            mixed = stream(ema, run, profile.name(), layout, step, body);
+            mixed = stream(ema, restorePoints, run, runState.progress(), profile.name(), layout, step, body);
             if (mixed != null) {
                 // Closing short of the declared length tells the client the file is incomplete.
                 log.info("Download of run {} profile {} step {} cut short: {}", run, profile.name(), step, mixed);
@@ -140,9 +142,11 @@ final class EmaDownload {
     /**
      * Checks that every entry of the profile's tensors holds {@code step} and fills its tensor
      * exactly, writing each entry's data to {@code out} when given; returns what is wrong, or null.
+     * An entry of a branch before the run's last rewind is read as its restore point's copy.
      */
-    private static String stream(EmaEntries ema, String run, String profile, SafetensorsLayout layout, long step,
-                                 OutputStream out) throws IOException {
+    private static String stream(EmaEntries ema, RestorePoints restorePoints, String run, RunProgress progress,
+                                 String profile, SafetensorsLayout layout, long step, OutputStream out)
+            throws IOException {
         for (TensorSpec t : layout.tensors()) {
             long expected = 0;
             try (EmaEntries.Scan it = ema.scan(run, profile, t.name())) {
@@ -158,8 +162,15 @@ final class EmaDownload {
                     EmaEntry entry;
                     try {
                         entry = stored.entry();
+                        if (entry.branch() < progress.getBranch()) {
+                            entry = restorePoints.get(run, progress.getRestoredFrom(), profile, t.name(), offset);
+                        }
                     } catch (IllegalStateException e) {
                         return "tensor " + t.name() + " at element " + offset + ": " + e.getMessage();
+                    }
+                    if (entry == null) {
+                        return "tensor " + t.name() + " at element " + offset + " has no copy in the restore point of step "
+                                + progress.getRestoredFrom();
                     }
                     if (offset != expected) {
                         return "tensor " + t.name() + " has an entry at element " + offset + " where " + expected

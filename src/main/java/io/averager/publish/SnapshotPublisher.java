@@ -6,6 +6,7 @@ import io.averager.wire.ChunkDigest;
 import io.averager.wire.RecordLimits;
 import io.averager.wire.Tensors;
 import io.averager.wire.WireSerializer;
+import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
@@ -125,6 +126,35 @@ public final class SnapshotPublisher implements AutoCloseable {
             abort(e);
             throw e;
         }
+    }
+
+    /**
+     * Rewinds the run to {@code toStep}, in a transaction of its own, as a trainer resuming from
+     * its own checkpoint at that step does before it publishes the steps after it again. The
+     * service takes it in order with the run's snapshots: the snapshots after it continue the EMA
+     * as it was right after {@code toStep}. The step must be the run's last, or one it
+     * checkpointed recently enough to hold a restore point of ({@code averager.rewind.restore.points});
+     * otherwise the service changes nothing and dead-letters the request, naming the nearest step
+     * it can rewind to. Publish with the transactional.id of the trainer that died, so that Kafka
+     * fences it first.
+     *
+     * @return the request's id, which the service's log lines and dead letters name
+     * @throws AveragerException if Kafka failed or timed out
+     */
+    public String rewind(String run, long toStep) {
+        if (toStep < 0) {
+            throw new IllegalArgumentException("step must not be negative, got " + toStep);
+        }
+        String id = UUID.randomUUID().toString();
+        producer.beginTransaction();
+        try {
+            send(run, new RewindRequest(run, toStep, id));
+            producer.commitTransaction();
+        } catch (KafkaException e) {
+            abort(e);
+            throw new AveragerException("Rewinding run " + run + " to step " + toStep + " failed: " + e.getMessage(), e);
+        }
+        return id;
     }
 
     private void send(String run, SpecificRecordBase record) {

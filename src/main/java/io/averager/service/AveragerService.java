@@ -142,6 +142,7 @@ public final class AveragerService implements AutoCloseable {
                 Kernels.byName(config.getString(AveragerConfig.KERNEL_CONFIG), config.getString(AveragerConfig.DEVICE_CONFIG)),
                 config.getLong(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG),
                 config.getLong(AveragerConfig.CHECKPOINT_EVERY_MS_CONFIG),
+                config.getInt(AveragerConfig.REWIND_RESTORE_POINTS_CONFIG),
                 config.getLong(AveragerConfig.MAX_GRID_CONFIG),
                 config.getLong(AveragerConfig.MAX_TENSOR_ELEMENTS_CONFIG),
                 RecordLimits.MAX_MESSAGE_BYTES,

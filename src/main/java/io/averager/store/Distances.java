@@ -1,5 +1,6 @@
 package io.averager.store;
 
+import java.nio.ByteBuffer;
 import java.util.List;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
@@ -53,6 +54,18 @@ public final class Distances {
             DistanceHistory history = history(run);
             history.add(step, time, checkpoint, pending.relative());
             writable.put(DistanceHistory.key(run), history.encode());
+        }
+        writable.delete(PendingDistances.key(run));
+    }
+
+    /** The run was rewound: its history becomes {@code history} (as stored, null for none), and no snapshot is pending. */
+    public void restore(String run, ByteBuffer history) {
+        if (history == null) {
+            writable.delete(DistanceHistory.key(run));
+        } else {
+            byte[] bytes = new byte[history.remaining()];
+            history.duplicate().get(bytes);
+            writable.put(DistanceHistory.key(run), bytes);
         }
         writable.delete(PendingDistances.key(run));
     }

@@ -7,7 +7,8 @@ import org.rocksdb.Options;
 
 /**
  * RocksDB settings for the EMA store, whose values are whole chunks of megabytes that every
- * snapshot overwrites: values of {@value #MIN_BLOB_BYTES} bytes or more go to blob files, so
+ * snapshot overwrites, and for the restore points, copies of them written and dropped a
+ * checkpoint at a time: values of {@value #MIN_BLOB_BYTES} bytes or more go to blob files, so
  * compaction moves keys and not megabytes of floats, and a blob file is deleted once no key
  * refers to it. Floats barely compress: nothing is compressed. Other stores keep Kafka
  * Streams' defaults.
@@ -19,7 +20,7 @@ public final class EmaRocksDbConfig implements RocksDBConfigSetter {
 
     @Override
     public void setConfig(String storeName, Options options, Map<String, Object> configs) {
-        if (!Stores.EMA.equals(storeName)) {
+        if (!Stores.EMA.equals(storeName) && !Stores.RESTORE_POINTS.equals(storeName)) {
             return;
         }
         options.setEnableBlobFiles(true);

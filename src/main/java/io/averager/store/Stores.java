@@ -18,8 +18,10 @@ public final class Stores {
     public static final String LAYOUTS = "layouts";
     /** Distance of the EMA from the raw weights: {@link DistanceHistory} and {@link PendingDistances} bytes under their keys. */
     public static final String DISTANCES = "distances";
+    /** Copies of EMA entries at checkpointed steps, to rewind a run to. See {@link RestorePoints}. */
+    public static final String RESTORE_POINTS = "restore-points";
     /** Every store's name: Kafka Streams names their changelog topics {@code <application.id>-<name>-changelog}. */
-    public static final List<String> ALL = List.of(EMA, RUNS, LAYOUTS, DISTANCES);
+    public static final List<String> ALL = List.of(EMA, RUNS, LAYOUTS, DISTANCES, RESTORE_POINTS);
 
     private Stores() {
     }
@@ -31,6 +33,13 @@ public final class Stores {
     public static StoreBuilder<KeyValueStore<Bytes, byte[]>> ema(int maxMessageBytes, boolean changelog) {
         return logged(org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
                 EmaStore.supplier(EMA), Serdes.Bytes(), Serdes.ByteArray()),
+                changelog, Map.of("max.message.bytes", Integer.toString(maxMessageBytes)));
+    }
+
+    /** Built like the EMA store: its values are EMA entries too. */
+    public static StoreBuilder<KeyValueStore<Bytes, byte[]>> restorePoints(int maxMessageBytes, boolean changelog) {
+        return logged(org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
+                EmaStore.supplier(RESTORE_POINTS), Serdes.Bytes(), Serdes.ByteArray()),
                 changelog, Map.of("max.message.bytes", Integer.toString(maxMessageBytes)));
     }
 

@@ -9,12 +9,17 @@ import io.averager.lifecycle.SnapshotLifecycle;
 import io.averager.metrics.RunMeters;
 import io.averager.store.Distances;
 import io.averager.store.EmaEntries;
+import io.averager.store.EmaEntry;
+import io.averager.store.RestorePoints;
 import io.averager.store.Run;
 import io.averager.store.RunStore;
 import io.averager.store.Stores;
+import io.averager.wire.avro.RestorePoint;
+import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
+import java.nio.ByteBuffer;
 import java.util.List;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -35,10 +40,12 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
     private final List<String> profiles;
     private final TopologyObserver observer;
     private final RunMeters meters;
+    private final int restorePointsKept;
     private ProcessorContext<Object, Object> context;
     private RunStore runs;
     private EmaEntries ema;
     private Distances distances;
+    private RestorePoints restorePoints;
 
     ApplyProcessor(TopologySettings settings) {
         this.lifecycle = new SnapshotLifecycle(settings.profiles(), settings.kernel(), settings.checkpointEverySteps(),
@@ -46,6 +53,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         this.profiles = settings.profiles().stream().map(Profile::name).toList();
         this.observer = settings.observer();
         this.meters = settings.meters();
+        this.restorePointsKept = settings.restorePoints();
     }
 
     @Override
@@ -54,6 +62,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         this.runs = RunStore.writable(context.getStateStore(Stores.RUNS), context.getStateStore(Stores.LAYOUTS));
         this.ema = EmaEntries.writable(context.getStateStore(Stores.EMA));
         this.distances = Distances.writable(context.getStateStore(Stores.DISTANCES), profiles);
+        this.restorePoints = RestorePoints.writable(context.getStateStore(Stores.RESTORE_POINTS));
     }
 
     @Override
@@ -74,18 +83,32 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         if (message instanceof SnapshotHeader h) {
             d = lifecycle.header(state, h, record.timestamp());
         } else if (message instanceof SnapshotChunk c) {
-            d = lifecycle.chunk(state, c, profile -> ema.get(run, profile, c.getTensor(), c.getOffset()),
+            d = lifecycle.chunk(state, c, profile -> entry(run, state, profile, c.getTensor(), c.getOffset()),
                     () -> distances.pending(run));
+        } else if (message instanceof SnapshotCommit c) {
+            d = lifecycle.commit(state, c, record.timestamp());
         } else {
-            d = lifecycle.commit(state, (SnapshotCommit) message, record.timestamp());
+            d = lifecycle.rewind(state, restorePoints.list(run), (RewindRequest) message);
         }
         put(run, d);
         forward(record, d);
     }
 
+    /** The entry as of the run's current branch: an entry of an earlier one reads as the restore point's copy. */
+    private EmaEntry entry(String run, Run state, String profile, String tensor, long offset) {
+        EmaEntry entry = ema.get(run, profile, tensor, offset);
+        if (entry != null && entry.branch() < state.progress().getBranch()) {
+            return restorePoints.get(run, state.progress().getRestoredFrom(), profile, tensor, offset);
+        }
+        return entry;
+    }
+
     private void put(String run, Decision d) {
         for (Decision.EntryUpdate e : d.entries()) {
             ema.put(run, e.profile(), e.tensor(), e.offset(), e.entry());
+            if (d.restorePoint() >= 0 && restorePointsKept > 0) {
+                restorePoints.put(run, d.restorePoint(), e.profile(), e.tensor(), e.offset(), e.entry());
+            }
         }
         if (d.distances() instanceof DistanceChange.Save s) {
             distances.save(run, s.pending());
@@ -93,10 +116,44 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
             distances.complete(run, c.step(), c.time(), c.checkpoint());
         } else if (d.distances() instanceof DistanceChange.Discard) {
             distances.discard(run);
+        } else if (d.distances() instanceof DistanceChange.Restore r) {
+            distances.restore(run, pointAt(run, r.step()).getDistances());
+        }
+        if (d.restorePointCompleted() != null || !d.restorePointsDropped().isEmpty()) {
+            putRestorePoints(run, d);
         }
         if (d.progressChanged()) {
             runs.put(run, d.run(), d.layoutChanged());
         }
+    }
+
+    /**
+     * Drops the restore points the decision names, adds the one it completed with the run's
+     * distance history as it now stands, and keeps the latest {@code restorePointsKept}, and the
+     * one the run's branch started from, whose copies its older entries read as.
+     */
+    private void putRestorePoints(String run, Decision d) {
+        List<RestorePoint> points = restorePoints.list(run);
+        for (long step : d.restorePointsDropped()) {
+            restorePoints.drop(run, step);
+            points.removeIf(p -> p.getStep() == step);
+        }
+        RestorePoint completed = d.restorePointCompleted();
+        if (completed != null && restorePointsKept > 0) {
+            completed.setDistances(ByteBuffer.wrap(distances.history(run).encode()));
+            points.add(completed);
+            long keep = d.run().progress().getRestoredFrom();
+            List<RestorePoint> old = points.stream().filter(p -> p.getStep() != keep).toList();
+            for (RestorePoint p : old.subList(0, Math.max(0, old.size() - restorePointsKept))) {
+                restorePoints.drop(run, p.getStep());
+                points.remove(p);
+            }
+        }
+        restorePoints.putList(run, points);
+    }
+
+    private RestorePoint pointAt(String run, long step) {
+        return restorePoints.list(run).stream().filter(p -> p.getStep() == step).findFirst().orElseThrow();
     }
 
     private void forward(Record<String, Inbound> record, Decision d) {
@@ -110,6 +167,11 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         if (d.opened()) {
             observer.snapshotOpened(run, d.run().progress().getPending().getStep(),
                     context.recordMetadata().map(m -> m.partition()).orElse(-1));
+        }
+        if (d.rewound()) {
+            RewindRequest r = (RewindRequest) record.value().message();
+            log.info("Run {} rewound to step {} (request {}), branch {}", run, r.getToStep(), r.getRequestId(),
+                    d.run().progress().getBranch());
         }
         if (d.committed()) {
             long step = d.run().progress().getLastStep();

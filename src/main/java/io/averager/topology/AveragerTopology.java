@@ -29,6 +29,7 @@ public final class AveragerTopology {
         topology.addStateStore(Stores.runs(settings.maxMessageBytes(), settings.changelog()), APPLY);
         topology.addStateStore(Stores.layouts(settings.maxMessageBytes(), settings.changelog()), APPLY);
         topology.addStateStore(Stores.distances(settings.changelog()), APPLY);
+        topology.addStateStore(Stores.restorePoints(settings.maxMessageBytes(), settings.changelog()), APPLY);
         topology.addProcessor(EMIT, () -> new EmitProcessor(settings.profiles(), settings.observer()), APPLY);
         topology.addSink(CHECKPOINTS, settings.checkpointsTopic(), new StringSerializer(), new WireSerializer(), EMIT);
         topology.addSink(DEAD_LETTERS, settings.deadLettersTopic(), new ByteArraySerializer(), new ByteArraySerializer(),

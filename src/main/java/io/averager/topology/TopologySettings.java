@@ -12,6 +12,7 @@ import java.util.Objects;
  *
  * @param checkpointEverySteps checkpoint when a snapshot's step crosses a multiple of this; 0: never
  * @param checkpointEveryMs checkpoint when this much snapshot time has passed since the last; 0: never
+ * @param restorePoints the checkpoints of each run whose EMA is kept to rewind the run to, the latest ones
  * @param maxGrid largest chunk grid in elements a snapshot may declare
  * @param maxTensorElements largest tensor a snapshot may declare
  * @param maxMessageBytes largest record produced, and largest value kept in a state store
@@ -29,6 +30,7 @@ public record TopologySettings(
         Kernel kernel,
         long checkpointEverySteps,
         long checkpointEveryMs,
+        int restorePoints,
         long maxGrid,
         long maxTensorElements,
         int maxMessageBytes,
@@ -44,6 +46,9 @@ public record TopologySettings(
         Objects.requireNonNull(selection, "selection");
         Objects.requireNonNull(observer, "observer");
         Objects.requireNonNull(meters, "meters");
+        if (restorePoints < 0) {
+            throw new IllegalArgumentException("restorePoints must not be negative, got " + restorePoints);
+        }
         if (profiles.isEmpty()) {
             throw new IllegalArgumentException("at least one EMA profile is needed");
         }
@@ -52,14 +57,14 @@ public record TopologySettings(
     /** These settings for a replay: only {@code selection}, reporting to {@code observer}. */
     public TopologySettings scoped(Selection selection, TopologyObserver observer) {
         return new TopologySettings(snapshotsTopic, checkpointsTopic, deadLettersTopic, profiles, kernel,
-                checkpointEverySteps, checkpointEveryMs, maxGrid, maxTensorElements, maxMessageBytes, nonFinite,
-                changelog, selection, observer, meters);
+                checkpointEverySteps, checkpointEveryMs, restorePoints, maxGrid, maxTensorElements, maxMessageBytes,
+                nonFinite, changelog, selection, observer, meters);
     }
 
     /** These settings recording to {@code meters}. */
     public TopologySettings withMeters(RunMeters meters) {
         return new TopologySettings(snapshotsTopic, checkpointsTopic, deadLettersTopic, profiles, kernel,
-                checkpointEverySteps, checkpointEveryMs, maxGrid, maxTensorElements, maxMessageBytes, nonFinite,
-                changelog, selection, observer, meters);
+                checkpointEverySteps, checkpointEveryMs, restorePoints, maxGrid, maxTensorElements, maxMessageBytes,
+                nonFinite, changelog, selection, observer, meters);
     }
 }

@@ -6,6 +6,7 @@ import io.averager.metrics.RunMeters;
 import io.averager.wire.StrictUtf8;
 import io.averager.wire.WireCodec;
 import io.averager.wire.WireException;
+import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
@@ -92,9 +93,11 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
             run = c.getRun();
         } else if (message instanceof SnapshotCommit c) {
             run = c.getRun();
+        } else if (message instanceof RewindRequest r) {
+            run = r.getRun();
         } else {
-            return "Record for run " + key + ": " + message.getSchema().getName()
-                    + " does not belong on the snapshots topic (expected SnapshotHeader, SnapshotChunk or SnapshotCommit)";
+            return "Record for run " + key + ": " + message.getSchema().getName() + " does not belong on the snapshots"
+                    + " topic (expected SnapshotHeader, SnapshotChunk, SnapshotCommit or RewindRequest)";
         }
         if (!key.equals(run)) {
             return message.getSchema().getName() + " for run " + run + " was published with key " + key
@@ -103,12 +106,18 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
         if (message instanceof SnapshotHeader h) {
             return rules.check(h);
         }
+        if (message instanceof RewindRequest r) {
+            return rules.check(r);
+        }
         return message instanceof SnapshotChunk c ? rules.check(c) : rules.check((SnapshotCommit) message);
     }
 
     private static long stepOf(SpecificRecordBase message) {
         if (message instanceof SnapshotHeader h) {
             return h.getStep();
+        }
+        if (message instanceof RewindRequest r) {
+            return r.getToStep();
         }
         return message instanceof SnapshotChunk c ? c.getStep() : ((SnapshotCommit) message).getStep();
     }

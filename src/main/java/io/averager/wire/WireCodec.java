@@ -4,6 +4,8 @@ import io.averager.wire.avro.CheckpointChunk;
 import io.averager.wire.avro.CheckpointCommit;
 import io.averager.wire.avro.CheckpointHeader;
 import io.averager.wire.avro.CheckpointManifest;
+import io.averager.wire.avro.RestorePoints;
+import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.RunLayout;
 import io.averager.wire.avro.RunProgress;
 import io.averager.wire.avro.RunState;
@@ -52,14 +54,16 @@ public final class WireCodec {
     private static final List<Schema> SCHEMAS = List.of(
             SnapshotHeader.SCHEMA$, SnapshotChunk.SCHEMA$, SnapshotCommit.SCHEMA$,
             CheckpointHeader.SCHEMA$, CheckpointChunk.SCHEMA$, CheckpointCommit.SCHEMA$,
-            CheckpointManifest.SCHEMA$, RunLayout.SCHEMA$, RunProgress.SCHEMA$, RunState.SCHEMA$);
+            CheckpointManifest.SCHEMA$, RunLayout.SCHEMA$, RunProgress.SCHEMA$, RunState.SCHEMA$,
+            RewindRequest.SCHEMA$, RestorePoints.SCHEMA$);
 
     /**
      * Schemas that earlier versions wrote, still read: each is resolved to the current schema of
      * its record, the fields it lacks taking their defaults. Publishers of an earlier version
-     * keep working against a newer service.
+     * keep working against a newer service, and a newer service reads the state an earlier one
+     * stored.
      */
-    private static final List<String> EARLIER_SCHEMAS = List.of("SnapshotHeader-v1.avsc");
+    private static final List<String> EARLIER_SCHEMAS = List.of("SnapshotHeader-v1.avsc", "RunProgress-v1.avsc");
 
     private static final Map<Long, BinaryMessageDecoder<SpecificRecordBase>> DECODERS = new HashMap<>();
     private static final Map<Long, String> NAMES = new HashMap<>();

@@ -30,7 +30,7 @@ class DescribeCommandTest {
     @Test
     void describesEveryProcessorAndStore() {
         assertThat(DescribeCommand.describe(Map.of()))
-                .contains("Processor: validate", "Processor: apply (stores: [distances, ema, runs, layouts])", "Processor: emit",
+                .contains("Processor: validate", "Processor: apply (stores: [distances, restore-points, ema, runs, layouts])", "Processor: emit",
                         "Sink: checkpoints", "Sink: dead-letters");
     }
 }

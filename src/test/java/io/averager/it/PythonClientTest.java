@@ -35,7 +35,7 @@ class PythonClientTest {
         try (ServiceUnderTest service = started()) {
             String output = PythonCheck.run(TESTS + "it_training_loop.py", arguments(service));
             assertThat(output).contains("EMA matches ModelEmaV2", "checkpointed on request", "averaged as expected",
-                    "failure surfaces");
+                    "resumed:", "failure surfaces");
         }
     }
 

@@ -82,7 +82,7 @@ class EmaStoreTest {
         for (int i = 0; i < FLOATS; i++) {
             entry.data().putFloat(4 * i, scale * i);
         }
-        return entry.stamp(300, 3);
+        return entry.stamp(300, 3, 0);
     }
 
     private List<Path> blobFiles() throws IOException {

@@ -45,6 +45,8 @@ final class AveragerDriver implements AutoCloseable {
     static final String CHECKPOINTS = "checkpoints";
     static final String DEAD_LETTERS = "dead-letters";
     static final String ERROR_HEADER = "averager.error";
+    /** Restore points kept a run, as the service keeps by default. */
+    static final int RESTORE_POINTS = 2;
 
     /** A record of the dead-letter topic: the bytes as they arrived and the reason. */
     record DeadLetterRecord(byte[] key, byte[] value, String reason) {
@@ -66,7 +68,7 @@ final class AveragerDriver implements AutoCloseable {
     AveragerDriver(Path stateDir, NonFinitePolicy nonFinite, long checkpointEverySteps, long checkpointEveryMs,
                    Profile... profiles) {
         TopologySettings settings = new TopologySettings(SNAPSHOTS, CHECKPOINTS, DEAD_LETTERS, List.of(profiles),
-                Kernels.byName(Kernels.JAVA), checkpointEverySteps, checkpointEveryMs, 16L << 20, 1L << 36,
+                Kernels.byName(Kernels.JAVA), checkpointEverySteps, checkpointEveryMs, RESTORE_POINTS, 16L << 20, 1L << 36,
                 64 * 1024 * 1024 + 64 * 1024, nonFinite, true, Selection.ALL, TopologyObserver.NONE,
                 new RunMeters(meters));
         Properties props = new Properties();

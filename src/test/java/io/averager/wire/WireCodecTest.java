@@ -9,6 +9,7 @@ import io.averager.wire.avro.CheckpointHeader;
 import io.averager.wire.avro.CheckpointManifest;
 import io.averager.wire.avro.Dtype;
 import io.averager.wire.avro.PendingSnapshot;
+import io.averager.wire.avro.RunProgress;
 import io.averager.wire.avro.RunState;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
@@ -106,6 +107,27 @@ class WireCodecTest {
                 Map.of()));
         assertThat(Arrays.copyOf(WireCodec.encode(header), WireCodec.PREFIX_LENGTH))
                 .as("the current schema's prefix").isNotEqualTo(Arrays.copyOf(message, WireCodec.PREFIX_LENGTH));
+    }
+
+    @Test
+    void readsARunProgressStoredBeforeRewindsAsOneOfBranchZero() throws Exception {
+        org.apache.avro.Schema v1;
+        try (var in = WireCodec.class.getResourceAsStream("RunProgress-v1.avsc")) {
+            v1 = new org.apache.avro.Schema.Parser().parse(in);
+        }
+        org.apache.avro.generic.GenericRecord stored = new org.apache.avro.generic.GenericData.Record(v1);
+        stored.put("layoutStep", 3L);
+        stored.put("lastStep", 40L);
+        stored.put("snapshots", 9L);
+        stored.put("lastCheckpointStep", 30L);
+        stored.put("lastCheckpointTime", 1234L);
+        stored.put("pending", null);
+        byte[] message = new org.apache.avro.message.BinaryMessageEncoder<org.apache.avro.generic.GenericRecord>(
+                org.apache.avro.generic.GenericData.get(), v1).encode(stored).array();
+
+        RunProgress progress = WireCodec.decode(message, RunProgress.class);
+
+        assertThat(progress).isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 0, -1L));
     }
 
     @Test

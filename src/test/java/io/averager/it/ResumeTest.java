@@ -1,0 +1,127 @@
+package io.averager.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.averager.cli.Main;
+import io.averager.config.AveragerConfig;
+import io.averager.ema.TensorSpec;
+import io.averager.format.SafetensorsReader;
+import io.averager.publish.SnapshotOptions;
+import io.averager.publish.SnapshotPublisher;
+import io.averager.wire.avro.CheckpointManifest;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * A trainer that dies after step 36 resumes from its own checkpoint at step 24: `averager rewind`
+ * takes the run back there on a real broker, and the steps after it are published again with
+ * other weights. Every profile's final checkpoint file must hold, bitwise, the tensors of a run
+ * that never saw the abandoned steps, and so must a replay's with a new decay.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class ResumeTest {
+
+    private static final List<String> PROFILES = List.of("ema", "slow", "power");
+    private static final long LAST = 48;
+    /** The weights of the steps published again after the rewind differ from the first ones. */
+    private static final long RESUMED = 1_000_000;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aRunRewoundWithTheCommandEndsBitwiseAsARunThatNeverSawTheAbandonedSteps() throws Exception {
+        String live = SharedKafka.unique("resumed");
+        String reference = SharedKafka.unique("uninterrupted");
+        try (ServiceUnderTest service = new ServiceUnderTest(dir)) {
+            service.settings.put(AveragerConfig.PROFILES_CONFIG, String.join(",", PROFILES));
+            service.settings.put("averager.profile.ema.decay", "0.9");
+            service.settings.put("averager.profile.ema.warmup", "power");
+            service.settings.put("averager.profile.slow.halflife.steps", "20");
+            service.settings.put("averager.profile.slow.unit", "step");
+            service.settings.put("averager.profile.power.type", "power");
+            service.settings.put("averager.profile.power.sigma.rel", "0.2");
+            service.settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "30");
+            service.start();
+            Map<String, Object> producer = Map.of("bootstrap.servers", SharedKafka.bootstrapServers());
+            try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024)) {
+                for (long step = 3; step <= 36; step += 3) {
+                    publish(publisher, live, step, step);
+                }
+                for (long step = 3; step <= 24; step += 3) {
+                    publish(publisher, reference, step, step);
+                }
+            }
+            // The trainer's own checkpoint is at 24; it asked for the EMA's there.
+            service.awaitCheckpoints(live, 24, PROFILES, Duration.ofSeconds(60));
+            StringWriter out = new StringWriter();
+            CommandLine rewind = Main.commandLine();
+            rewind.setOut(new PrintWriter(out));
+            assertThat(rewind.execute("rewind", "--bootstrap-servers", SharedKafka.bootstrapServers(),
+                    "--topic", service.snapshotsTopic(), "--run", live, "--to-step", "24")).isZero();
+            assertThat(out.toString()).contains("rewind of run " + live + " to step 24 sent");
+            try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024)) {
+                for (long step = 27; step <= LAST; step += 3) {
+                    publish(publisher, live, step, RESUMED + step);
+                    publish(publisher, reference, step, RESUMED + step);
+                }
+            }
+
+            Map<String, CheckpointManifest> resumed = service.awaitCheckpoints(live, LAST, PROFILES, Duration.ofSeconds(60));
+            Map<String, CheckpointManifest> uninterrupted =
+                    service.awaitCheckpoints(reference, LAST, PROFILES, Duration.ofSeconds(60));
+            for (String profile : PROFILES) {
+                assertSameTensors(profile, file(resumed.get(profile)), file(uninterrupted.get(profile)));
+            }
+
+            // A replay with a new decay follows the rewind as the live service did.
+            Path replayed = dir.resolve("replayed");
+            assertThat(Main.commandLine().execute("replay", "--bootstrap-servers", SharedKafka.bootstrapServers(),
+                    "-D", AveragerConfig.TOPIC_SNAPSHOTS_CONFIG + "=" + service.snapshotsTopic(),
+                    "-D", AveragerConfig.TOPIC_MANIFESTS_CONFIG + "=" + SharedKafka.unique("replay-manifests"),
+                    "-D", AveragerConfig.CHECKPOINT_STORE_CONFIG + "=" + replayed,
+                    "-D", AveragerConfig.TOPIC_PARTITIONS_CONFIG + "=2",
+                    "--run", live, "--run", reference, "--profile", "wide", "--decay", "0.95")).isZero();
+            assertSameTensors("wide", replayed.resolve("runs").resolve(live).resolve("wide").resolve("step-48.safetensors"),
+                    replayed.resolve("runs").resolve(reference).resolve("wide").resolve("step-48.safetensors"));
+        }
+    }
+
+    /** Publishes the test model's weights of {@code weightsOf} as step {@code step}, asking for a checkpoint at 24. */
+    private static void publish(SnapshotPublisher publisher, String run, long step, long weightsOf) throws IOException {
+        SnapshotOptions options = SnapshotOptions.update();
+        if (step == 24) {
+            options = options.withCheckpoint();
+        }
+        publisher.publish(run, step, step == LAST ? options.withEndOfRun() : options,
+                TestModel.sources(TestModel.weights(weightsOf)));
+    }
+
+    private static Path file(CheckpointManifest m) {
+        return Path.of(URI.create(m.getUri()));
+    }
+
+    private static void assertSameTensors(String profile, Path resumed, Path uninterrupted) throws IOException {
+        try (SafetensorsReader a = SafetensorsReader.open(resumed); SafetensorsReader b = SafetensorsReader.open(uninterrupted)) {
+            assertThat(a.tensors()).extracting(TensorSpec::name).isEqualTo(b.tensors().stream().map(TensorSpec::name).toList());
+            assertThat(a.metadata()).containsEntry("snapshots_averaged", b.metadata().get("snapshots_averaged"));
+            for (TensorSpec t : a.tensors()) {
+                ByteBuffer got = a.read(t.name(), 0, Math.toIntExact(t.numel()));
+                ByteBuffer want = b.read(t.name(), 0, Math.toIntExact(t.numel()));
+                assertThat(got).as("profile %s tensor %s, bitwise", profile, t.name()).isEqualTo(want);
+            }
+        }
+    }
+}
