@@ -25,6 +25,8 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
@@ -41,6 +43,7 @@ public final class SnapshotPublisher implements AutoCloseable {
     private final KafkaProducer<String, SpecificRecordBase> producer;
     private final String topic;
     private final long grid;
+    private final String transactionalId;
     private boolean failed;
 
     /**
@@ -63,6 +66,7 @@ public final class SnapshotPublisher implements AutoCloseable {
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new WireSerializer());
         this.topic = topic;
         this.grid = grid;
+        this.transactionalId = String.valueOf(p.get(ProducerConfig.TRANSACTIONAL_ID_CONFIG));
         try {
             producer.initTransactions();
         } catch (KafkaException e) {
@@ -102,8 +106,8 @@ public final class SnapshotPublisher implements AutoCloseable {
             infos.add(Tensors.info(t.spec()));
             chunks += (t.spec().numel() + grid - 1) / grid;
         }
-        producer.beginTransaction();
         try {
+            producer.beginTransaction();
             send(run, new SnapshotHeader(run, step, options.mode(), infos, grid, Math.toIntExact(chunks), options.endOfRun(),
                     options.checkpoint(), options.metadata()));
             long digest = 0;
@@ -121,7 +125,7 @@ public final class SnapshotPublisher implements AutoCloseable {
         } catch (KafkaException e) {
             abort(e);
             throw new AveragerException("Publishing snapshot of run " + run + " step " + step + " failed: "
-                    + e.getMessage(), e);
+                    + why(e), e);
         } catch (IOException | RuntimeException e) {
             abort(e);
             throw e;
@@ -146,15 +150,23 @@ public final class SnapshotPublisher implements AutoCloseable {
             throw new IllegalArgumentException("step must not be negative, got " + toStep);
         }
         String id = UUID.randomUUID().toString();
-        producer.beginTransaction();
         try {
+            producer.beginTransaction();
             send(run, new RewindRequest(run, toStep, id));
             producer.commitTransaction();
         } catch (KafkaException e) {
             abort(e);
-            throw new AveragerException("Rewinding run " + run + " to step " + toStep + " failed: " + e.getMessage(), e);
+            throw new AveragerException("Rewinding run " + run + " to step " + toStep + " failed: " + why(e), e);
         }
         return id;
+    }
+
+    private String why(KafkaException e) {
+        if (e instanceof ProducerFencedException || e instanceof InvalidProducerEpochException) {
+            return "another publisher started with transactional.id " + transactionalId + " (a resumed trainer,"
+                    + " say), so Kafka fenced this one and aborted what it had open; close it (" + e.getMessage() + ")";
+        }
+        return e.getMessage();
     }
 
     private void send(String run, SpecificRecordBase record) {

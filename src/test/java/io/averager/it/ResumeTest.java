@@ -1,24 +1,32 @@
 package io.averager.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.averager.AveragerException;
 import io.averager.cli.Main;
 import io.averager.config.AveragerConfig;
 import io.averager.ema.TensorSpec;
 import io.averager.format.SafetensorsReader;
 import io.averager.publish.SnapshotOptions;
 import io.averager.publish.SnapshotPublisher;
+import io.averager.publish.TensorSource;
 import io.averager.wire.avro.CheckpointManifest;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -97,6 +105,97 @@ class ResumeTest {
             assertSameTensors("wide", replayed.resolve("runs").resolve(live).resolve("wide").resolve("step-48.safetensors"),
                     replayed.resolve("runs").resolve(reference).resolve("wide").resolve("step-48.safetensors"));
         }
+    }
+
+    /**
+     * The dead trainer is a zombie: its snapshot of step 36 is half sent, its transaction open,
+     * when the resumed trainer starts with the same transactional id. Kafka fences the zombie
+     * (aborting what it left open) before the rewind is sent, so nothing of step 36 counts, even
+     * once the zombie sends the rest, and a whole snapshot it tries after the rewind is refused.
+     */
+    @Test
+    void aZombieTrainersSnapshotNeverCountsOnceTheResumedTrainerStartsWithItsTransactionalId() throws Exception {
+        String live = SharedKafka.unique("zombie");
+        String reference = SharedKafka.unique("uninterrupted");
+        String transactionalId = "trainer-" + live + "-rank0";
+        try (ServiceUnderTest service = new ServiceUnderTest(dir)) {
+            service.settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "0");
+            service.start();
+            Map<String, Object> trainer = Map.of("bootstrap.servers", SharedKafka.bootstrapServers(),
+                    ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+            Map<String, Object> other = Map.of("bootstrap.servers", SharedKafka.bootstrapServers());
+            SnapshotPublisher zombie = new SnapshotPublisher(trainer, service.snapshotsTopic(), 1024);
+            try (SnapshotPublisher publisher = new SnapshotPublisher(other, service.snapshotsTopic(), 1024)) {
+                for (long step = 3; step <= 33; step += 3) {
+                    publish(zombie, live, step, step);
+                }
+                for (long step = 3; step <= 24; step += 3) {
+                    publish(publisher, reference, step, step);
+                }
+            }
+            CountDownLatch halfSent = new CountDownLatch(1);
+            CountDownLatch resumed = new CountDownLatch(1);
+            CompletableFuture<Void> dying = CompletableFuture.runAsync(() -> {
+                try {
+                    zombie.publish(live, 36, SnapshotOptions.update(), halting(TestModel.weights(36), halfSent, resumed));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+            assertThat(halfSent.await(60, TimeUnit.SECONDS)).as("the zombie's step 36 half sent").isTrue();
+
+            try (SnapshotPublisher publisher = new SnapshotPublisher(trainer, service.snapshotsTopic(), 1024)) {
+                publisher.rewind(live, 24);
+                resumed.countDown();
+                assertThatThrownBy(() -> dying.get(60, TimeUnit.SECONDS)).as("the zombie, once fenced")
+                        .hasCauseInstanceOf(AveragerException.class);
+                // A zombie that wakes up later to publish a whole snapshot after the rewind.
+                assertThatThrownBy(() -> publish(zombie, live, 39, 39)).isInstanceOf(AveragerException.class)
+                        .hasMessageContaining("another publisher started with transactional.id " + transactionalId);
+                zombie.close();
+                for (long step = 27; step <= LAST; step += 3) {
+                    publish(publisher, live, step, RESUMED + step);
+                }
+            }
+            try (SnapshotPublisher publisher = new SnapshotPublisher(other, service.snapshotsTopic(), 1024)) {
+                for (long step = 27; step <= LAST; step += 3) {
+                    publish(publisher, reference, step, RESUMED + step);
+                }
+            }
+
+            CheckpointManifest resumedEma = service.awaitCheckpoints(live, LAST, List.of("ema"), Duration.ofSeconds(60)).get("ema");
+            CheckpointManifest uninterrupted =
+                    service.awaitCheckpoints(reference, LAST, List.of("ema"), Duration.ofSeconds(60)).get("ema");
+            assertSameTensors("ema", file(resumedEma), file(uninterrupted));
+        }
+    }
+
+    /** The test model's tensors, whose reads stop after the first chunk until {@code go}. */
+    private static List<TensorSource> halting(Map<String, ByteBuffer> weights, CountDownLatch halfSent, CountDownLatch go) {
+        List<TensorSource> sources = new ArrayList<>();
+        for (TensorSource t : TestModel.sources(weights)) {
+            sources.add(new TensorSource() {
+                @Override
+                public TensorSpec spec() {
+                    return t.spec();
+                }
+
+                @Override
+                public ByteBuffer read(long elementOffset, int count) throws IOException {
+                    if (sources.indexOf(this) > 0 && halfSent.getCount() > 0) {
+                        halfSent.countDown();
+                        try {
+                            go.await();
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            throw new IOException(e);
+                        }
+                    }
+                    return t.read(elementOffset, count);
+                }
+            });
+        }
+        return sources;
     }
 
     /** Publishes the test model's weights of {@code weightsOf} as step {@code step}, asking for a checkpoint at 24. */
