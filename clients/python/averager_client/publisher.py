@@ -57,7 +57,8 @@ class Publisher:
     rewinds the run to S before the snapshots this publisher sends, which continue the EMA as it
     was right after S (S must be the run's last step, or one it checkpointed recently, e.g. with
     ``checkpoint=True``; otherwise the service changes nothing and dead-letters the request). Give
-    the dead trainer's ``transactional_id`` so that Kafka fences it first.
+    the dead trainer's ``transactional_id`` so that Kafka fences it first. Of ranks publishing the
+    shards of one snapshot together, only rank 0 passes it, before the first barrier.
     """
 
     def __init__(self, bootstrap_servers, run_id, every=1, topic="snapshots", grid=DEFAULT_GRID, queue_size=2,

@@ -143,6 +143,12 @@ final class RunsApi {
         } else {
             r.put("applyingStep", s.getPending().getStep());
         }
+        r.put("rewinds", s.getBranch());
+        if (s.getRestoredFrom() < 0) {
+            r.putNull("resumedFrom");
+        } else {
+            r.put("resumedFrom", s.getRestoredFrom());
+        }
         return withCheckpoints(r, run);
     }
 
@@ -155,7 +161,7 @@ final class RunsApi {
             last = Math.max(last, m == null ? -1 : m.getStep());
         }
         r.put("lastStep", last).putNull("snapshots").putNull("tensors").putNull("owner").put("source", CHECKPOINTS)
-                .putNull("applyingStep");
+                .putNull("applyingStep").putNull("rewinds").putNull("resumedFrom");
         return withCheckpoints(r, run);
     }
 

@@ -3,6 +3,7 @@ package io.averager.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.averager.AveragerException;
 import io.averager.cli.Main;
 import io.averager.config.AveragerConfig;
@@ -17,7 +18,9 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.net.URI;
+import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -62,7 +65,10 @@ class ResumeTest {
             service.settings.put("averager.profile.power.type", "power");
             service.settings.put("averager.profile.power.sigma.rel", "0.2");
             service.settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "30");
+            service.settings.put(AveragerConfig.HTTP_PORT_CONFIG, "0");
+            service.settings.put(AveragerConfig.HTTP_ADVERTISED_CONFIG, "127.0.0.1");
             service.start();
+            HttpApi api = new HttpApi(service.service().opsPort());
             Map<String, Object> producer = Map.of("bootstrap.servers", SharedKafka.bootstrapServers());
             try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024)) {
                 for (long step = 3; step <= 36; step += 3) {
@@ -74,12 +80,22 @@ class ResumeTest {
             }
             // The trainer's own checkpoint is at 24; it asked for the EMA's there.
             service.awaitCheckpoints(live, 24, PROFILES, Duration.ofSeconds(60));
+            service.awaitCheckpoints(live, 30, PROFILES, Duration.ofSeconds(60)); // of the abandoned steps
             StringWriter out = new StringWriter();
             CommandLine rewind = Main.commandLine();
             rewind.setOut(new PrintWriter(out));
             assertThat(rewind.execute("rewind", "--bootstrap-servers", SharedKafka.bootstrapServers(),
                     "--topic", service.snapshotsTopic(), "--run", live, "--to-step", "24")).isZero();
             assertThat(out.toString()).contains("rewind of run " + live + " to step 24 sent");
+            // Before any step after it: the run stands at 24, and its live EMA is that of step 24.
+            JsonNode rewound = api.await("/runs", j -> j.toString().contains("\"resumedFrom\":24"), Duration.ofSeconds(60));
+            assertThat(rewound.toString()).contains("\"run\":\"" + live + "\",\"lastStep\":24", "\"rewinds\":1");
+            HttpResponse<byte[]> emaAt24 = api.bytes("/runs/" + HttpApi.segment(live) + "/ema?profile=ema");
+            assertThat(emaAt24.statusCode()).isEqualTo(200);
+            Path downloaded = dir.resolve("live-ema-24.safetensors");
+            Files.write(downloaded, emaAt24.body());
+            CheckpointManifest at24 = service.awaitCheckpoints(reference, 24, PROFILES, Duration.ofSeconds(60)).get("ema");
+            assertSameTensors("ema", downloaded, file(at24));
             try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024)) {
                 for (long step = 27; step <= LAST; step += 3) {
                     publish(publisher, live, step, RESUMED + step);
