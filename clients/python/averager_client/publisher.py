@@ -12,11 +12,12 @@ import operator
 import queue
 import sys
 import threading
+import time
 import uuid
 import weakref
 
 import torch
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from . import wire
 from .dtypes import wire_dtype
@@ -55,14 +56,16 @@ class Publisher:
 
     ``resume_from_step=S``, for a trainer resuming from its own checkpoint at step S: the service
     rewinds the run to S before the snapshots this publisher sends, which continue the EMA as it
-    was right after S (S must be the run's last step, or one it checkpointed recently, e.g. with
-    ``checkpoint=True``; otherwise the service changes nothing and dead-letters the request). Give
+    was right after S. It waits for the service's answer on ``run_events_topic`` (up to
+    ``timeout``) and raises PublishError if the service cannot rewind there: S must be the run's
+    last step, or one it checkpointed recently, e.g. with ``checkpoint=True``. Give
     the dead trainer's ``transactional_id`` so that Kafka fences it first. Of ranks publishing the
     shards of one snapshot together, only rank 0 passes it, before the first barrier.
     """
 
     def __init__(self, bootstrap_servers, run_id, every=1, topic="snapshots", grid=DEFAULT_GRID, queue_size=2,
-                 transactional_id=None, timeout=60.0, resume_from_step=None, **producer_config):
+                 transactional_id=None, timeout=60.0, resume_from_step=None, run_events_topic="run-events",
+                 **producer_config):
         if sys.byteorder != "little":
             raise PublishError("the wire format is little-endian and this client sends native bytes")
         if not isinstance(run_id, str) or not run_id:
@@ -98,7 +101,7 @@ class Publisher:
         self._last_step = None
         self._closed = False
         if resume_from_step is not None:
-            self._rewind(resume_from_step)
+            self._rewind(resume_from_step, bootstrap_servers, run_events_topic, producer_config)
         self._worker = threading.Thread(target=self._work, name=f"averager-publisher-{run_id}", daemon=True)
         self._worker.start()
         # The worker is a daemon so that a forgotten close cannot hang the interpreter; this sends
@@ -215,17 +218,51 @@ class Publisher:
 
     # ------------------------------------------------------------------------ internals
 
-    def _rewind(self, step):
-        """Sends and commits the run's rewind to ``step``, before anything else is sent."""
-        request = {"run": self.run_id, "toStep": step, "requestId": str(uuid.uuid4())}
+    def _rewind(self, step, bootstrap_servers, run_events_topic, producer_config):
+        """Sends and commits the run's rewind to ``step``, before anything else is sent, and waits
+        for the service's answer on ``run_events_topic``; raises PublishError if it refused."""
+        at = f"Cannot rewind run {self.run_id} to step {step}"
+        settings = {k: v for k, v in producer_config.items() if k.startswith(("security.", "ssl.", "sasl."))}
+        answers = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"averager-py-rewind-{uuid.uuid4()}",
+                            "enable.auto.commit": False, "isolation.level": "read_committed", **settings})
         try:
-            self._producer.begin_transaction()
-            self._producer.produce(self.topic, key=self._key, value=wire.encode_record(wire.REWIND_REQUEST, request))
-            self._producer.commit_transaction(self.timeout)
-        except KafkaException as e:
-            raise PublishError(f"Cannot rewind run {self.run_id} to step {step} on {self.topic}: {e}") from e
-        self.rewind_request_id = request["requestId"]
-        self._last_step = step
+            topic = answers.list_topics(run_events_topic, timeout=self.timeout).topics.get(run_events_topic)
+            if topic is None or topic.error is not None or not topic.partitions:
+                raise PublishError(f"{at}: no topic {run_events_topic} to read the service's answer from; the service"
+                                   " creates it at start (averager.topic.run.events)")
+            ends = []
+            for p in topic.partitions:
+                _, high = answers.get_watermark_offsets(TopicPartition(run_events_topic, p), timeout=self.timeout)
+                ends.append(TopicPartition(run_events_topic, p, high))
+            answers.assign(ends)
+            request = {"run": self.run_id, "toStep": step, "requestId": str(uuid.uuid4())}
+            try:
+                self._producer.begin_transaction()
+                self._producer.produce(self.topic, key=self._key,
+                                       value=wire.encode_record(wire.REWIND_REQUEST, request))
+                self._producer.commit_transaction(self.timeout)
+            except KafkaException as e:
+                raise PublishError(f"{at} on {self.topic}: {e}") from e
+            deadline = time.monotonic() + self.timeout
+            while time.monotonic() < deadline:
+                message = answers.poll(0.2)
+                if message is None or message.error() is not None:
+                    continue
+                try:
+                    answer = wire.decode_record(wire.REWIND_ANSWER, message.value())
+                except wire.WireError:
+                    continue
+                if answer["requestId"] != request["requestId"]:
+                    continue
+                if not answer["rewound"]:
+                    raise PublishError(answer["message"])
+                self.rewind_answer = answer["message"]
+                self._last_step = step
+                return
+            raise PublishError(f"{at}: no answer from the service on {run_events_topic} within {self.timeout} s;"
+                               f" is it running? The request stays on {self.topic} and is taken once it is")
+        finally:
+            answers.close()
 
     def _check_step(self, step):
         self._raise_failure()

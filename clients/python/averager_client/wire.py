@@ -47,6 +47,14 @@ REWIND_REQUEST = ("record", "RewindRequest", (
     ("toStep", "long"),
     ("requestId", "string"),
 ))
+REWIND_ANSWER = ("record", "RewindAnswer", (
+    ("run", "string"),
+    ("requestId", "string"),
+    ("toStep", "long"),
+    ("rewound", "boolean"),
+    ("message", "string"),
+    ("rewinds", "int"),
+))
 CHECKPOINT_MANIFEST = ("record", "CheckpointManifest", (
     ("run", "string"),
     ("profile", "string"),
@@ -60,7 +68,7 @@ CHECKPOINT_MANIFEST = ("record", "CheckpointManifest", (
 ))
 
 RECORDS = {t[1]: t for t in (TENSOR_INFO, SNAPSHOT_HEADER, SNAPSHOT_CHUNK, SNAPSHOT_COMMIT, REWIND_REQUEST,
-                             CHECKPOINT_MANIFEST)}
+                             REWIND_ANSWER, CHECKPOINT_MANIFEST)}
 
 # C3 01 + CRC-64-AVRO of each schema's canonical form, little-endian (docs/wire-format.md).
 PREFIXES = {
@@ -68,6 +76,7 @@ PREFIXES = {
     "SnapshotChunk": bytes.fromhex("C301 B6D693FD4810677F"),
     "SnapshotCommit": bytes.fromhex("C301 3AA1CC5AF8FBEC63"),
     "RewindRequest": bytes.fromhex("C301 E416ADC79A726CB3"),
+    "RewindAnswer": bytes.fromhex("C301 5D6D7D8D57499A02"),
     "TensorInfo": bytes.fromhex("C301 DF019D6AD16E5040"),
     "CheckpointManifest": bytes.fromhex("C301 4781E30AA1D723C1"),
 }

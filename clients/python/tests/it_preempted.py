@@ -38,6 +38,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bootstrap-servers", required=True)
     parser.add_argument("--snapshots-topic", required=True)
+    parser.add_argument("--run-events-topic", default="run-events")
     parser.add_argument("--run", required=True)
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--save-every", type=int, required=True)
@@ -64,7 +65,8 @@ def main():
     print(f"start {start} attempt {args.attempt}", flush=True)
 
     publisher = Publisher(args.bootstrap_servers, args.run, topic=args.snapshots_topic, grid=64,
-                          transactional_id=f"trainer-{args.run}-rank0", resume_from_step=start if args.resume else None)
+                          transactional_id=f"trainer-{args.run}-rank0", resume_from_step=start if args.resume else None,
+                          run_events_topic=args.run_events_topic)
     for step in range(start + 1, args.steps + 1):
         g = torch.Generator().manual_seed(step * 1000 + attempt_for(step, schedule, args.attempt))
         x = torch.randn(64, 8, generator=g)

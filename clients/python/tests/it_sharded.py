@@ -61,6 +61,7 @@ def main():
     parser.add_argument("--bootstrap-servers", required=True)
     parser.add_argument("--snapshots-topic", required=True)
     parser.add_argument("--manifests-topic", required=True)
+    parser.add_argument("--run-events-topic", default="run-events")
     parser.add_argument("--run", required=True)
     parser.add_argument("--decay", type=float, required=True)
     parser.add_argument("--ranks", type=int, default=3)

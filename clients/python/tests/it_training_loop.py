@@ -174,8 +174,16 @@ def resumed(args):
     with Publisher(args.bootstrap_servers, run, topic=args.snapshots_topic, transactional_id=transactional_id) as first:
         for step in range(1, 11):
             first.publish(weights(step, 0), step, checkpoint=step == 6)
+    try:
+        Publisher(args.bootstrap_servers, run, topic=args.snapshots_topic, transactional_id=transactional_id,
+                  resume_from_step=8, run_events_topic=args.run_events_topic)
+        raise AssertionError("a resume from step 8, which the service holds no restore point of, was accepted")
+    except PublishError as e:
+        if "the nearest step below it the run can be rewound to is 6" not in str(e):
+            raise AssertionError(f"the refusal does not name the nearest step: {e}") from e
+        print(f"resumed: a resume from step 8 is refused: {e}")
     with Publisher(args.bootstrap_servers, run, topic=args.snapshots_topic, transactional_id=transactional_id,
-                   resume_from_step=6) as second:
+                   resume_from_step=6, run_events_topic=args.run_events_topic) as second:
         try:
             second.publish(weights(6, 1), 6)
             raise AssertionError("a step not after resume_from_step was accepted")
@@ -225,6 +233,7 @@ def main():
     parser.add_argument("--bootstrap-servers", required=True)
     parser.add_argument("--snapshots-topic", required=True)
     parser.add_argument("--manifests-topic", required=True)
+    parser.add_argument("--run-events-topic", default="run-events")
     parser.add_argument("--run", required=True)
     parser.add_argument("--decay", type=float, required=True)
     args = parser.parse_args()

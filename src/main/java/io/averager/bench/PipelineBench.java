@@ -164,6 +164,7 @@ public final class PipelineBench {
         settings.put(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG, id + "-checkpoints");
         settings.put(AveragerConfig.TOPIC_MANIFESTS_CONFIG, id + "-manifests");
         settings.put(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG, id + "-dead-letters");
+        settings.put(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG, id + "-run-events");
         settings.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, "1");
         settings.put(AveragerConfig.PROFILES_CONFIG, "ema");
         settings.put("averager.profile.ema.decay", "0.999");

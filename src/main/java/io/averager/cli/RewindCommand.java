@@ -2,6 +2,8 @@ package io.averager.cli;
 
 import io.averager.config.AveragerConfig;
 import io.averager.publish.SnapshotPublisher;
+import io.averager.wire.avro.RewindAnswer;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -17,8 +19,8 @@ import picocli.CommandLine.Option;
                 + " service to hold a restore point of (averager.rewind.restore.points). The snapshots published after"
                 + " it continue the EMA as it was right after that step, as if the later steps had never been published.",
                 "Run it before the trainer resumes from its own checkpoint at that step, with the dead trainer's"
-                + " transactional id so that Kafka fences it. A step the service cannot rewind to changes nothing: the"
-                + " request goes to the dead-letter topic with reason rewind_refused, naming the nearest step it can."})
+                + " transactional id so that Kafka fences it. Waits for the service's answer; a step it cannot rewind to"
+                + " changes nothing, and the command fails naming the nearest step it can."})
 final class RewindCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -36,16 +38,26 @@ final class RewindCommand implements Callable<Integer> {
     @Option(names = "--topic", description = "Snapshots topic (default: the config's averager.topic.snapshots, snapshots).")
     String topic;
 
+    @Option(names = "--timeout", defaultValue = "60", paramLabel = "SECONDS",
+            description = "How long to wait for the service's answer (default: ${DEFAULT-VALUE}).")
+    long timeoutSeconds;
+
     @Option(names = "--transactional-id", paramLabel = "ID",
             description = "The transactional id the run's trainer publishes with: Kafka then aborts what a dead trainer left open.")
     String transactionalId;
+
+    @Option(names = {"-D", "--set"}, paramLabel = "KEY=VALUE",
+            description = "A setting that overrides the config file, e.g. averager.topic.run.events=run-events.")
+    Map<String, String> overrides = new HashMap<>();
 
     @Option(names = {"-X", "--producer"}, paramLabel = "KEY=VALUE", description = "A Kafka producer setting (security, say).")
     Map<String, String> producer = new HashMap<>();
 
     @Override
     public Integer call() {
-        AveragerConfig config = new AveragerConfig(cluster.settings());
+        Map<String, String> settings = cluster.settings();
+        settings.putAll(overrides);
+        AveragerConfig config = new AveragerConfig(settings);
         Map<String, Object> props = config.producerProperties();
         props.putAll(producer);
         if (transactionalId != null) {
@@ -53,9 +65,9 @@ final class RewindCommand implements Callable<Integer> {
         }
         String snapshots = topic != null ? topic : config.getString(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG);
         try (SnapshotPublisher publisher = new SnapshotPublisher(props, snapshots, SnapshotPublisher.DEFAULT_GRID)) {
-            String id = publisher.rewind(run, toStep);
-            spec.commandLine().getOut().printf("rewind of run %s to step %d sent to %s (request %s)%n", run, toStep,
-                    snapshots, id);
+            RewindAnswer answer = publisher.rewind(run, toStep, config.getString(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG),
+                    Duration.ofSeconds(timeoutSeconds));
+            spec.commandLine().getOut().println(answer.getMessage());
             spec.commandLine().getOut().flush();
         }
         return 0;

@@ -38,6 +38,9 @@ public final class AveragerConfig extends AbstractConfig {
     private static final String TOPIC_CHECKPOINTS_DOC = "Topic the EMA checkpoints are emitted to, as header, chunk and commit records.";
     public static final String TOPIC_MANIFESTS_CONFIG = "averager.topic.manifests";
     private static final String TOPIC_MANIFESTS_DOC = "Topic the sink publishes a manifest to once a checkpoint file is complete.";
+    public static final String TOPIC_RUN_EVENTS_CONFIG = "averager.topic.run.events";
+    private static final String TOPIC_RUN_EVENTS_DOC = "Topic for the service's answers to rewind requests, keyed by run id:"
+            + " 'averager rewind' and the publishers wait for theirs there.";
     public static final String TOPIC_DEAD_LETTERS_CONFIG = "averager.topic.dead.letters";
     private static final String TOPIC_DEAD_LETTERS_DOC = "Topic for records that failed validation, with the reason in the 'averager.error' header.";
     public static final String TOPIC_PARTITIONS_CONFIG = "averager.topic.partitions";
@@ -130,6 +133,7 @@ public final class AveragerConfig extends AbstractConfig {
             .define(TOPIC_SNAPSHOTS_CONFIG, Type.STRING, "snapshots", new ConfigDef.NonEmptyString(), Importance.HIGH, TOPIC_SNAPSHOTS_DOC)
             .define(TOPIC_CHECKPOINTS_CONFIG, Type.STRING, "checkpoints", new ConfigDef.NonEmptyString(), Importance.MEDIUM, TOPIC_CHECKPOINTS_DOC)
             .define(TOPIC_MANIFESTS_CONFIG, Type.STRING, "checkpoint-manifests", new ConfigDef.NonEmptyString(), Importance.MEDIUM, TOPIC_MANIFESTS_DOC)
+            .define(TOPIC_RUN_EVENTS_CONFIG, Type.STRING, "run-events", new ConfigDef.NonEmptyString(), Importance.MEDIUM, TOPIC_RUN_EVENTS_DOC)
             .define(TOPIC_DEAD_LETTERS_CONFIG, Type.STRING, "averager-dead-letters", new ConfigDef.NonEmptyString(), Importance.MEDIUM, TOPIC_DEAD_LETTERS_DOC)
             .define(TOPIC_PARTITIONS_CONFIG, Type.INT, -1, Importance.LOW, TOPIC_PARTITIONS_DOC)
             .define(TOPIC_REPLICATION_FACTOR_CONFIG, Type.SHORT, (short) -1, Importance.LOW, TOPIC_REPLICATION_FACTOR_DOC)

@@ -5,7 +5,10 @@ import io.averager.ema.TensorSpec;
 import io.averager.wire.ChunkDigest;
 import io.averager.wire.RecordLimits;
 import io.averager.wire.Tensors;
+import io.averager.wire.WireCodec;
+import io.averager.wire.WireException;
 import io.averager.wire.WireSerializer;
+import io.averager.wire.avro.RewindAnswer;
 import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
@@ -21,12 +24,19 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
@@ -39,11 +49,16 @@ public final class SnapshotPublisher implements AutoCloseable {
 
     /** Default chunk grid: 1M elements, 4 MiB of float32. */
     public static final long DEFAULT_GRID = 1L << 20;
+    /** The service's default topic for its answers to rewind requests. */
+    public static final String DEFAULT_RUN_EVENTS = "run-events";
+    /** How long {@link #rewind(String, long)} waits for the service's answer. */
+    public static final Duration DEFAULT_ANSWER_TIMEOUT = Duration.ofSeconds(60);
 
     private final KafkaProducer<String, SpecificRecordBase> producer;
     private final String topic;
     private final long grid;
     private final String transactionalId;
+    private final Map<String, Object> consumerSettings;
     private boolean failed;
 
     /**
@@ -67,6 +82,7 @@ public final class SnapshotPublisher implements AutoCloseable {
         this.topic = topic;
         this.grid = grid;
         this.transactionalId = String.valueOf(p.get(ProducerConfig.TRANSACTIONAL_ID_CONFIG));
+        this.consumerSettings = answerConsumerSettings(p);
         try {
             producer.initTransactions();
         } catch (KafkaException e) {
@@ -133,32 +149,95 @@ public final class SnapshotPublisher implements AutoCloseable {
     }
 
     /**
-     * Rewinds the run to {@code toStep}, in a transaction of its own, as a trainer resuming from
-     * its own checkpoint at that step does before it publishes the steps after it again. The
-     * service takes it in order with the run's snapshots: the snapshots after it continue the EMA
-     * as it was right after {@code toStep}. The step must be the run's last, or one it
-     * checkpointed recently enough to hold a restore point of ({@code averager.rewind.restore.points});
-     * otherwise the service changes nothing and dead-letters the request, naming the nearest step
-     * it can rewind to. Publish with the transactional.id of the trainer that died, so that Kafka
-     * fences it first.
-     *
-     * @return the request's id, which the service's log lines and dead letters name
-     * @throws AveragerException if Kafka failed or timed out
+     * Rewinds the run to {@code toStep} and waits for the service's answer on
+     * {@value #DEFAULT_RUN_EVENTS} for up to {@link #DEFAULT_ANSWER_TIMEOUT}; see
+     * {@link #rewind(String, long, String, Duration)}.
      */
-    public String rewind(String run, long toStep) {
+    public RewindAnswer rewind(String run, long toStep) {
+        return rewind(run, toStep, DEFAULT_RUN_EVENTS, DEFAULT_ANSWER_TIMEOUT);
+    }
+
+    /**
+     * Rewinds the run to {@code toStep}, in a transaction of its own, as a trainer resuming from
+     * its own checkpoint at that step does before it publishes the steps after it again, and
+     * waits until the service has taken it. The service takes it in order with the run's
+     * snapshots: the snapshots after it continue the EMA as it was right after {@code toStep}.
+     * The step must be the run's last, or one it checkpointed recently enough to hold a restore
+     * point of ({@code averager.rewind.restore.points}); otherwise the service changes nothing.
+     * Publish with the transactional.id of the trainer that died, so that Kafka fences it first.
+     *
+     * @param runEventsTopic where the service answers: its {@code averager.topic.run.events}
+     * @return the service's answer, that the run was rewound
+     * @throws AveragerException if the service refused (the message names the nearest step the run
+     *     can be rewound to), did not answer within {@code timeout} (the request stays, and is
+     *     taken once the service runs), or Kafka failed
+     */
+    public RewindAnswer rewind(String run, long toStep, String runEventsTopic, Duration timeout) {
         if (toStep < 0) {
             throw new IllegalArgumentException("step must not be negative, got " + toStep);
         }
-        String id = UUID.randomUUID().toString();
-        try {
-            producer.beginTransaction();
-            send(run, new RewindRequest(run, toStep, id));
-            producer.commitTransaction();
+        String at = "Rewinding run " + run + " to step " + toStep;
+        try (KafkaConsumer<String, byte[]> answers = new KafkaConsumer<>(consumerSettings, new StringDeserializer(),
+                new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = answers.partitionsFor(runEventsTopic, timeout).stream()
+                    .map(i -> new TopicPartition(i.topic(), i.partition())).toList();
+            if (partitions.isEmpty()) {
+                throw new AveragerException(at + ": no topic " + runEventsTopic + " to read the service's answer from;"
+                        + " the service creates it at start (averager.topic.run.events)");
+            }
+            answers.assign(partitions);
+            answers.seekToEnd(partitions);
+            partitions.forEach(answers::position); // where the answer will be, fixed before the request is sent
+            String id = UUID.randomUUID().toString();
+            try {
+                producer.beginTransaction();
+                send(run, new RewindRequest(run, toStep, id));
+                producer.commitTransaction();
+            } catch (KafkaException e) {
+                abort(e);
+                throw new AveragerException(at + " failed: " + why(e), e);
+            }
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : answers.poll(Duration.ofMillis(200))) {
+                    if (!(decodedOrNull(r.value()) instanceof RewindAnswer answer) || !answer.getRequestId().equals(id)) {
+                        continue;
+                    }
+                    if (!answer.getRewound()) {
+                        throw new AveragerException(answer.getMessage());
+                    }
+                    return answer;
+                }
+            }
+            throw new AveragerException(at + " (request " + id + "): no answer from the service on " + runEventsTopic
+                    + " within " + timeout.toSeconds() + " s. Is it running? The request stays on " + topic
+                    + " and is taken in order with the run's snapshots once it is.");
         } catch (KafkaException e) {
-            abort(e);
-            throw new AveragerException("Rewinding run " + run + " to step " + toStep + " failed: " + why(e), e);
+            throw new AveragerException(at + " failed: " + e.getMessage(), e);
         }
-        return id;
+    }
+
+    private static SpecificRecordBase decodedOrNull(byte[] value) {
+        try {
+            return WireCodec.decode(value);
+        } catch (WireException e) {
+            return null; // not an answer of this version: not ours
+        }
+    }
+
+    /** The connection and security settings among the producer's, for the consumer of answers. */
+    private static Map<String, Object> answerConsumerSettings(Map<String, Object> producer) {
+        Map<String, Object> c = new HashMap<>();
+        producer.forEach((k, v) -> {
+            if (ConsumerConfig.configNames().contains(k) && !k.equals(CommonClientConfigs.CLIENT_ID_CONFIG)
+                    && !k.equals(CommonClientConfigs.SEND_BUFFER_CONFIG)) {
+                c.put(k, v);
+            }
+        });
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        c.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        return c;
     }
 
     private String why(KafkaException e) {

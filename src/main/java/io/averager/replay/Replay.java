@@ -77,6 +77,7 @@ public final class Replay {
         s.put("state.dir", stateDir.toString());
         s.put(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG, appId + "-checkpoints");
         s.put(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG, appId + "-dead-letters");
+        s.put(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG, appId + "-run-events");
         AveragerConfig config = new AveragerConfig(s);
         String snapshots = config.getString(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG);
         refuseOverwrite(config);
@@ -171,7 +172,7 @@ public final class Replay {
     /** Deletes the replay's internal topics, consumer groups and state directory. */
     private static void cleanUp(AveragerConfig config, String appId, Path stateDir) {
         try (Admin admin = Admin.create(config.clientProperties())) {
-            Set<String> topics = new HashSet<>(Set.of(appId + "-checkpoints", appId + "-dead-letters"));
+            Set<String> topics = new HashSet<>(Set.of(appId + "-checkpoints", appId + "-dead-letters", appId + "-run-events"));
             Stores.ALL.forEach(store -> topics.add(appId + "-" + store + "-changelog"));
             Set<String> existing = admin.listTopics().names().get();
             admin.deleteTopics(topics.stream().filter(existing::contains).toList()).all().get();

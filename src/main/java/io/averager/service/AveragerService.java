@@ -138,6 +138,7 @@ public final class AveragerService implements AutoCloseable {
                 config.getString(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG),
                 config.getString(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG),
                 config.getString(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG),
+                config.getString(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG),
                 config.profiles(),
                 Kernels.byName(config.getString(AveragerConfig.KERNEL_CONFIG), config.getString(AveragerConfig.DEVICE_CONFIG)),
                 config.getLong(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG),
@@ -158,7 +159,8 @@ public final class AveragerService implements AutoCloseable {
                 TopicSpec.load("snapshots", config.getString(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG), partitions),
                 TopicSpec.load("checkpoints", config.getString(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG), partitions),
                 TopicSpec.load("manifests", config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG), -1),
-                TopicSpec.load("dead-letters", config.getString(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG), -1));
+                TopicSpec.load("dead-letters", config.getString(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG), -1),
+                TopicSpec.load("run-events", config.getString(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG), -1));
     }
 
     private static void createTopics(AveragerConfig config) {

@@ -15,6 +15,7 @@ import io.averager.store.Run;
 import io.averager.store.RunStore;
 import io.averager.store.Stores;
 import io.averager.wire.avro.RestorePoint;
+import io.averager.wire.avro.RewindAnswer;
 import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
@@ -152,6 +153,23 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         restorePoints.putList(run, points);
     }
 
+    /** Tells whoever sent the rewind request what became of it, on the run-events topic. */
+    private void answer(Record<String, Inbound> record, RewindRequest r, Decision d) {
+        String message;
+        int rewinds;
+        if (d.rewound()) {
+            rewinds = d.run().progress().getBranch();
+            message = "Run " + r.getRun() + " rewound to step " + r.getToStep() + " (request " + r.getRequestId()
+                    + "); its rewinds so far: " + rewinds;
+            log.info(message);
+        } else {
+            rewinds = d.run() == null ? 0 : d.run().progress().getBranch();
+            message = d.rejections().stream().map(Rejection::message).findFirst().orElse("refused");
+        }
+        RewindAnswer answer = new RewindAnswer(r.getRun(), r.getRequestId(), r.getToStep(), d.rewound(), message, rewinds);
+        context.forward(record.withValue((Object) answer), AveragerTopology.RUN_EVENTS);
+    }
+
     private RestorePoint pointAt(String run, long step) {
         return restorePoints.list(run).stream().filter(p -> p.getStep() == step).findFirst().orElseThrow();
     }
@@ -168,10 +186,8 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
             observer.snapshotOpened(run, d.run().progress().getPending().getStep(),
                     context.recordMetadata().map(m -> m.partition()).orElse(-1));
         }
-        if (d.rewound()) {
-            RewindRequest r = (RewindRequest) record.value().message();
-            log.info("Run {} rewound to step {} (request {}), branch {}", run, r.getToStep(), r.getRequestId(),
-                    d.run().progress().getBranch());
+        if (record.value().message() instanceof RewindRequest r) {
+            answer(record, r, d);
         }
         if (d.committed()) {
             long step = d.run().progress().getLastStep();

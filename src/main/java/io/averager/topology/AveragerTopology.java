@@ -16,6 +16,7 @@ public final class AveragerTopology {
     public static final String EMIT = "emit";
     public static final String CHECKPOINTS = "checkpoints";
     public static final String DEAD_LETTERS = "dead-letters";
+    public static final String RUN_EVENTS = "run-events";
 
     private AveragerTopology() {
     }
@@ -34,6 +35,7 @@ public final class AveragerTopology {
         topology.addSink(CHECKPOINTS, settings.checkpointsTopic(), new StringSerializer(), new WireSerializer(), EMIT);
         topology.addSink(DEAD_LETTERS, settings.deadLettersTopic(), new ByteArraySerializer(), new ByteArraySerializer(),
                 VALIDATE, APPLY);
+        topology.addSink(RUN_EVENTS, settings.runEventsTopic(), new StringSerializer(), new WireSerializer(), APPLY);
         return topology;
     }
 }

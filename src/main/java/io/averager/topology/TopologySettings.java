@@ -26,6 +26,7 @@ public record TopologySettings(
         String snapshotsTopic,
         String checkpointsTopic,
         String deadLettersTopic,
+        String runEventsTopic,
         List<Profile> profiles,
         Kernel kernel,
         long checkpointEverySteps,
@@ -56,14 +57,14 @@ public record TopologySettings(
 
     /** These settings for a replay: only {@code selection}, reporting to {@code observer}. */
     public TopologySettings scoped(Selection selection, TopologyObserver observer) {
-        return new TopologySettings(snapshotsTopic, checkpointsTopic, deadLettersTopic, profiles, kernel,
+        return new TopologySettings(snapshotsTopic, checkpointsTopic, deadLettersTopic, runEventsTopic, profiles, kernel,
                 checkpointEverySteps, checkpointEveryMs, restorePoints, maxGrid, maxTensorElements, maxMessageBytes,
                 nonFinite, changelog, selection, observer, meters);
     }
 
     /** These settings recording to {@code meters}. */
     public TopologySettings withMeters(RunMeters meters) {
-        return new TopologySettings(snapshotsTopic, checkpointsTopic, deadLettersTopic, profiles, kernel,
+        return new TopologySettings(snapshotsTopic, checkpointsTopic, deadLettersTopic, runEventsTopic, profiles, kernel,
                 checkpointEverySteps, checkpointEveryMs, restorePoints, maxGrid, maxTensorElements, maxMessageBytes,
                 nonFinite, changelog, selection, observer, meters);
     }

@@ -5,6 +5,7 @@ import io.averager.wire.avro.CheckpointCommit;
 import io.averager.wire.avro.CheckpointHeader;
 import io.averager.wire.avro.CheckpointManifest;
 import io.averager.wire.avro.RestorePoints;
+import io.averager.wire.avro.RewindAnswer;
 import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.RunLayout;
 import io.averager.wire.avro.RunProgress;
@@ -55,7 +56,7 @@ public final class WireCodec {
             SnapshotHeader.SCHEMA$, SnapshotChunk.SCHEMA$, SnapshotCommit.SCHEMA$,
             CheckpointHeader.SCHEMA$, CheckpointChunk.SCHEMA$, CheckpointCommit.SCHEMA$,
             CheckpointManifest.SCHEMA$, RunLayout.SCHEMA$, RunProgress.SCHEMA$, RunState.SCHEMA$,
-            RewindRequest.SCHEMA$, RestorePoints.SCHEMA$);
+            RewindRequest.SCHEMA$, RewindAnswer.SCHEMA$, RestorePoints.SCHEMA$);
 
     /**
      * Schemas that earlier versions wrote, still read: each is resolved to the current schema of

@@ -139,7 +139,8 @@ class PreemptedTrainerTest {
         static Trainer start(Path log, String snapshots, String run, Path work, int attempt, boolean resume,
                              String schedule) throws IOException {
             List<String> command = new ArrayList<>(List.of(PythonCheck.PYTHON, SCRIPT,
-                    "--bootstrap-servers", SharedKafka.bootstrapServers(), "--snapshots-topic", snapshots, "--run", run,
+                    "--bootstrap-servers", SharedKafka.bootstrapServers(), "--snapshots-topic", snapshots,
+                    "--run-events-topic", snapshots.replace("-snapshots", "-run-events"), "--run", run,
                     "--steps", Integer.toString(STEPS), "--save-every", Integer.toString(SAVE_EVERY),
                     "--dir", work.toString(), "--attempt", Integer.toString(attempt), "--pause", "0.05"));
             if (resume) {

@@ -60,6 +60,7 @@ class PythonClientTest {
         return new String[] {"--bootstrap-servers", SharedKafka.bootstrapServers(),
                 "--snapshots-topic", service.snapshotsTopic(),
                 "--manifests-topic", service.settings.get(AveragerConfig.TOPIC_MANIFESTS_CONFIG),
+                "--run-events-topic", service.runEventsTopic(),
                 "--run", SharedKafka.unique("py-run"), "--decay", Double.toString(DECAY)};
     }
 }

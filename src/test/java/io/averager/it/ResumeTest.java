@@ -84,9 +84,13 @@ class ResumeTest {
             StringWriter out = new StringWriter();
             CommandLine rewind = Main.commandLine();
             rewind.setOut(new PrintWriter(out));
-            assertThat(rewind.execute("rewind", "--bootstrap-servers", SharedKafka.bootstrapServers(),
-                    "--topic", service.snapshotsTopic(), "--run", live, "--to-step", "24")).isZero();
-            assertThat(out.toString()).contains("rewind of run " + live + " to step 24 sent");
+            String[] command = {"rewind", "--bootstrap-servers", SharedKafka.bootstrapServers(),
+                "-D", AveragerConfig.TOPIC_SNAPSHOTS_CONFIG + "=" + service.snapshotsTopic(),
+                "-D", AveragerConfig.TOPIC_RUN_EVENTS_CONFIG + "=" + service.runEventsTopic(), "--run", live, "--to-step", "21"};
+            assertThat(rewind.execute(command)).as("a rewind to a step without a restore point").isNotZero();
+            command[command.length - 1] = "24";
+            assertThat(rewind.execute(command)).isZero();
+            assertThat(out.toString()).contains("Run " + live + " rewound to step 24", "its rewinds so far: 1");
             // Before any step after it: the run stands at 24, and its live EMA is that of step 24.
             JsonNode rewound = api.await("/runs", j -> j.toString().contains("\"resumedFrom\":24"), Duration.ofSeconds(60));
             assertThat(rewound.toString()).contains("\"run\":\"" + live + "\",\"lastStep\":24", "\"rewinds\":1");
@@ -161,7 +165,7 @@ class ResumeTest {
             assertThat(halfSent.await(60, TimeUnit.SECONDS)).as("the zombie's step 36 half sent").isTrue();
 
             try (SnapshotPublisher publisher = new SnapshotPublisher(trainer, service.snapshotsTopic(), 1024)) {
-                publisher.rewind(live, 24);
+                publisher.rewind(live, 24, service.runEventsTopic(), Duration.ofSeconds(60));
                 resumed.countDown();
                 assertThatThrownBy(() -> dying.get(60, TimeUnit.SECONDS)).as("the zombie, once fenced")
                         .hasCauseInstanceOf(AveragerException.class);

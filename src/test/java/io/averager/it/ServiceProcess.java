@@ -69,6 +69,7 @@ final class ServiceProcess implements AutoCloseable {
         p.put(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG, name + "-checkpoints");
         p.put(AveragerConfig.TOPIC_MANIFESTS_CONFIG, name + "-manifests");
         p.put(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG, name + "-dead-letters");
+        p.put(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG, name + "-run-events");
         p.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, Integer.toString(partitions));
         p.putAll(profiles);
         return p;

@@ -49,7 +49,12 @@ final class ServiceUnderTest implements AutoCloseable {
         settings.put(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG, name + "-checkpoints");
         settings.put(AveragerConfig.TOPIC_MANIFESTS_CONFIG, name + "-manifests");
         settings.put(AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG, name + "-dead-letters");
+        settings.put(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG, name + "-run-events");
         settings.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, "2");
+    }
+
+    String runEventsTopic() {
+        return settings.get(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG);
     }
 
     String snapshotsTopic() {

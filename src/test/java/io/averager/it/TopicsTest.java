@@ -28,7 +28,8 @@ class TopicsTest {
             "-D", AveragerConfig.TOPIC_SNAPSHOTS_CONFIG + "=" + prefix + "-snapshots",
             "-D", AveragerConfig.TOPIC_CHECKPOINTS_CONFIG + "=" + prefix + "-checkpoints",
             "-D", AveragerConfig.TOPIC_MANIFESTS_CONFIG + "=" + prefix + "-manifests",
-            "-D", AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG + "=" + prefix + "-dead-letters"};
+            "-D", AveragerConfig.TOPIC_DEAD_LETTERS_CONFIG + "=" + prefix + "-dead-letters",
+            "-D", AveragerConfig.TOPIC_RUN_EVENTS_CONFIG + "=" + prefix + "-run-events"};
 
         assertThat(topics("check", names)).startsWith("1\n").contains("MISSING " + prefix + "-snapshots");
         assertThat(topics("create", names)).startsWith("0\n").contains("OK " + prefix + "-snapshots");

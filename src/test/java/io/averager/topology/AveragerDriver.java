@@ -9,6 +9,7 @@ import io.averager.store.EmaKey;
 import io.averager.store.DistanceHistory;
 import io.averager.store.Stores;
 import io.averager.wire.WireCodec;
+import io.averager.wire.avro.RewindAnswer;
 import io.averager.wire.avro.CheckpointCommit;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
@@ -44,6 +45,7 @@ final class AveragerDriver implements AutoCloseable {
     static final String SNAPSHOTS = "snapshots";
     static final String CHECKPOINTS = "checkpoints";
     static final String DEAD_LETTERS = "dead-letters";
+    static final String RUN_EVENTS = "run-events";
     static final String ERROR_HEADER = "averager.error";
     /** Restore points kept a run, as the service keeps by default. */
     static final int RESTORE_POINTS = 2;
@@ -58,6 +60,7 @@ final class AveragerDriver implements AutoCloseable {
     private final TestOutputTopic<byte[], byte[]> deadLetters;
     private final KeyValueStore<Bytes, byte[]> ema;
     private final KeyValueStore<String, byte[]> distances;
+    private final TestOutputTopic<String, byte[]> runEvents;
     private final List<String> profileNames;
     private final MeterRegistry meters = new SimpleMeterRegistry();
 
@@ -67,7 +70,7 @@ final class AveragerDriver implements AutoCloseable {
 
     AveragerDriver(Path stateDir, NonFinitePolicy nonFinite, long checkpointEverySteps, long checkpointEveryMs,
                    Profile... profiles) {
-        TopologySettings settings = new TopologySettings(SNAPSHOTS, CHECKPOINTS, DEAD_LETTERS, List.of(profiles),
+        TopologySettings settings = new TopologySettings(SNAPSHOTS, CHECKPOINTS, DEAD_LETTERS, RUN_EVENTS, List.of(profiles),
                 Kernels.byName(Kernels.JAVA), checkpointEverySteps, checkpointEveryMs, RESTORE_POINTS, 16L << 20, 1L << 36,
                 64 * 1024 * 1024 + 64 * 1024, nonFinite, true, Selection.ALL, TopologyObserver.NONE,
                 new RunMeters(meters));
@@ -80,6 +83,7 @@ final class AveragerDriver implements AutoCloseable {
         snapshots = driver.createInputTopic(SNAPSHOTS, new ByteArraySerializer(), new ByteArraySerializer());
         checkpoints = driver.createOutputTopic(CHECKPOINTS, new StringDeserializer(), new ByteArrayDeserializer());
         deadLetters = driver.createOutputTopic(DEAD_LETTERS, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        runEvents = driver.createOutputTopic(RUN_EVENTS, new StringDeserializer(), new ByteArrayDeserializer());
         ema = driver.getKeyValueStore(Stores.EMA);
         distances = driver.getKeyValueStore(Stores.DISTANCES);
         profileNames = Arrays.stream(profiles).map(Profile::name).toList();
@@ -145,6 +149,17 @@ final class AveragerDriver implements AutoCloseable {
                 .filter(CheckpointCommit.class::isInstance)
                 .map(CheckpointCommit.class::cast)
                 .toList();
+    }
+
+    /** The answers to rewind requests since the last call, in order, checked to be keyed by their run. */
+    List<RewindAnswer> rewindAnswers() {
+        return runEvents.readRecordsToList().stream().map(r -> {
+            RewindAnswer a = WireCodec.decode(r.value(), RewindAnswer.class);
+            if (!r.key().equals(a.getRun())) {
+                throw new AssertionError("answer of run " + a.getRun() + " keyed " + r.key());
+            }
+            return a;
+        }).toList();
     }
 
     /** Every dead letter since the last call, in order. */

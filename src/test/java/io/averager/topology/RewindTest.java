@@ -68,6 +68,12 @@ class RewindTest {
         assertThat(reference).as("the reference's checkpoints after step 24").containsKeys("30/ema/w@0", "48/power/b@0");
         assertThat(live).as("checkpoints after the rewind, bitwise").isEqualTo(reference);
         assertThat(driver.deadLetters()).as("dead letters").isEmpty();
+        assertThat(driver.rewindAnswers()).singleElement().satisfies(a -> {
+            assertThat(a.getRequestId()).isEqualTo("resume-1");
+            assertThat(a.getRewound()).isTrue();
+            assertThat(a.getRewinds()).isEqualTo(1);
+            assertThat(a.getMessage()).isEqualTo("Run live rewound to step 24 (request resume-1); its rewinds so far: 1");
+        });
         assertThat(points(driver.distances("live"))).as("distance history").isEqualTo(points(driver.distances("reference")));
     }
 
@@ -117,6 +123,10 @@ class RewindTest {
         List<AveragerDriver.DeadLetterRecord> refused = driver.deadLetters();
         assertThat(refused).hasSize(2);
         assertThat(refusals()).isEqualTo(2);
+        assertThat(driver.rewindAnswers()).as("the answers say what the dead letters say").satisfiesExactly(
+                a -> assertThat(a.getRewound()).isFalse(), a -> assertThat(a.getRewound()).isFalse())
+                .extracting(io.averager.wire.avro.RewindAnswer::getMessage)
+                .containsExactly(message(refused.get(0)), message(refused.get(1)));
         assertThat(message(refused.get(0))).contains("Rewind of run live to step 21 (request resume-1)",
                 "no restore point at that step", "the nearest step below it the run can be rewound to is 12",
                 "restore points: 12, 24; last step: 30");
