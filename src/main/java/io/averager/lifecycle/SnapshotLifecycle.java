@@ -314,7 +314,8 @@ public final class SnapshotLifecycle {
         long to = r.getToStep();
         String at = "Rewind of run " + r.getRun() + " to step " + to + " (request " + r.getRequestId() + ")";
         if (run == null) {
-            return d.reject(DeadLetterReason.REWIND_REFUSED, at + ": the run has no snapshot yet").build();
+            return d.reject(DeadLetterReason.REWIND_REFUSED, at + ": the run has no snapshot yet (or none retained);"
+                    + " publish without a rewind to start its EMA at the next snapshot").build();
         }
         RunProgress progress = run.progress();
         long last = progress.getLastStep();
