@@ -148,7 +148,8 @@ class BrokerRestartTest {
                     ProducerConfig.MAX_BLOCK_MS_CONFIG, 3000, ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 2000,
                     ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 6000), SharedKafka.unique("lone-snapshots"), 512);
             try {
-                publisher.publish("run-0", 0, SnapshotMode.UPDATE, false, Map.of(), List.of(constant(weight)));
+                publisher.publish("run-0", 0, SnapshotMode.UPDATE, false, Map.of(),
+                        List.of(TensorSource.ofFloats("w", new float[4096], 4096)));
                 assertThatThrownBy(() -> publisher.publish("run-0", 1, SnapshotMode.UPDATE, false, Map.of(),
                         List.of(stopsTheBrokerHalfway)))
                         .isInstanceOf(AveragerException.class)
@@ -158,20 +159,6 @@ class BrokerRestartTest {
                 closing.get(20, TimeUnit.SECONDS);
             }
         }
-    }
-
-    private static TensorSource constant(TensorSpec spec) {
-        return new TensorSource() {
-            @Override
-            public TensorSpec spec() {
-                return spec;
-            }
-
-            @Override
-            public ByteBuffer read(long elementOffset, int count) {
-                return ByteBuffer.allocate(count * 4).order(ByteOrder.LITTLE_ENDIAN);
-            }
-        };
     }
 
     private static ServiceUnderTest configured(ServiceUnderTest service) {

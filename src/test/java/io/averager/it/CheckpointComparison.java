@@ -3,10 +3,13 @@ package io.averager.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.averager.config.AveragerConfig;
+import io.averager.ema.TensorSpec;
+import io.averager.format.SafetensorsReader;
 import io.averager.it.Workload.CheckpointKey;
 import io.averager.wire.avro.CheckpointManifest;
 import java.io.IOException;
 import java.net.URI;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -126,6 +129,22 @@ final class CheckpointComparison {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * The two safetensors files hold the same tensors, bitwise, and the same number of snapshots
+     * averaged: a run that was interrupted against one that was not.
+     */
+    static void assertSameTensors(String profile, Path resumed, Path uninterrupted) throws IOException {
+        try (SafetensorsReader a = SafetensorsReader.open(resumed); SafetensorsReader b = SafetensorsReader.open(uninterrupted)) {
+            assertThat(a.tensors()).extracting(TensorSpec::name).isEqualTo(b.tensors().stream().map(TensorSpec::name).toList());
+            assertThat(a.metadata()).containsEntry("snapshots_averaged", b.metadata().get("snapshots_averaged"));
+            for (TensorSpec t : a.tensors()) {
+                ByteBuffer got = a.read(t.name(), 0, Math.toIntExact(t.numel()));
+                ByteBuffer want = b.read(t.name(), 0, Math.toIntExact(t.numel()));
+                assertThat(got).as("profile %s tensor %s, bitwise", profile, t.name()).isEqualTo(want);
+            }
         }
     }
 }

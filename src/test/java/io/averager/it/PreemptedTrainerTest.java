@@ -3,13 +3,10 @@ package io.averager.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.averager.config.AveragerConfig;
-import io.averager.ema.TensorSpec;
-import io.averager.format.SafetensorsReader;
 import io.averager.it.Workload.CheckpointKey;
 import io.averager.wire.avro.CheckpointManifest;
 import java.io.IOException;
 import java.net.URI;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -107,7 +104,7 @@ class PreemptedTrainerTest {
             List<CheckpointManifest> manifests = TopicReader.awaitManifests(SharedKafka.bootstrapServers(),
                     name + "-manifests", expected, TIMEOUT, service::assertAlive);
             for (String profile : PROFILES) {
-                assertSameTensors(profile, file(manifests, "preempted", profile), file(manifests, "uninterrupted", profile));
+                CheckpointComparison.assertSameTensors(profile, file(manifests, "preempted", profile), file(manifests, "uninterrupted", profile));
             }
             assertThat(schedule.stream().map(s -> s.split(":")[0]).collect(Collectors.toSet()))
                     .as("steps the attempts resumed from").hasSizeGreaterThan(1);
@@ -119,18 +116,6 @@ class PreemptedTrainerTest {
                 .filter(x -> x.getRun().equals(run) && x.getProfile().equals(profile) && x.getStep() == STEPS)
                 .reduce((a, b) -> b).orElseThrow();
         return Path.of(URI.create(m.getUri()));
-    }
-
-    static void assertSameTensors(String profile, Path resumed, Path uninterrupted) throws IOException {
-        try (SafetensorsReader a = SafetensorsReader.open(resumed); SafetensorsReader b = SafetensorsReader.open(uninterrupted)) {
-            assertThat(a.tensors()).extracting(TensorSpec::name).isEqualTo(b.tensors().stream().map(TensorSpec::name).toList());
-            assertThat(a.metadata()).containsEntry("snapshots_averaged", b.metadata().get("snapshots_averaged"));
-            for (TensorSpec t : a.tensors()) {
-                ByteBuffer got = a.read(t.name(), 0, Math.toIntExact(t.numel()));
-                ByteBuffer want = b.read(t.name(), 0, Math.toIntExact(t.numel()));
-                assertThat(got).as("profile %s tensor %s, bitwise", profile, t.name()).isEqualTo(want);
-            }
-        }
     }
 
     /** One attempt of the training loop, as a child process whose output goes to a log file. */

@@ -8,7 +8,6 @@ import io.averager.AveragerException;
 import io.averager.cli.Main;
 import io.averager.config.AveragerConfig;
 import io.averager.ema.TensorSpec;
-import io.averager.format.SafetensorsReader;
 import io.averager.publish.SnapshotOptions;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.publish.TensorSource;
@@ -99,7 +98,7 @@ class ResumeTest {
             Path downloaded = dir.resolve("live-ema-24.safetensors");
             Files.write(downloaded, emaAt24.body());
             CheckpointManifest at24 = service.awaitCheckpoints(reference, 24, PROFILES, Duration.ofSeconds(60)).get("ema");
-            assertSameTensors("ema", downloaded, file(at24));
+            CheckpointComparison.assertSameTensors("ema", downloaded, file(at24));
             try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024)) {
                 for (long step = 27; step <= LAST; step += 3) {
                     publish(publisher, live, step, RESUMED + step);
@@ -111,7 +110,7 @@ class ResumeTest {
             Map<String, CheckpointManifest> uninterrupted =
                     service.awaitCheckpoints(reference, LAST, PROFILES, Duration.ofSeconds(60));
             for (String profile : PROFILES) {
-                assertSameTensors(profile, file(resumed.get(profile)), file(uninterrupted.get(profile)));
+                CheckpointComparison.assertSameTensors(profile, file(resumed.get(profile)), file(uninterrupted.get(profile)));
             }
 
             // A replay with a new decay follows the rewind as the live service did.
@@ -122,7 +121,7 @@ class ResumeTest {
                     "-D", AveragerConfig.CHECKPOINT_STORE_CONFIG + "=" + replayed,
                     "-D", AveragerConfig.TOPIC_PARTITIONS_CONFIG + "=2",
                     "--run", live, "--run", reference, "--profile", "wide", "--decay", "0.95")).isZero();
-            assertSameTensors("wide", replayed.resolve("runs").resolve(live).resolve("wide").resolve("step-48.safetensors"),
+            CheckpointComparison.assertSameTensors("wide", replayed.resolve("runs").resolve(live).resolve("wide").resolve("step-48.safetensors"),
                     replayed.resolve("runs").resolve(reference).resolve("wide").resolve("step-48.safetensors"));
         }
     }
@@ -186,7 +185,7 @@ class ResumeTest {
             CheckpointManifest resumedEma = service.awaitCheckpoints(live, LAST, List.of("ema"), Duration.ofSeconds(60)).get("ema");
             CheckpointManifest uninterrupted =
                     service.awaitCheckpoints(reference, LAST, List.of("ema"), Duration.ofSeconds(60)).get("ema");
-            assertSameTensors("ema", file(resumedEma), file(uninterrupted));
+            CheckpointComparison.assertSameTensors("ema", file(resumedEma), file(uninterrupted));
         }
     }
 
@@ -232,15 +231,4 @@ class ResumeTest {
         return Path.of(URI.create(m.getUri()));
     }
 
-    private static void assertSameTensors(String profile, Path resumed, Path uninterrupted) throws IOException {
-        try (SafetensorsReader a = SafetensorsReader.open(resumed); SafetensorsReader b = SafetensorsReader.open(uninterrupted)) {
-            assertThat(a.tensors()).extracting(TensorSpec::name).isEqualTo(b.tensors().stream().map(TensorSpec::name).toList());
-            assertThat(a.metadata()).containsEntry("snapshots_averaged", b.metadata().get("snapshots_averaged"));
-            for (TensorSpec t : a.tensors()) {
-                ByteBuffer got = a.read(t.name(), 0, Math.toIntExact(t.numel()));
-                ByteBuffer want = b.read(t.name(), 0, Math.toIntExact(t.numel()));
-                assertThat(got).as("profile %s tensor %s, bitwise", profile, t.name()).isEqualTo(want);
-            }
-        }
-    }
 }
