@@ -55,8 +55,8 @@ public record Decision(Run run, boolean progressChanged, boolean layoutChanged, 
         record Discard() implements DistanceChange {
         }
 
-        /** The run was rewound to {@code step}: drop them, and the history becomes the restore point's. */
-        record Restore(long step) implements DistanceChange {
+        /** The run was rewound to {@code point}: drop them, and the history becomes the point's. */
+        record Restore(RestorePoint point) implements DistanceChange {
         }
     }
 

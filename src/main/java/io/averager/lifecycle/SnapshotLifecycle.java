@@ -351,7 +351,7 @@ public final class SnapshotLifecycle {
         progress.setBranch(progress.getBranch() + 1);
         progress.setRestoredFrom(to);
         points.stream().filter(p -> p.getStep() > to).forEach(p -> d.restorePointsDropped.add(p.getStep()));
-        d.distances = new DistanceChange.Restore(to);
+        d.distances = new DistanceChange.Restore(point);
         d.progressChanged = true;
         d.rewound = true;
         return d.build();

@@ -51,8 +51,11 @@ public final class EmaEntries {
         }
     }
 
-    public void put(String run, String profile, String tensor, long offset, EmaEntry entry) {
-        writable.put(EmaKey.of(run, profile, tensor, offset), entry.bytes());
+    /** Stores the entry, sealed; returns the bytes stored, for a copy kept elsewhere. */
+    public byte[] put(String run, String profile, String tensor, long offset, EmaEntry entry) {
+        byte[] sealed = entry.bytes();
+        writable.put(EmaKey.of(run, profile, tensor, offset), sealed);
+        return sealed;
     }
 
     /** The stored entries of the run's profile and tensor, by offset; close it when done. */

@@ -63,9 +63,9 @@ public final class RestorePoints {
         }
     }
 
-    /** Keeps {@code entry}, sealed, as the run's entry at {@code step}. */
-    public void put(String run, long step, String profile, String tensor, long offset, EmaEntry entry) {
-        writable.put(key(run, step, profile, tensor, offset), entry.bytes());
+    /** Keeps an entry's stored bytes, as {@link EmaEntries#put} sealed them, as the run's entry at {@code step}. */
+    public void put(String run, long step, String profile, String tensor, long offset, byte[] sealed) {
+        writable.put(key(run, step, profile, tensor, offset), sealed);
     }
 
     /** Deletes every entry kept for the run's {@code step}; the list is the caller's to change. */

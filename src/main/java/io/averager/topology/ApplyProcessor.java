@@ -106,9 +106,9 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
 
     private void put(String run, Decision d) {
         for (Decision.EntryUpdate e : d.entries()) {
-            ema.put(run, e.profile(), e.tensor(), e.offset(), e.entry());
+            byte[] sealed = ema.put(run, e.profile(), e.tensor(), e.offset(), e.entry());
             if (d.restorePoint() >= 0 && restorePointsKept > 0) {
-                restorePoints.put(run, d.restorePoint(), e.profile(), e.tensor(), e.offset(), e.entry());
+                restorePoints.put(run, d.restorePoint(), e.profile(), e.tensor(), e.offset(), sealed);
             }
         }
         if (d.distances() instanceof DistanceChange.Save s) {
@@ -118,7 +118,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         } else if (d.distances() instanceof DistanceChange.Discard) {
             distances.discard(run);
         } else if (d.distances() instanceof DistanceChange.Restore r) {
-            distances.restore(run, pointAt(run, r.step()).getDistances());
+            distances.restore(run, r.point().getDistances());
         }
         if (d.restorePointCompleted() != null || !d.restorePointsDropped().isEmpty()) {
             putRestorePoints(run, d);
@@ -168,10 +168,6 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         }
         RewindAnswer answer = new RewindAnswer(r.getRun(), r.getRequestId(), r.getToStep(), d.rewound(), message, rewinds);
         context.forward(record.withValue((Object) answer), AveragerTopology.RUN_EVENTS);
-    }
-
-    private RestorePoint pointAt(String run, long step) {
-        return restorePoints.list(run).stream().filter(p -> p.getStep() == step).findFirst().orElseThrow();
     }
 
     private void forward(Record<String, Inbound> record, Decision d) {

@@ -32,7 +32,8 @@ class SnapshotLifecycleRewindTest {
     void aRewindToARestorePointTakesItsValuesStartsABranchAndDropsTheLaterPoints() {
         Run run = run(36, null, 0);
 
-        Decision d = lifecycle.rewind(run, List.of(point(12, 5), point(24, 10), point(30, 12)), request(24));
+        RestorePoint at24 = point(24, 10);
+        Decision d = lifecycle.rewind(run, List.of(point(12, 5), at24, point(30, 12)), request(24));
 
         assertThat(d.rejections()).isEmpty();
         assertThat(d.rewound()).isTrue();
@@ -45,7 +46,7 @@ class SnapshotLifecycleRewindTest {
         assertThat(p.getBranch()).isEqualTo(1);
         assertThat(p.getRestoredFrom()).isEqualTo(24);
         assertThat(d.restorePointsDropped()).containsExactly(30L);
-        assertThat(d.distances()).isEqualTo(new DistanceChange.Restore(24));
+        assertThat(d.distances()).isEqualTo(new DistanceChange.Restore(at24));
     }
 
     @Test
