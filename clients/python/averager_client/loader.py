@@ -26,9 +26,14 @@ READ_TO_END_S = 30.0
 
 
 def list_checkpoints(bootstrap_servers, run_id=None, topic="checkpoint-manifests", timeout=0.0, wanted=None,
-                     **consumer_config):
+                     run_events_topic="run-events", **consumer_config):
     """The manifests (dicts, fields as in docs/wire-format.md) on ``topic``, of ``run_id``
     or of every run, in the order published per partition.
+
+    Each manifest also has ``superseded``: None for a checkpoint of its run's live branch; for
+    one whose trainer abandoned the branch (the run was rewound, after this step was averaged,
+    to a step below it), the rewind's answer from ``run_events_topic`` (a dict with ``toStep``
+    and ``rewinds``). A run-events topic that does not exist holds no rewind.
 
     Reads every partition from its start to its end, read_committed, without joining a group or
     committing offsets. If ``wanted(manifests)`` is given and false at the end, goes on reading
@@ -42,81 +47,122 @@ def list_checkpoints(bootstrap_servers, run_id=None, topic="checkpoint-manifests
         "enable.auto.offset.store": False,
         "enable.partition.eof": True,
         "auto.offset.reset": "earliest",
+        "allow.auto.create.topics": False,
     }
     config.update(consumer_config)
     consumer = Consumer(config)
     try:
-        metadata = consumer.list_topics(topic, timeout=READ_TO_END_S)
+        metadata = consumer.list_topics(timeout=READ_TO_END_S)
         found = metadata.topics.get(topic)
         if found is None or found.error is not None:
             raise CheckpointError(f"Cannot read manifests topic {topic}: {found.error if found else 'absent'}")
-        partitions = sorted(found.partitions)
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        partitions = [(topic, p) for p in sorted(found.partitions)]
+        events = metadata.topics.get(run_events_topic)
+        if events is None or events.error is not None:
+            log.info("No run-events topic %s: no run has been rewound", run_events_topic)
+        else:
+            partitions += [(run_events_topic, p) for p in sorted(events.partitions)]
+        consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in partitions])
         key = run_id.encode("utf-8") if run_id is not None else None
-        manifests, at_end = [], set()
+        manifests, rewinds, at_end = [], [], set()
         start = time.monotonic()
         while True:
             elapsed = time.monotonic() - start
             if len(at_end) == len(partitions):
+                _mark_superseded(manifests, rewinds)
                 if wanted is None or wanted(manifests) or elapsed >= timeout:
                     return manifests
             elif elapsed >= max(timeout, READ_TO_END_S):
-                raise CheckpointError(f"Could not read {topic} to its end within {max(timeout, READ_TO_END_S):.0f} s; "
-                                      f"partitions {sorted(set(partitions) - at_end)} unfinished")
+                raise CheckpointError(f"Could not read {topic} and {run_events_topic} to their end within "
+                                      f"{max(timeout, READ_TO_END_S):.0f} s; partitions "
+                                      f"{sorted(set(partitions) - at_end)} unfinished")
             message = consumer.poll(0.2)
             if message is None:
                 continue
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
-                    at_end.add(message.partition())
+                    at_end.add((message.topic(), message.partition()))
                     continue
-                raise CheckpointError(f"Reading {topic}: {error}")
+                raise CheckpointError(f"Reading {message.topic()}: {error}")
             if key is not None and message.key() != key:
                 continue
+            record_type = wire.CHECKPOINT_MANIFEST if message.topic() == topic else wire.REWIND_ANSWER
             try:
-                manifest = wire.decode_record(wire.CHECKPOINT_MANIFEST, message.value())
+                value = wire.decode_record(record_type, message.value())
             except wire.WireError as e:
-                log.warning("Skipping %s[%d]@%d: %s", topic, message.partition(), message.offset(), e)
+                log.warning("Skipping %s[%d]@%d: %s", message.topic(), message.partition(), message.offset(), e)
                 continue
-            if run_id is None or manifest["run"] == run_id:
-                manifests.append(manifest)
+            if run_id is not None and value["run"] != run_id:
+                continue
+            if record_type is wire.CHECKPOINT_MANIFEST:
+                manifests.append(value)
+            elif value["rewound"]:
+                rewinds.append(value)
     finally:
         consumer.close()
 
 
+def _mark_superseded(manifests, rewinds):
+    """Sets each manifest's ``superseded``: the first rewind with a higher count to a step below it, or None."""
+    by_run = collections.defaultdict(list)
+    for r in sorted(rewinds, key=lambda r: r["rewinds"]):
+        by_run[r["run"]].append(r)
+    for m in manifests:
+        m["superseded"] = next((r for r in by_run[m["run"]]
+                                if r["rewinds"] > m["rewinds"] and r["toStep"] < m["step"]), None)
+
+
 def find_checkpoint(manifests, run_id, profile=None, step=None):
-    """The manifest of ``run_id`` for ``profile`` (default: the run's only profile) at ``step``
-    (default: the latest); CheckpointError saying what there is otherwise."""
+    """The live manifest of ``run_id`` for ``profile`` (default: the run's only profile) at
+    ``step`` (default: the latest live one); CheckpointError saying what there is otherwise.
+    Superseded checkpoints (see list_checkpoints) are never chosen."""
     by_profile = collections.defaultdict(dict)
+    abandoned = collections.defaultdict(dict)
     for m in manifests:
         if m["run"] == run_id:
-            by_profile[m["profile"]][m["step"]] = m
-    if not by_profile:
+            if m.get("superseded"):
+                abandoned[m["profile"]][m["step"]] = m
+                continue
+            live = by_profile[m["profile"]]
+            if m["step"] not in live or live[m["step"]]["rewinds"] <= m["rewinds"]:
+                live[m["step"]] = m
+    if not by_profile and not abandoned:
         raise CheckpointError(f"No checkpoint of run {run_id}")
+    profiles = sorted(set(by_profile) | set(abandoned))
     if profile is None:
-        if len(by_profile) > 1:
-            raise CheckpointError(f"Run {run_id} has checkpoints of profiles {sorted(by_profile)}; choose one with profile=")
-        profile = next(iter(by_profile))
+        if len(profiles) > 1:
+            raise CheckpointError(f"Run {run_id} has checkpoints of profiles {profiles}; choose one with profile=")
+        profile = profiles[0]
     steps = by_profile.get(profile)
     if not steps:
-        raise CheckpointError(f"No checkpoint of run {run_id} profile {profile}; profiles: {sorted(by_profile)}")
+        if profile in abandoned:
+            rewind = abandoned[profile][max(abandoned[profile])]["superseded"]
+            raise CheckpointError(f"No live checkpoint of run {run_id} profile {profile}: every one is superseded "
+                                  f"(rewind {rewind['rewinds']} to step {rewind['toStep']})")
+        raise CheckpointError(f"No checkpoint of run {run_id} profile {profile}; profiles: {profiles}")
     if step is None:
         return steps[max(steps)]
     if step not in steps:
         have = sorted(steps)
         shown = ", ".join(map(str, have[-10:]))
-        raise CheckpointError(f"No checkpoint of run {run_id} profile {profile} at step {step}; "
-                              f"{len(have)} steps, the latest: {shown}")
+        why = ""
+        if step in abandoned.get(profile, {}):
+            rewind = abandoned[profile][step]["superseded"]
+            why = (f": its checkpoint there is superseded (rewind {rewind['rewinds']} to step {rewind['toStep']}, "
+                   f"{abandoned[profile][step]['uri']})")
+        raise CheckpointError(f"No live checkpoint of run {run_id} profile {profile} at step {step}{why}; "
+                              f"{len(have)} live steps, the latest: {shown}")
     return steps[step]
 
 
 def load_ema(bootstrap_servers, run_id, profile=None, step=None, topic="checkpoint-manifests", timeout=0.0,
-             s3_endpoint_url=None, s3_client=None, **consumer_config):
+             s3_endpoint_url=None, s3_client=None, run_events_topic="run-events", **consumer_config):
     """The EMA checkpoint of ``run_id`` as an OrderedDict of tensors in file order, ready for
     ``model.load_state_dict``.
 
-    Takes the latest step of ``profile`` (default: the run's only profile), or ``step``. Waits
+    Takes the latest live step of ``profile`` (default: the run's only profile), or ``step``:
+    never a checkpoint that a rewind of the run superseded (see list_checkpoints). Waits
     up to ``timeout`` seconds for it to appear. Reads ``file:`` URIs directly and ``s3://`` ones
     with boto3 (``s3_client``, or one made for ``s3_endpoint_url``, else for the environment's
     ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``), and checks the file's size, SHA-256 and
@@ -130,7 +176,8 @@ def load_ema(bootstrap_servers, run_id, profile=None, step=None, topic="checkpoi
         except CheckpointError:
             return False
 
-    manifests = list_checkpoints(bootstrap_servers, run_id, topic, timeout, wanted, **consumer_config)
+    manifests = list_checkpoints(bootstrap_servers, run_id, topic, timeout, wanted, run_events_topic,
+                                 **consumer_config)
     manifest = find_checkpoint(manifests, run_id, profile, step)
     data = read_file(manifest["uri"], s3_endpoint_url, s3_client)
     where = f"checkpoint {manifest['uri']}"

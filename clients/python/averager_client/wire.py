@@ -55,7 +55,7 @@ REWIND_ANSWER = ("record", "RewindAnswer", (
     ("message", "string"),
     ("rewinds", "int"),
 ))
-CHECKPOINT_MANIFEST = ("record", "CheckpointManifest", (
+CHECKPOINT_MANIFEST_V1 = ("record", "CheckpointManifest", (
     ("run", "string"),
     ("profile", "string"),
     ("step", "long"),
@@ -65,6 +65,9 @@ CHECKPOINT_MANIFEST = ("record", "CheckpointManifest", (
     ("sha256", "string"),
     ("tensors", ("array", TENSOR_INFO)),
     ("snapshotTime", "long"),
+))
+CHECKPOINT_MANIFEST = ("record", "CheckpointManifest", CHECKPOINT_MANIFEST_V1[2] + (
+    ("rewinds", "int"),
 ))
 
 RECORDS = {t[1]: t for t in (TENSOR_INFO, SNAPSHOT_HEADER, SNAPSHOT_CHUNK, SNAPSHOT_COMMIT, REWIND_REQUEST,
@@ -78,8 +81,14 @@ PREFIXES = {
     "RewindRequest": bytes.fromhex("C301 E416ADC79A726CB3"),
     "RewindAnswer": bytes.fromhex("C301 5D6D7D8D57499A02"),
     "TensorInfo": bytes.fromhex("C301 DF019D6AD16E5040"),
-    "CheckpointManifest": bytes.fromhex("C301 4781E30AA1D723C1"),
+    "CheckpointManifest": bytes.fromhex("C301 DA70C61BDEDE183E"),
 }
+
+# Records that earlier versions of the service wrote, still read: (name, prefix, type, the
+# values of the fields the type lacks). Their schemas are in src/main/resources/io/averager/wire.
+EARLIER = (
+    ("CheckpointManifest", bytes.fromhex("C301 4781E30AA1D723C1"), CHECKPOINT_MANIFEST_V1, {"rewinds": 0}),
+)
 
 
 class WireError(ValueError):
@@ -97,11 +106,16 @@ def decode_record(record_type, data):
     """The dict a single-object encoded ``record_type`` in ``data`` holds."""
     name = record_type[1]
     head = bytes(data[:PREFIX_LENGTH])
+    defaults = {}
     if head != PREFIXES[name]:
-        if head[:2] != MAGIC:
+        earlier = [(t, d) for n, prefix, t, d in EARLIER if n == name and prefix == head]
+        if earlier:
+            record_type, defaults = earlier[0]
+        elif head[:2] != MAGIC:
             raise WireError(f"not single-object encoded: starts with {head[:2].hex()}, expected c301")
-        known = {v: k for k, v in PREFIXES.items()}
-        raise WireError(f"expected a {name}, got {known.get(head, 'a record with fingerprint ' + head[2:].hex())}")
+        else:
+            known = {v: k for k, v in PREFIXES.items()}
+            raise WireError(f"expected a {name}, got {known.get(head, 'a record with fingerprint ' + head[2:].hex())}")
     reader = Reader(data, PREFIX_LENGTH)
     try:
         value = reader.read(record_type)
@@ -109,7 +123,7 @@ def decode_record(record_type, data):
         raise WireError(f"malformed {name}: {e}") from None
     if reader.pos != len(reader.data):
         raise WireError(f"malformed {name}: {len(reader.data) - reader.pos} bytes after the record")
-    return value
+    return {**value, **defaults}
 
 
 def chunk_header(run, step, tensor, offset, length):

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from averager_client import Publisher, PublishError, load_ema  # noqa: E402
+from averager_client import (CheckpointError, Publisher, PublishError, find_checkpoint, list_checkpoints,  # noqa: E402
+                             load_ema)
 
 STEPS = 30
 SAVED_AT = 12  # where the trainer saves its own checkpoint, and asks for the EMA's
@@ -162,8 +163,9 @@ def every_dtype(args):
 def resumed(args):
     """A trainer that dies after step 10 resumes from its own checkpoint at step 6, which it had
     published with checkpoint=True: Publisher(resume_from_step=6) with the dead one's
-    transactional id, then steps 7.. again with other weights. The EMA of step 12 must be that of
-    steps 1..6 and the new 7..12, without the abandoned 7..10."""
+    transactional id, then steps 7.. again with other weights. The EMA checkpoint it had asked
+    for at step 10 is superseded: never the latest, and named as such. The EMA of step 12 must be
+    that of steps 1..6 and the new 7..12, without the abandoned 7..10."""
     run = args.run + "-resumed"
     transactional_id = f"averager-it-{run}-rank0"
 
@@ -173,7 +175,7 @@ def resumed(args):
 
     with Publisher(args.bootstrap_servers, run, topic=args.snapshots_topic, transactional_id=transactional_id) as first:
         for step in range(1, 11):
-            first.publish(weights(step, 0), step, checkpoint=step == 6)
+            first.publish(weights(step, 0), step, checkpoint=step in (6, 10))
     try:
         Publisher(args.bootstrap_servers, run, topic=args.snapshots_topic, transactional_id=transactional_id,
                   resume_from_step=8, run_events_topic=args.run_events_topic)
@@ -189,6 +191,20 @@ def resumed(args):
             raise AssertionError("a step not after resume_from_step was accepted")
         except ValueError:
             pass
+        manifests = list_checkpoints(args.bootstrap_servers, run, topic=args.manifests_topic, timeout=90,
+                                     wanted=lambda ms: any(m["step"] == 10 for m in ms),
+                                     run_events_topic=args.run_events_topic)
+        at10 = [m for m in manifests if m["step"] == 10]
+        if not at10 or not at10[0]["superseded"] or at10[0]["superseded"]["toStep"] != 6:
+            raise AssertionError(f"the checkpoint of the abandoned step 10 is not marked superseded: {at10}")
+        if find_checkpoint(manifests, run)["step"] != 6:
+            raise AssertionError("the latest live checkpoint after the resume is not that of step 6")
+        try:
+            load_ema(args.bootstrap_servers, run, step=10, topic=args.manifests_topic,
+                     run_events_topic=args.run_events_topic)
+            raise AssertionError("load_ema returned the superseded checkpoint of step 10")
+        except CheckpointError as e:
+            print(f"resumed: the abandoned step 10 is not loaded: {e}")
         for step in range(7, 13):
             second.publish(weights(step, 1), step, end_of_run=step == 12)
 
@@ -200,7 +216,8 @@ def resumed(args):
         else:
             expected["w"] = args.decay * expected["w"] + (1. - args.decay) * w["w"]
             expected["steps"] = w["steps"].clone()
-    loaded = load_ema(args.bootstrap_servers, run, step=12, topic=args.manifests_topic, timeout=90)
+    loaded = load_ema(args.bootstrap_servers, run, step=12, topic=args.manifests_topic, timeout=90,
+                      run_events_topic=args.run_events_topic)
     for name, want in expected.items():
         assert_close(name, loaded[name], want)
     print("resumed: EMA of step 12 is that of steps 1..6 and the resumed 7..12")

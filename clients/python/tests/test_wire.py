@@ -21,7 +21,8 @@ sys.path.insert(0, str(REPO / "clients" / "python"))
 
 import torch  # noqa: E402
 
-from averager_client import avro, grid_range, layout, read_safetensors, wire  # noqa: E402
+from averager_client import avro, find_checkpoint, grid_range, layout, read_safetensors, wire  # noqa: E402
+from averager_client.loader import _mark_superseded  # noqa: E402
 from averager_client.errors import CheckpointError  # noqa: E402
 
 AVRO_DIR = Path(os.environ.get("AVERAGER_AVRO_DIR", REPO / "src" / "main" / "avro"))
@@ -77,6 +78,25 @@ class PrefixesMatchTheSchemas(unittest.TestCase):
         named = schemas()
         for name, record_type in wire.RECORDS.items():
             self.assertEqual(described(named[f"io.averager.wire.avro.{name}"], named), record_type, name)
+
+    def test_earlier_prefixes_are_the_fingerprints_of_the_earlier_schemas(self):
+        named = schemas()
+        for name, prefix, record_type, defaults in wire.EARLIER:
+            path = REPO / "src" / "main" / "resources" / "io" / "averager" / "wire" / f"{name}-v1.avsc"
+            earlier = json.loads(path.read_text())
+            self.assertEqual(avro.prefix(avro.fingerprint(earlier, named)).hex(), prefix.hex(), name)
+            self.assertEqual(described(earlier, named), record_type, name)
+            current = [f for f, _ in wire.RECORDS[name][2]]
+            self.assertEqual(current, [f for f, _ in record_type[2]] + list(defaults), name)
+
+    def test_a_manifest_of_an_earlier_service_reads_as_one_of_branch_zero(self):
+        value = {"run": "r", "profile": "ema", "step": 30, "uri": "file:/c/step-30.safetensors", "format": "safetensors",
+                 "size": 100, "sha256": "ab", "tensors": [], "snapshotTime": 5}
+        data = bytearray(bytes.fromhex("C301 4781E30AA1D723C1"))
+        avro.encode(wire.CHECKPOINT_MANIFEST_V1, value, data)
+        self.assertEqual(wire.decode_record(wire.CHECKPOINT_MANIFEST, bytes(data)), {**value, "rewinds": 0})
+        current = wire.encode_record(wire.CHECKPOINT_MANIFEST, {**value, "rewinds": 2})
+        self.assertEqual(wire.decode_record(wire.CHECKPOINT_MANIFEST, current)["rewinds"], 2)
 
     def test_wire_format_page_prints_the_same_prefixes(self):
         page = (REPO / "docs" / "wire-format.md").read_text()
@@ -176,7 +196,7 @@ class Records(unittest.TestCase):
 
     def test_manifest_round_trips(self):
         manifest = {"run": "r", "profile": "ema", "step": 30, "uri": "file:///tmp/x", "format": "safetensors",
-                    "size": 123, "sha256": "ab" * 32, "tensors": self.HEADER["tensors"], "snapshotTime": 1700000000000}
+                    "size": 123, "sha256": "ab" * 32, "tensors": self.HEADER["tensors"], "snapshotTime": 1700000000000, "rewinds": 1}
         self.assertEqual(wire.decode_record(wire.CHECKPOINT_MANIFEST,
                                             wire.encode_record(wire.CHECKPOINT_MANIFEST, manifest)), manifest)
 
@@ -193,6 +213,38 @@ class Records(unittest.TestCase):
         data = b"\x01\x02\x03"
         self.assertEqual(wire.digest_term("fc.weight", 1 << 20, data),
                          zlib.crc32(b"fc.weight" + (1 << 20).to_bytes(8, "little") + data))
+
+
+class SupersededCheckpoints(unittest.TestCase):
+    """Which checkpoints a rewind supersedes, and that the loader never picks one."""
+
+    @staticmethod
+    def manifest(step, rewinds, run="a"):
+        return {"run": run, "profile": "ema", "step": step, "uri": f"file:/c/{run}/{step}-{rewinds}", "rewinds": rewinds}
+
+    @staticmethod
+    def rewind(to_step, rewinds):
+        return {"run": "a", "requestId": f"r{rewinds}", "toStep": to_step, "rewound": True, "message": "",
+                "rewinds": rewinds}
+
+    def test_a_rewind_supersedes_later_steps_of_the_branches_before_it(self):
+        # Branch 0 checkpoints 10, 20, 30; rewound to 20; branch 1 checkpoints 30 and 40; rewound to 30.
+        ms = [self.manifest(10, 0), self.manifest(20, 0), self.manifest(30, 0), self.manifest(30, 1),
+              self.manifest(40, 1), self.manifest(40, 0, run="b")]
+        _mark_superseded(ms, [self.rewind(30, 2), self.rewind(20, 1)])
+        self.assertEqual([m["superseded"]["rewinds"] if m["superseded"] else None for m in ms],
+                         [None, None, 1, None, 2, None])
+        self.assertEqual(find_checkpoint(ms, "a")["uri"], "file:/c/a/30-1")
+        self.assertEqual(find_checkpoint(ms, "a", step=30)["uri"], "file:/c/a/30-1")
+        with self.assertRaisesRegex(CheckpointError, r"at step 40: its checkpoint there is superseded "
+                                                     r"\(rewind 2 to step 30, file:/c/a/40-1\); 3 live steps"):
+            find_checkpoint(ms, "a", step=40)
+
+    def test_a_profile_whose_checkpoints_are_all_abandoned_has_no_latest(self):
+        ms = [self.manifest(30, 0), self.manifest(36, 0)]
+        _mark_superseded(ms, [self.rewind(24, 1)])
+        with self.assertRaisesRegex(CheckpointError, r"every one is superseded \(rewind 1 to step 24\)"):
+            find_checkpoint(ms, "a")
 
 
 class Layout(unittest.TestCase):

@@ -1,5 +1,6 @@
 package io.averager.cli;
 
+import io.averager.catalog.Catalog;
 import io.averager.catalog.Checkpoints;
 import io.averager.wire.avro.CheckpointManifest;
 import java.util.List;
@@ -13,7 +14,8 @@ import picocli.CommandLine.Option;
 
 /** {@code averager checkpoints}: lists the checkpoints the manifests topic announces. */
 @Command(name = "checkpoints", mixinStandardHelpOptions = true,
-        description = "Lists the stored checkpoints, from the manifests topic: run, profile, step, snapshot time, size and URI.")
+        description = "Lists the stored checkpoints, from the manifests topic: run, profile, step, snapshot time, size, URI,"
+                + " and whether a rewind of the run superseded the checkpoint (its trainer abandoned that branch).")
 final class CheckpointsCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -28,14 +30,18 @@ final class CheckpointsCommand implements Callable<Integer> {
     @Option(names = "--profile", paramLabel = "NAME", description = "Only this profile.")
     String profile;
 
+    @Option(names = "--live", description = "Only the checkpoints of live branches: none a rewind superseded.")
+    boolean live;
+
     @Mixin
     ManifestOptions manifestOptions;
 
     @Override
     public Integer call() {
-        List<CheckpointManifest> list = Checkpoints.list(manifestOptions.readAll(manifestOptions.config(cluster)),
+        Catalog catalog = manifestOptions.read(manifestOptions.config(cluster));
+        List<CheckpointManifest> list = Checkpoints.list(live ? catalog.live() : catalog.manifests(),
                 Optional.ofNullable(run), Optional.ofNullable(profile));
-        spec.commandLine().getOut().print(Format.table(list));
+        spec.commandLine().getOut().print(Format.table(list, catalog.rewinds()));
         spec.commandLine().getOut().flush();
         return 0;
     }

@@ -1,5 +1,6 @@
 package io.averager.cli;
 
+import io.averager.catalog.Rewinds;
 import io.averager.wire.avro.CheckpointManifest;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,12 +25,12 @@ final class Format {
     }
 
     /** A table of checkpoints, columns padded to their widest cell. */
-    static String table(List<CheckpointManifest> manifests) {
+    static String table(List<CheckpointManifest> manifests, Rewinds rewinds) {
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"RUN", "PROFILE", "STEP", "TIME", "SIZE", "URI"});
+        rows.add(new String[] {"RUN", "PROFILE", "STEP", "TIME", "SIZE", "STATE", "URI"});
         for (CheckpointManifest m : manifests) {
             rows.add(new String[] {m.getRun(), m.getProfile(), Long.toString(m.getStep()),
-                    m.getSnapshotTime().toString(), bytes(m.getSize()), m.getUri()});
+                    m.getSnapshotTime().toString(), bytes(m.getSize()), rewinds.describe(m), m.getUri()});
         }
         int[] width = new int[rows.get(0).length];
         for (String[] row : rows) {

@@ -60,7 +60,7 @@ final class GetCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         AveragerConfig config = manifestOptions.config(cluster);
         OptionalLong step = which == null || which.step == null ? OptionalLong.empty() : OptionalLong.of(which.step);
-        CheckpointManifest m = Checkpoints.select(manifestOptions.readAll(config), run,
+        CheckpointManifest m = Checkpoints.select(manifestOptions.read(config), run,
                 Optional.ofNullable(profile), step, Optional.ofNullable(format));
         try (ObjectStore store = AveragerService.objectStore(Download.storeLocation(URI.create(m.getUri())), config)) {
             Download.fetch(m, store, output);

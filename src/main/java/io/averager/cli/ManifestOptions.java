@@ -1,11 +1,10 @@
 package io.averager.cli;
 
+import io.averager.catalog.Catalog;
 import io.averager.catalog.ManifestLog;
 import io.averager.config.AveragerConfig;
-import io.averager.wire.avro.CheckpointManifest;
 import java.time.Duration;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import picocli.CommandLine.Option;
 
@@ -28,11 +27,18 @@ final class ManifestOptions {
         return new AveragerConfig(settings);
     }
 
-    /** Every manifest on the topic, read with {@code config}'s consumer settings and the {@code -X} ones. */
-    List<CheckpointManifest> readAll(AveragerConfig config) {
+    @Option(names = "--run-events-topic", paramLabel = "TOPIC", description = "Topic of the rewinds that supersede checkpoints (default: the config's averager.topic.run.events, run-events).")
+    String runEventsTopic;
+
+    /**
+     * Every manifest on the topic and the rewinds on the run-events topic, read with
+     * {@code config}'s consumer settings and the {@code -X} ones.
+     */
+    Catalog read(AveragerConfig config) {
         Map<String, Object> props = config.consumerProperties();
         props.putAll(consumer);
         String manifests = topic != null ? topic : config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG);
-        return ManifestLog.readAll(props, manifests, Duration.ofSeconds(60));
+        String runEvents = runEventsTopic != null ? runEventsTopic : config.getString(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG);
+        return ManifestLog.read(props, manifests, runEvents, Duration.ofSeconds(60));
     }
 }

@@ -53,7 +53,7 @@ final class SynthesizeCommand implements Callable<Integer> {
         AveragerConfig config = manifestOptions.config(cluster);
         Synthesis.Target target = new Synthesis.Target(run, sigmaRel,
                 step == null ? OptionalLong.empty() : OptionalLong.of(step));
-        SynthesisReport report = Synthesis.synthesize(manifestOptions.readAll(config),
+        SynthesisReport report = Synthesis.synthesize(manifestOptions.read(config).live(),
                 location -> AveragerService.objectStore(location, config),
                 workDir != null ? workDir : Path.of(System.getProperty("java.io.tmpdir")), target, output);
         spec.commandLine().getOut().print(report.describe());

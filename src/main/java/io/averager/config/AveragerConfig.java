@@ -62,7 +62,8 @@ public final class AveragerConfig extends AbstractConfig {
             + " Each costs a copy of the run's EMA in RocksDB and on the store's changelog. 0: a run can be rewound to its last step only.";
     public static final String CHECKPOINT_STORE_CONFIG = "averager.checkpoint.store";
     private static final String CHECKPOINT_STORE_DOC = "Where checkpoint files go: a directory (path or file: URI), or an S3 bucket and key prefix"
-            + " (s3://bucket/prefix, see averager.s3.*). Files land at runs/RUN/PROFILE/step-STEP.safetensors below it.";
+            + " (s3://bucket/prefix, see averager.s3.*). Files land at runs/RUN/PROFILE/step-STEP.safetensors below it"
+            + " (step-STEP.rewind-N.safetensors once the run has been rewound).";
 
     public static final String S3_ENDPOINT_CONFIG = "averager.s3.endpoint";
     private static final String S3_ENDPOINT_DOC = "URL of an S3-compatible store (MinIO, Ceph, R2), e.g. http://minio:9000. Empty: AWS S3.";

@@ -6,8 +6,12 @@ import java.nio.ByteBuffer;
 /** What apply tells emit about a snapshot being checkpointed. */
 public sealed interface CheckpointEvent {
 
-    /** The snapshot's header was accepted and its EMA will be checkpointed. */
-    record Begin(SnapshotHeader header, long snapshotsAveraged) implements CheckpointEvent {
+    /**
+     * The snapshot's header was accepted and its EMA will be checkpointed.
+     *
+     * @param rewinds the run's rewinds so far: tells the checkpoint's branch
+     */
+    record Begin(SnapshotHeader header, long snapshotsAveraged, int rewinds) implements CheckpointEvent {
     }
 
     /** One EMA entry of one profile after this snapshot's chunk was applied; valid during the call only. */

@@ -113,7 +113,7 @@ public final class SnapshotLifecycle {
         d.opened = true;
         if (checkpoint) {
             long averaged = set ? 1 : progress.getSnapshots() + 1;
-            d.checkpoint.add(new CheckpointEvent.Begin(h, averaged));
+            d.checkpoint.add(new CheckpointEvent.Begin(h, averaged, progress.getBranch()));
         }
         return d.build();
     }

@@ -108,7 +108,8 @@ public final class OpsServer implements AutoCloseable {
         streams.setGlobalStateRestoreListener(restoration);
         streamsMetrics = new KafkaStreamsMetrics(streams);
         streamsMetrics.bindTo(registry);
-        catalog = new CheckpointCatalog(checkpoints.consumerProperties(), checkpoints.manifestsTopic());
+        catalog = new CheckpointCatalog(checkpoints.consumerProperties(), checkpoints.manifestsTopic(),
+                checkpoints.runEventsTopic());
         catalog.start();
         StateQueries state = new StateQueries(streams);
         Owners owners = new Owners(streams, self);

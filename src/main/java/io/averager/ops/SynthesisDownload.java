@@ -91,7 +91,8 @@ final class SynthesisDownload {
     private SynthesisReport synthesize(Synthesis.Target target, Path output) throws IOException {
         try {
             return Synthesis.synthesize(
-                    ManifestLog.readAll(checkpoints.consumerProperties(), checkpoints.manifestsTopic(), MANIFESTS_TIMEOUT),
+                    ManifestLog.read(checkpoints.consumerProperties(), checkpoints.manifestsTopic(),
+                            checkpoints.runEventsTopic(), MANIFESTS_TIMEOUT).live(),
                     checkpoints.storeAt(), checkpoints.workDir(), target, output);
         } catch (Synthesis.NoPowerCheckpoints e) {
             throw new Http.Refusal(404, e.getMessage());

@@ -124,6 +124,7 @@ public final class AveragerService implements AutoCloseable {
             service.ops = ops;
             ops.start(streams, self, config.profiles(), new CheckpointAccess(config.consumerProperties(),
                     config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG),
+                    config.getString(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG),
                     location -> objectStore(location, config), config.spoolDir().resolve("synthesize")), registry);
         }
         streams.start();

@@ -84,6 +84,6 @@ final class CheckpointFormats {
     private static CheckpointManifest manifest(CheckpointHeader h, String format, long size, String sha256,
                                                Instant time) {
         return new CheckpointManifest(h.getRun(), h.getProfile(), h.getStep(), null, format, size, sha256,
-                h.getTensors(), time);
+                h.getTensors(), time, h.getRewinds());
     }
 }

@@ -215,7 +215,7 @@ public final class CheckpointSink implements Runnable, AutoCloseable {
                 continue;
             }
             String key = ObjectKeys.checkpoint(manifest.getRun(), manifest.getProfile(), manifest.getStep(),
-                    manifest.getFormat());
+                    manifest.getRewinds(), manifest.getFormat());
             URI uri;
             try {
                 uri = store.put(key, output.file());

@@ -7,7 +7,9 @@ import java.util.HexFormat;
 
 /**
  * Object keys of checkpoint files: {@code runs/RUN/PROFILE/step-STEP.safetensors}, with run and
- * profile escaped so that no run id can leave its prefix or collide with another run's.
+ * profile escaped so that no run id can leave its prefix or collide with another run's. After a
+ * run's first rewind its checkpoints are {@code step-STEP.rewind-N.safetensors}, so that a step
+ * checkpointed again on the live branch leaves the abandoned branch's file in place.
  */
 public final class ObjectKeys {
 
@@ -17,8 +19,9 @@ public final class ObjectKeys {
     private ObjectKeys() {
     }
 
-    public static String checkpoint(String run, String profile, long step, String extension) {
-        return "runs/" + segment(run) + "/" + segment(profile) + "/step-" + step + "." + extension;
+    public static String checkpoint(String run, String profile, long step, int rewinds, String extension) {
+        return "runs/" + segment(run) + "/" + segment(profile) + "/step-" + step
+                + (rewinds == 0 ? "" : ".rewind-" + rewinds) + "." + extension;
     }
 
     /**

@@ -46,7 +46,7 @@ final class EmitProcessor implements Processor<String, CheckpointEvent, String, 
             }
             for (Profile p : profiles) {
                 forward(record, new CheckpointHeader(h.getRun(), p.name(), h.getStep(), emaTensors, h.getGrid(),
-                        h.getChunkCount(), metadata(h, p, begin.snapshotsAveraged())));
+                        h.getChunkCount(), metadata(h, p, begin.snapshotsAveraged()), begin.rewinds()));
             }
         } else if (record.value() instanceof CheckpointEvent.Data d) {
             // Avro encodes the remaining bytes without retaining the buffer past this call.

@@ -64,7 +64,8 @@ public final class WireCodec {
      * keep working against a newer service, and a newer service reads the state an earlier one
      * stored.
      */
-    private static final List<String> EARLIER_SCHEMAS = List.of("SnapshotHeader-v1.avsc", "RunProgress-v1.avsc");
+    private static final List<String> EARLIER_SCHEMAS = List.of("SnapshotHeader-v1.avsc", "RunProgress-v1.avsc",
+            "CheckpointHeader-v1.avsc", "CheckpointManifest-v1.avsc");
 
     private static final Map<Long, BinaryMessageDecoder<SpecificRecordBase>> DECODERS = new HashMap<>();
     private static final Map<Long, String> NAMES = new HashMap<>();

@@ -162,7 +162,7 @@ class HostileInputTest {
         for (Case c : stored) {
             Path file = file(manifest(c.run(), c.storedStep()));
             assertThat(file).as(c.name())
-                    .isEqualTo(store.resolve(ObjectKeys.checkpoint(c.run(), "ema", c.storedStep(), "safetensors")))
+                    .isEqualTo(store.resolve(ObjectKeys.checkpoint(c.run(), "ema", c.storedStep(), 0, "safetensors")))
                     .startsWith(store.resolve("runs"))
                     .isRegularFile();
             assertThat(store.resolve("runs").relativize(file).getNameCount()).as(c.name()).isEqualTo(3);

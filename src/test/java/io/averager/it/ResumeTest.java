@@ -78,8 +78,8 @@ class ResumeTest {
                 }
             }
             // The trainer's own checkpoint is at 24; it asked for the EMA's there.
-            service.awaitCheckpoints(live, 24, PROFILES, Duration.ofSeconds(60));
-            service.awaitCheckpoints(live, 30, PROFILES, Duration.ofSeconds(60)); // of the abandoned steps
+            CheckpointManifest live24 = service.awaitCheckpoints(live, 24, PROFILES, Duration.ofSeconds(60)).get("ema");
+            CheckpointManifest abandoned30 = service.awaitCheckpoints(live, 30, PROFILES, Duration.ofSeconds(60)).get("ema");
             StringWriter out = new StringWriter();
             CommandLine rewind = Main.commandLine();
             rewind.setOut(new PrintWriter(out));
@@ -99,6 +99,15 @@ class ResumeTest {
             Files.write(downloaded, emaAt24.body());
             CheckpointManifest at24 = service.awaitCheckpoints(reference, 24, PROFILES, Duration.ofSeconds(60)).get("ema");
             CheckpointComparison.assertSameTensors("ema", downloaded, file(at24));
+
+            // The checkpoint of the abandoned step 30 stays stored, superseded; the latest is 24's.
+            String listed = cli(service, "checkpoints", "--run", live, "--profile", "ema");
+            assertThat(row(listed, abandoned30)).contains("superseded (rewind 1 to step 24)");
+            assertThat(row(listed, live24)).contains(" live ");
+            Path latest = dir.resolve("latest-after-rewind.safetensors");
+            cli(service, "get", "--run", live, "--profile", "ema", "--latest", "-o", latest.toString());
+            assertThat(Files.mismatch(latest, file(live24))).as("get --latest is the restore point's file").isEqualTo(-1);
+            api.await("/runs", j -> lastCheckpointStep(j, live) == 24, Duration.ofSeconds(60));
             try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024)) {
                 for (long step = 27; step <= LAST; step += 3) {
                     publish(publisher, live, step, RESUMED + step);
@@ -112,6 +121,19 @@ class ResumeTest {
             for (String profile : PROFILES) {
                 CheckpointComparison.assertSameTensors(profile, file(resumed.get(profile)), file(uninterrupted.get(profile)));
             }
+            // Step 30 was checkpointed on both branches: two files, the live branch's chosen.
+            CheckpointManifest live30 = service.awaitCheckpoints(live, 30, PROFILES, Duration.ofSeconds(60)).get("ema");
+            assertThat(live30.getRewinds()).isEqualTo(1);
+            assertThat(live30.getUri()).endsWith("/step-30.rewind-1.safetensors");
+            assertThat(Files.mismatch(file(abandoned30), file(live30))).as("the abandoned file left in place").isNotEqualTo(-1);
+            listed = cli(service, "checkpoints", "--run", live, "--profile", "ema");
+            assertThat(row(listed, abandoned30)).contains("superseded (rewind 1 to step 24)");
+            assertThat(row(listed, live30)).contains(" live ");
+            assertThat(cli(service, "checkpoints", "--run", live, "--profile", "ema", "--live")).doesNotContain("superseded");
+            Path at30 = dir.resolve("step-30.safetensors");
+            cli(service, "get", "--run", live, "--profile", "ema", "--step", "30", "-o", at30.toString());
+            assertThat(Files.mismatch(at30, file(live30))).isEqualTo(-1);
+            api.await("/runs", j -> lastCheckpointStep(j, live) == LAST, Duration.ofSeconds(60));
 
             // A replay with a new decay follows the rewind as the live service did.
             Path replayed = dir.resolve("replayed");
@@ -121,7 +143,8 @@ class ResumeTest {
                     "-D", AveragerConfig.CHECKPOINT_STORE_CONFIG + "=" + replayed,
                     "-D", AveragerConfig.TOPIC_PARTITIONS_CONFIG + "=2",
                     "--run", live, "--run", reference, "--profile", "wide", "--decay", "0.95")).isZero();
-            CheckpointComparison.assertSameTensors("wide", replayed.resolve("runs").resolve(live).resolve("wide").resolve("step-48.safetensors"),
+            // The replay rewinds as the service did, so its live checkpoints too are of rewind 1.
+            CheckpointComparison.assertSameTensors("wide", replayed.resolve("runs").resolve(live).resolve("wide").resolve("step-48.rewind-1.safetensors"),
                     replayed.resolve("runs").resolve(reference).resolve("wide").resolve("step-48.safetensors"));
         }
     }
@@ -225,6 +248,37 @@ class ResumeTest {
         }
         publisher.publish(run, step, step == LAST ? options.withEndOfRun() : options,
                 TestModel.sources(TestModel.weights(weightsOf)));
+    }
+
+    /** Runs a CLI command against the service's topics; its output, or a failure with it. */
+    private static String cli(ServiceUnderTest service, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine command = Main.commandLine();
+        command.setOut(new PrintWriter(out));
+        command.setErr(new PrintWriter(err));
+        List<String> all = new ArrayList<>(List.of(args));
+        all.addAll(List.of("--bootstrap-servers", SharedKafka.bootstrapServers(),
+                "-D", AveragerConfig.TOPIC_MANIFESTS_CONFIG + "=" + service.manifestsTopic(),
+                "-D", AveragerConfig.TOPIC_RUN_EVENTS_CONFIG + "=" + service.runEventsTopic()));
+        assertThat(command.execute(all.toArray(String[]::new))).as(String.join(" ", args) + ": " + err).isZero();
+        return out.toString();
+    }
+
+    /** The line of a checkpoints table that lists {@code m}'s file. */
+    private static String row(String table, CheckpointManifest m) {
+        return table.lines().filter(l -> l.endsWith(" " + m.getUri())).findFirst()
+                .orElseThrow(() -> new AssertionError("no row for " + m.getUri() + " in\n" + table));
+    }
+
+    /** The step of the run's last checkpoint of profile ema in a /runs answer; -1 if none. */
+    private static long lastCheckpointStep(JsonNode runs, String run) {
+        for (JsonNode r : runs.path("runs")) {
+            if (r.path("run").asText().equals(run)) {
+                return r.path("profiles").get(0).path("lastCheckpoint").path("step").asLong(-1);
+            }
+        }
+        return -1;
     }
 
     private static Path file(CheckpointManifest m) {

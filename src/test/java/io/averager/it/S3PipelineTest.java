@@ -112,7 +112,7 @@ class S3PipelineTest {
             server.client().putObject(b -> b.bucket(BUCKET).key("runs/r/ema/step-5.safetensors"),
                     RequestBody.fromString("not the checkpoint the manifest describes"));
             publish(topic, new CheckpointManifest("r", "ema", 5L, "s3://" + BUCKET + "/runs/r/ema/step-5.safetensors",
-                    "safetensors", 1234L, "ab".repeat(32), List.of(), Instant.ofEpochMilli(1)));
+                    "safetensors", 1234L, "ab".repeat(32), List.of(), Instant.ofEpochMilli(1), 0));
 
             Path output = dir.resolve("out.safetensors");
             List<String> args = new ArrayList<>(List.of("get", "--bootstrap-servers", SharedKafka.bootstrapServers(),

@@ -53,6 +53,10 @@ final class ServiceUnderTest implements AutoCloseable {
         settings.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, "2");
     }
 
+    String manifestsTopic() {
+        return settings.get(AveragerConfig.TOPIC_MANIFESTS_CONFIG);
+    }
+
     String runEventsTopic() {
         return settings.get(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG);
     }

@@ -168,7 +168,7 @@ class TornSnapshotTest {
                     .containsExactly(NEXT);
         }
         Path store = Path.of(service.settings.get(AveragerConfig.CHECKPOINT_STORE_CONFIG));
-        assertThat(store.resolve(ObjectKeys.checkpoint(run, "ema", TORN, "safetensors"))).doesNotExist();
+        assertThat(store.resolve(ObjectKeys.checkpoint(run, "ema", TORN, 0, "safetensors"))).doesNotExist();
     }
 
     private static List<CheckpointCommit> commits(List<ConsumerRecord<byte[], byte[]>> records) {

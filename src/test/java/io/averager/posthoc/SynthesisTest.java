@@ -120,6 +120,6 @@ class SynthesisTest {
             w.write("w", 0, b.flip());
         }
         manifests.add(new CheckpointManifest(run, profile, step, file.toUri().toString(), "safetensors", Files.size(file),
-                FileDigest.sha256(file), List.of(), Instant.EPOCH));
+                FileDigest.sha256(file), List.of(), Instant.EPOCH, 0));
     }
 }

@@ -32,7 +32,7 @@ class FileSystemObjectStoreTest {
 
     @Test
     void getCopiesTheObjectItsUriNamesAndRefusesOtherSchemes() throws IOException {
-        URI uri = store.put(ObjectKeys.checkpoint("run 1", "ema", 5, "safetensors"), spooled("b.part", "stored bytes"));
+        URI uri = store.put(ObjectKeys.checkpoint("run 1", "ema", 5, 0, "safetensors"), spooled("b.part", "stored bytes"));
         Path copy = tmp.resolve("copy");
 
         store.get(uri, copy);
@@ -46,7 +46,7 @@ class FileSystemObjectStoreTest {
     @Test
     void putMovesTheFileToItsKeyUnderTheRoot() throws IOException {
         Path file = spooled("a.part", "checkpoint bytes");
-        String key = ObjectKeys.checkpoint("team/run-1", "ema", 1200, "safetensors");
+        String key = ObjectKeys.checkpoint("team/run-1", "ema", 1200, 0, "safetensors");
 
         URI uri = store.put(key, file);
 

@@ -91,7 +91,7 @@ class ObjectKeysTest {
             assertThatThrownBy(() -> ObjectKeys.segment(unpaired)).as("segment of %s", unpaired.codePoints().boxed().toList())
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unpaired surrogate");
         }
-        assertThatThrownBy(() -> ObjectKeys.checkpoint("run\uD800", "ema", 1, "safetensors"))
+        assertThatThrownBy(() -> ObjectKeys.checkpoint("run\uD800", "ema", 1, 0, "safetensors"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unpaired surrogate");
     }
 
@@ -119,10 +119,18 @@ class ObjectKeysTest {
 
     @Test
     void checkpointKeyPlacesEscapedRunAndProfileUnderRuns() {
-        assertThat(ObjectKeys.checkpoint("team/run-1", "ema", 1200, "safetensors"))
+        assertThat(ObjectKeys.checkpoint("team/run-1", "ema", 1200, 0, "safetensors"))
                 .isEqualTo("runs/team%2Frun-1/ema/step-1200.safetensors");
-        assertThat(ObjectKeys.checkpoint("..", ".", 0, "safetensors"))
+        assertThat(ObjectKeys.checkpoint("..", ".", 0, 0, "safetensors"))
                 .isEqualTo("runs/%2E./%2E/step-0.safetensors");
+    }
+
+    @Test
+    void aCheckpointOfARewoundRunNamesItsRewindsSoTheAbandonedFileOfTheStepStays() {
+        assertThat(ObjectKeys.checkpoint("run-1", "ema", 30, 1, "safetensors"))
+                .isEqualTo("runs/run-1/ema/step-30.rewind-1.safetensors")
+                .isNotEqualTo(ObjectKeys.checkpoint("run-1", "ema", 30, 0, "safetensors"));
+        assertThat(ObjectKeys.checkpoint("run-1", "ema", 30, 12, "pt")).isEqualTo("runs/run-1/ema/step-30.rewind-12.pt");
     }
 
     private static void assertSafeAndNew(String s, Map<String, String> seen) {

@@ -22,6 +22,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -46,12 +47,12 @@ class WireCodecTest {
                 new SnapshotChunk("run-1", 1200L, "poids.é", 8192L, ByteBuffer.wrap(new byte[] {0, 1, (byte) 0xFF, 3})),
                 new SnapshotChunk("run-1", 1200L, "empty", 0L, ByteBuffer.allocate(0)),
                 new SnapshotCommit("run-1", 1200L, 3, -1L),
-                new CheckpointHeader("run-1", "ema", 1200L, TENSORS, 4096L, 3, Map.of("format", "averager-ema")),
+                new CheckpointHeader("run-1", "ema", 1200L, TENSORS, 4096L, 3, Map.of("format", "averager-ema"), 2),
                 new CheckpointChunk("run-1", "ema", 1200L, "w", 4096L, ByteBuffer.wrap(new byte[] {5, 6, 7, 8})),
                 new CheckpointCommit("run-1", "ema", 1200L, 3, null),
                 new CheckpointCommit("run-1", "ema", 1200L, 3, "digest does not match"),
                 new CheckpointManifest("run-1", "ema", 1200L, "s3://bucket/runs/run-1/ema/step-1200.safetensors",
-                        "safetensors", 123_456L, "ab".repeat(32), TENSORS, Instant.ofEpochMilli(1_700_000_000_123L)),
+                        "safetensors", 123_456L, "ab".repeat(32), TENSORS, Instant.ofEpochMilli(1_700_000_000_123L), 0),
                 new RunState(TENSORS, 4096L, 3, 1100L, 12L, 1000L, 1_700_000_000_000L, null),
                 new RunState(TENSORS, 4096L, 3, -1L, 0L, -1L, -1L,
                         new PendingSnapshot(1200L, true, false, 1_700_000_000_500L, 2, 0x7FFF_FFFF_FFFFL,
@@ -128,6 +129,32 @@ class WireCodecTest {
         RunProgress progress = WireCodec.decode(message, RunProgress.class);
 
         assertThat(progress).isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 0, -1L));
+    }
+
+    @Test
+    void readsAManifestPublishedBeforeRewindsAsOneOfBranchZero() throws Exception {
+        org.apache.avro.Schema v1;
+        try (var in = WireCodec.class.getResourceAsStream("CheckpointManifest-v1.avsc")) {
+            v1 = new org.apache.avro.Schema.Parser().parse(in);
+        }
+        org.apache.avro.generic.GenericRecord published = new org.apache.avro.generic.GenericData.Record(v1);
+        published.put("run", "r");
+        published.put("profile", "ema");
+        published.put("step", 30L);
+        published.put("uri", "file:/c/runs/r/ema/step-30.safetensors");
+        published.put("format", "safetensors");
+        published.put("size", 100L);
+        published.put("sha256", "ab");
+        published.put("tensors", List.of());
+        published.put("snapshotTime", 5L);
+        byte[] message = new org.apache.avro.message.BinaryMessageEncoder<org.apache.avro.generic.GenericRecord>(
+                org.apache.avro.generic.GenericData.get(), v1).encode(published).array();
+
+        // The prefix manifests had before rewinds existed, as docs/wire-format.md printed it.
+        assertThat(HexFormat.ofDelimiter(" ").withUpperCase().formatHex(message, 0, WireCodec.PREFIX_LENGTH))
+                .isEqualTo("C3 01 47 81 E3 0A A1 D7 23 C1");
+        assertThat(WireCodec.decode(message, CheckpointManifest.class)).isEqualTo(new CheckpointManifest("r", "ema", 30L,
+                "file:/c/runs/r/ema/step-30.safetensors", "safetensors", 100L, "ab", List.of(), Instant.ofEpochMilli(5), 0));
     }
 
     @Test
