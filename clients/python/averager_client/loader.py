@@ -88,6 +88,8 @@ def list_checkpoints(bootstrap_servers, run_id=None, topic="checkpoint-manifests
             if key is not None and message.key() != key:
                 continue
             record_type = wire.CHECKPOINT_MANIFEST if message.topic() == topic else wire.REWIND_ANSWER
+            if record_type is wire.REWIND_ANSWER and bytes(message.value() or b"")[:10] != wire.PREFIXES["RewindAnswer"]:
+                continue  # run-events also carries the service's rebuild requests
             try:
                 value = wire.decode_record(record_type, message.value())
             except wire.WireError as e:

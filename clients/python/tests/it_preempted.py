@@ -4,12 +4,13 @@ step's data seeded by the step and by the attempt that trains it, so that the st
 attempt had published after its last checkpoint get other weights when trained again.
 
     python3 it_preempted.py --bootstrap-servers B --snapshots-topic T --run R --steps N
-        --save-every K --dir D --attempt A [--resume] [--schedule 0:0,12:1,...] [--pause S]
+        --save-every K --dir D --attempt A [--resume] [--ask-every M] [--schedule 0:0,12:1,...] [--pause S]
 
-Every K steps it publishes the step with checkpoint=True, waits until it is committed, and only
-then saves model and optimizer with torch.save (so the service holds the EMA of every step the
-trainer can resume from). With --resume it loads D/last.pt and publishes with
-resume_from_step=its step. --schedule replays a preempted run uninterrupted: "start:attempt"
+Every K steps it publishes the step, with checkpoint=True (unless --ask-every says otherwise:
+every M steps, 0 for never), waits until it is committed, and only then saves model and
+optimizer with torch.save (so the service holds every step the trainer can resume from, and with
+checkpoint=True its EMA). With --resume it loads D/last.pt and publishes with
+resume_from_step=its step, printing the service's answer as "resumed: ...". --schedule replays a preempted run uninterrupted: "start:attempt"
 pairs, the data of a step after start coming from that attempt. Prints "start S attempt A",
 then "step N" after each step, then "done".
 """
@@ -47,6 +48,7 @@ def main():
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--schedule", default="")
     parser.add_argument("--pause", type=float, default=0.0)
+    parser.add_argument("--ask-every", type=int, default=None)
     args = parser.parse_args()
     schedule = [tuple(int(x) for x in pair.split(":")) for pair in args.schedule.split(",") if pair]
 
@@ -67,6 +69,9 @@ def main():
     publisher = Publisher(args.bootstrap_servers, args.run, topic=args.snapshots_topic, grid=64,
                           transactional_id=f"trainer-{args.run}-rank0", resume_from_step=start if args.resume else None,
                           run_events_topic=args.run_events_topic)
+    if args.resume:
+        print(f"resumed: {publisher.rewind_answer}", flush=True)
+    ask_every = args.save_every if args.ask_every is None else args.ask_every
     for step in range(start + 1, args.steps + 1):
         g = torch.Generator().manual_seed(step * 1000 + attempt_for(step, schedule, args.attempt))
         x = torch.randn(64, 8, generator=g)
@@ -76,7 +81,8 @@ def main():
         loss.backward()
         optimizer.step()
         saving = step % args.save_every == 0
-        publisher.publish(model, step, checkpoint=saving, end_of_run=step == args.steps)
+        asking = ask_every > 0 and step % ask_every == 0
+        publisher.publish(model, step, checkpoint=asking, end_of_run=step == args.steps)
         if saving:
             publisher.flush()
             temporary = saved.with_suffix(".tmp")

@@ -178,12 +178,12 @@ def resumed(args):
             first.publish(weights(step, 0), step, checkpoint=step in (6, 10))
     try:
         Publisher(args.bootstrap_servers, run, topic=args.snapshots_topic, transactional_id=transactional_id,
-                  resume_from_step=8, run_events_topic=args.run_events_topic)
-        raise AssertionError("a resume from step 8, which the service holds no restore point of, was accepted")
+                  resume_from_step=3, run_events_topic=args.run_events_topic)
+        raise AssertionError("a resume from step 3, below every restore point of the run, was accepted")
     except PublishError as e:
-        if "the nearest step below it the run can be rewound to is 6" not in str(e):
+        if "no step below it can be restored; the nearest above it is 6" not in str(e):
             raise AssertionError(f"the refusal does not name the nearest step: {e}") from e
-        print(f"resumed: a resume from step 8 is refused: {e}")
+        print(f"resumed: a resume from step 3 is refused: {e}")
     with Publisher(args.bootstrap_servers, run, topic=args.snapshots_topic, transactional_id=transactional_id,
                    resume_from_step=6, run_events_topic=args.run_events_topic) as second:
         try:

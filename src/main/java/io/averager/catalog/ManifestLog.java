@@ -65,7 +65,7 @@ public final class ManifestLog {
         return manifests;
     }
 
-    /** Adds the records of {@code type} on {@code topic} to {@code into}; false if the topic does not exist. */
+    /** Adds the records of {@code type} on {@code topic} to {@code into}, skipping others; false if the topic does not exist. */
     private static <T extends SpecificRecordBase> boolean read(
             Map<String, Object> clientProperties, String topic, Duration timeout, Class<T> type, List<T> into) {
         Map<String, Object> props = new HashMap<>(clientProperties);
@@ -90,7 +90,11 @@ public final class ManifestLog {
                 }
                 for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
                     try {
-                        into.add(WireCodec.decode(r.value(), type));
+                        // Records of other types (a run-events topic also carries rebuild requests) are not asked for.
+                        SpecificRecordBase m = WireCodec.decode(r.value());
+                        if (type.isInstance(m)) {
+                            into.add(type.cast(m));
+                        }
                     } catch (WireException e) {
                         log.warn("Skipping record {}-{}@{} of {}: {}", r.topic(), r.partition(), r.offset(), topic, e.getMessage());
                     }

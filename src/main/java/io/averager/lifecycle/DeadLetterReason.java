@@ -20,8 +20,10 @@ public enum DeadLetterReason {
     NONFINITE,
     /** A snapshot closed without being averaged whole: chunks missing, digest wrong, commit never came. */
     INCOMPLETE_SNAPSHOT,
-    /** A rewind the run cannot take: no restore point at its step, or a step ahead of the run. */
-    REWIND_REFUSED;
+    /** A rewind the run cannot take: no restore point at or below its step, its history gone, or a step ahead of the run. */
+    REWIND_REFUSED,
+    /** A record of a run being rebuilt for a rewind that is not one the rebuild publishes again, or a stray rebuild mark. */
+    REWIND_IN_PROGRESS;
 
     /** The tag value: the name in lower case. */
     public String tag() {

@@ -26,12 +26,37 @@ import java.util.List;
  *     as (the snapshot is checkpointed), or -1
  * @param restorePointCompleted a restore point now complete, to add to the run's list, or null
  * @param restorePointsDropped steps whose restore points are to be deleted, in order
- * @param rewound the run was rewound by this request
+ * @param answer what the sender of a rewind request is told now, or null: the request, or the
+ *     rebuild that ends it, was decided
+ * @param rebuild the rebuild a rewind request needs, to ask the rebuilder for, or null
  */
 public record Decision(Run run, boolean progressChanged, boolean layoutChanged, List<EntryUpdate> entries,
                        DistanceChange distances, List<CheckpointEvent> checkpoint, List<Rejection> rejections,
                        Incomplete incomplete, boolean opened, boolean committed, long restorePoint,
-                       RestorePoint restorePointCompleted, List<Long> restorePointsDropped, boolean rewound) {
+                       RestorePoint restorePointCompleted, List<Long> restorePointsDropped, Answer answer,
+                       RebuildNeeded rebuild) {
+
+    /**
+     * The outcome of a rewind request.
+     *
+     * @param how for a rewind, how it was done (may be empty); for a refusal, why, naming the
+     *     nearest step the run can be rewound to
+     */
+    public record Answer(String requestId, long toStep, boolean rewound, String how) {
+    }
+
+    /**
+     * A rewind to {@code toStep} that the run's history must rebuild: the snapshots of steps in
+     * ({@code fromStep}, {@code toStep}] found from {@code startOffset} of the run's partition on,
+     * published again after the restore point of {@code fromStep}.
+     */
+    public record RebuildNeeded(String requestId, long fromStep, long toStep, long startOffset) {
+    }
+
+    /** The run was rewound by this record. */
+    public boolean rewound() {
+        return answer != null && answer.rewound();
+    }
 
     /** One profile's EMA entry for the chunk's tensor and offset, after the chunk; {@code bytes} is the chunk's size. */
     public record EntryUpdate(String profile, String tensor, long offset, EmaEntry entry, int bytes) {
@@ -80,7 +105,8 @@ public record Decision(Run run, boolean progressChanged, boolean layoutChanged, 
         long restorePoint = -1;
         RestorePoint restorePointCompleted;
         final List<Long> restorePointsDropped = new ArrayList<>(0);
-        boolean rewound;
+        Answer answer;
+        RebuildNeeded rebuild;
 
         Builder(Run run) {
             this.run = run;
@@ -94,7 +120,7 @@ public record Decision(Run run, boolean progressChanged, boolean layoutChanged, 
         Decision build() {
             return new Decision(run, progressChanged, layoutChanged, List.copyOf(entries), distances,
                     List.copyOf(checkpoint), List.copyOf(rejections), incomplete, opened, committed, restorePoint,
-                    restorePointCompleted, List.copyOf(restorePointsDropped), rewound);
+                    restorePointCompleted, List.copyOf(restorePointsDropped), answer, rebuild);
         }
     }
 }

@@ -11,7 +11,10 @@ import io.averager.store.PendingDistances;
 import io.averager.store.Run;
 import io.averager.wire.ChunkDigest;
 import io.averager.wire.Tensors;
+import io.averager.wire.avro.PendingRebuild;
 import io.averager.wire.avro.PendingSnapshot;
+import io.averager.wire.avro.RebuildMark;
+import io.averager.wire.avro.RebuildPhase;
 import io.averager.wire.avro.RestorePoint;
 import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.RunLayout;
@@ -99,7 +102,7 @@ public final class SnapshotLifecycle {
         }
         boolean checkpoint = cadence.isDue(progress, h.getStep(), timestamp, h.getEndOfRun() || h.getCheckpoint());
         if (progress == null) {
-            progress = new RunProgress(h.getStep(), -1L, 0L, h.getStep(), timestamp, null, 0, -1L);
+            progress = new RunProgress(h.getStep(), -1L, 0L, h.getStep(), timestamp, null, 0, -1L, -1L, null);
         }
         RunLayout layout = set ? new RunLayout(h.getStep(), h.getTensors(), h.getGrid(), h.getChunkCount()) : run.layout();
         if (set) {
@@ -263,7 +266,7 @@ public final class SnapshotLifecycle {
                 progress.setLastCheckpointStep(m.getStep());
                 progress.setLastCheckpointTime(pending.getTimestamp());
                 d.restorePointCompleted = new RestorePoint(m.getStep(), pending.getTimestamp(), progress.getSnapshots(),
-                        layout.getStep(), null);
+                        layout.getStep(), null, -1L);
             }
         } else {
             d.distances = new DistanceChange.Discard();
@@ -299,23 +302,49 @@ public final class SnapshotLifecycle {
     }
 
     /**
-     * A request to rewind the run to a step: to its last step (closing a snapshot still open, as
-     * its trainer will not finish it), or to a step it holds a restore point of, whose values the
-     * run then takes: its last step, snapshot count and last checkpoint; the EMA entries of
+     * Whether a record of the run may go on to the lifecycle: while a rewind is rebuilt, only the
+     * snapshot records its rebuilder publishes again, after the rebuild's BEGIN, and only inside
+     * such a rebuild may a record carry a rebuild id.
+     *
+     * @param rebuildId the record's {@code averager.rebuild} header, or null
+     * @return the rejection of a record that may not, or null
+     */
+    public Decision admit(Run run, String rebuildId, String what) {
+        PendingRebuild rebuild = run == null ? null : run.progress().getRebuild();
+        if (rebuild == null && rebuildId == null
+                || rebuild != null && rebuild.getBegun() && rebuild.getRequestId().equals(rebuildId)) {
+            return null;
+        }
+        String why = rebuild == null ? "it was published again by the rebuild of request " + rebuildId
+                + ", which is not in progress"
+                : "the run is being rewound to step " + rebuild.getToStep() + " (request " + rebuild.getRequestId()
+                + "), rebuilt from its restore point at step " + rebuild.getFromStep()
+                + "; publish once the rewind is answered";
+        return new Decision.Builder(run).reject(DeadLetterReason.REWIND_IN_PROGRESS, what + ": " + why).build();
+    }
+
+    /**
+     * A request to rewind the run to a step. To its last step: a snapshot still open is closed,
+     * as its trainer will not finish it. To a step it holds a restore point of: the run takes the
+     * restore point's values (last step, snapshot count, last checkpoint), the EMA entries of
      * earlier branches read as the restore point's copies from then on (the {@code branch} goes
-     * up), and restore points of later steps are dropped with the steps they belonged to.
-     * Refused, changing nothing, for a step the run is not at and holds no restore point of, or
-     * one before a SET that changed its layout since.
+     * up), and restore points of later steps are dropped with the steps they belonged to. To a
+     * step between a restore point of the current branch and the last step: a rebuild, asked of
+     * the rebuilder, which publishes the snapshots after the restore point again (see
+     * {@link #mark}); nothing changes until then. Refused, changing nothing, for a step ahead of
+     * the run, one no restore point at or below it can rebuild, or one before a SET that changed
+     * the run's layout since.
      *
      * @param points the run's complete restore points, oldest first
+     * @param offset the request's offset on the run's partition
      */
-    public Decision rewind(Run run, List<RestorePoint> points, RewindRequest r) {
+    public Decision rewind(Run run, List<RestorePoint> points, RewindRequest r, long offset) {
         Decision.Builder d = new Decision.Builder(run);
         long to = r.getToStep();
         String at = "Rewind of run " + r.getRun() + " to step " + to + " (request " + r.getRequestId() + ")";
         if (run == null) {
-            return d.reject(DeadLetterReason.REWIND_REFUSED, at + ": the run has no snapshot yet (or none retained);"
-                    + " publish without a rewind to start its EMA at the next snapshot").build();
+            return refuse(d, r.getRequestId(), to, at + ": the run has no snapshot yet (or none retained);"
+                    + " publish without a rewind to start its EMA at the next snapshot");
         }
         RunProgress progress = run.progress();
         long last = progress.getLastStep();
@@ -325,46 +354,156 @@ public final class SnapshotLifecycle {
                 abandon(d, r.getRun(), run, "the run was rewound to its last step " + last);
                 progress.setLastStep(last);
             }
-            d.rewound = true;
+            d.answer = new Decision.Answer(r.getRequestId(), to, true, "");
             return d.build();
         }
+        if (to > last) {
+            return refuse(d, r.getRequestId(), to, at + ": the run's last step is " + last
+                    + (open == null ? "" : " (step " + open.getStep() + " is open)") + "; " + restorable(run, points, to));
+        }
         RestorePoint point = points.stream().filter(p -> p.getStep() == to).findFirst().orElse(null);
-        if (to > last || point == null) {
-            String why = to > last ? "the run's last step is " + last
-                    + (open == null ? "" : " (step " + open.getStep() + " is open)")
-                    : to == last ? "the open snapshot of step " + open.getStep() + " was applied to " + open.getChunksSeen()
-                    + " of its chunks already, and there is no restore point at that step"
-                    : "no restore point at that step";
-            return d.reject(DeadLetterReason.REWIND_REFUSED, at + ": " + why + "; " + restorable(points, to, last)).build();
+        if (point != null && point.getLayoutStep() != run.layout().getStep()) {
+            return refuse(d, r.getRequestId(), to, at + ": the SET snapshot of step " + run.layout().getStep()
+                    + " changed the run's layout since; " + restorable(run, points, to));
         }
-        if (point.getLayoutStep() != run.layout().getStep()) {
-            return d.reject(DeadLetterReason.REWIND_REFUSED, at + ": the SET snapshot of step " + run.layout().getStep()
-                    + " changed the run's layout since; " + restorable(points, to, last)).build();
+        if (point != null) {
+            restore(d, r.getRun(), run, points, point, offset, "the run was rewound to step " + to);
+            d.answer = new Decision.Answer(r.getRequestId(), to, true, "");
+            return d.build();
         }
-        if (open != null) {
-            abandon(d, r.getRun(), run, "the run was rewound to step " + to);
+        RestorePoint from = rebuildFrom(run, points, to);
+        if (from == null) {
+            String why = to == last ? "the open snapshot of step " + open.getStep() + " was applied to "
+                    + open.getChunksSeen() + " of its chunks already, and no restore point at or below that step can rebuild it"
+                    : "no restore point at or below that step can rebuild it";
+            return refuse(d, r.getRequestId(), to, at + ": " + why + "; " + restorable(run, points, to));
         }
+        long start = from.getStep() == progress.getRestoredFrom() ? progress.getBranchOffset() : from.getOffset();
+        progress.setRebuild(new PendingRebuild(r.getRequestId(), from.getStep(), to, false));
+        d.rebuild = new Decision.RebuildNeeded(r.getRequestId(), from.getStep(), to, start);
+        d.progressChanged = true;
+        return d.build();
+    }
+
+    /**
+     * A mark of the rebuilder for the run's rebuild. BEGIN rewinds the run to the restore point
+     * the rebuild starts from; the snapshots published again follow, and END answers the rewind at
+     * the step asked for, closing a snapshot left open. ABORT (the history is gone) refuses it, and
+     * nothing has changed.
+     *
+     * @param points the run's complete restore points, oldest first
+     * @param offset the mark's offset on the run's partition
+     */
+    public Decision mark(Run run, List<RestorePoint> points, RebuildMark m, long offset) {
+        Decision.Builder d = new Decision.Builder(run);
+        PendingRebuild rebuild = run == null ? null : run.progress().getRebuild();
+        String at = "Rebuild " + m.getPhase() + " of run " + m.getRun() + " (request " + m.getRequestId() + ")";
+        boolean expected = rebuild != null && rebuild.getRequestId().equals(m.getRequestId())
+                && rebuild.getBegun() == (m.getPhase() == RebuildPhase.END);
+        if (!expected) {
+            return d.reject(DeadLetterReason.REWIND_IN_PROGRESS, at + ": "
+                    + (rebuild == null ? "no rebuild is in progress" : "the rebuild in progress is request "
+                    + rebuild.getRequestId() + (rebuild.getBegun() ? ", begun" : ", not begun"))).build();
+        }
+        RunProgress progress = run.progress();
+        String asked = "Rewind of run " + m.getRun() + " to step " + rebuild.getToStep() + " (request "
+                + rebuild.getRequestId() + ")";
+        RestorePoint from = points.stream().filter(p -> p.getStep() == rebuild.getFromStep()).findFirst().orElse(null);
+        if (m.getPhase() == RebuildPhase.ABORT || m.getPhase() == RebuildPhase.BEGIN && from == null) {
+            progress.setRebuild(null);
+            d.progressChanged = true;
+            String why = m.getPhase() == RebuildPhase.ABORT ? m.getMessage()
+                    : "the restore point of step " + rebuild.getFromStep() + " is gone";
+            return refuse(d, rebuild.getRequestId(), rebuild.getToStep(), asked + ": " + why + "; "
+                    + restorable(run, points, rebuild.getToStep()));
+        }
+        if (m.getPhase() == RebuildPhase.BEGIN) {
+            restore(d, m.getRun(), run, points, from, offset, "the run is rewound to step " + rebuild.getToStep());
+            rebuild.setBegun(true);
+            return d.build();
+        }
+        if (progress.getPending() != null) {
+            abandon(d, m.getRun(), run, "the rewind to step " + rebuild.getToStep() + " ends before its commit");
+        }
+        progress.setLastStep(rebuild.getToStep());
+        progress.setRebuild(null);
+        d.progressChanged = true;
+        d.answer = new Decision.Answer(rebuild.getRequestId(), rebuild.getToStep(), true, ", rebuilt from its restore"
+                + " point at step " + rebuild.getFromStep() + " and the snapshots after it");
+        return d.build();
+    }
+
+    private static Decision refuse(Decision.Builder d, String requestId, long to, String message) {
+        d.answer = new Decision.Answer(requestId, to, false, message);
+        return d.reject(DeadLetterReason.REWIND_REFUSED, message).build();
+    }
+
+    /** Gives the run the values of a restore point, starting a new branch at {@code offset}. */
+    private static void restore(Decision.Builder d, String name, Run run, List<RestorePoint> points, RestorePoint point,
+                                long offset, String why) {
+        RunProgress progress = run.progress();
+        if (progress.getPending() != null) {
+            abandon(d, name, run, why);
+        }
+        long to = point.getStep();
         progress.setLastStep(to);
         progress.setSnapshots(point.getSnapshots());
         progress.setLastCheckpointStep(to);
         progress.setLastCheckpointTime(point.getTime());
         progress.setBranch(progress.getBranch() + 1);
         progress.setRestoredFrom(to);
+        progress.setBranchOffset(offset);
         points.stream().filter(p -> p.getStep() > to).forEach(p -> d.restorePointsDropped.add(p.getStep()));
         d.distances = new DistanceChange.Restore(point);
         d.progressChanged = true;
-        d.rewound = true;
-        return d.build();
     }
 
-    /** Where the run can be rewound to instead of {@code to}: its last step and its restore points. */
-    private static String restorable(List<RestorePoint> points, long to, long last) {
-        long below = java.util.stream.LongStream.concat(points.stream().mapToLong(RestorePoint::getStep),
-                java.util.stream.LongStream.of(last)).filter(s -> s < to).max().orElse(-1);
+    /**
+     * The restore point a rewind to {@code to} can be rebuilt from: the latest below it of the
+     * run's current layout and branch whose place in the history is known; null if none.
+     */
+    private static RestorePoint rebuildFrom(Run run, List<RestorePoint> points, long to) {
+        RunProgress progress = run.progress();
+        RestorePoint from = null;
+        for (RestorePoint p : points) {
+            boolean onBranch = p.getStep() > progress.getRestoredFrom()
+                    || p.getStep() == progress.getRestoredFrom() && progress.getBranchOffset() >= 0;
+            if (p.getStep() < to && p.getLayoutStep() == run.layout().getStep() && onBranch
+                    && (p.getOffset() >= 0 || p.getStep() == progress.getRestoredFrom())
+                    && (from == null || p.getStep() > from.getStep())) {
+                from = p;
+            }
+        }
+        return from;
+    }
+
+    /**
+     * Where the run can be rewound to instead of {@code to}: the nearest step it can be rewound
+     * to (its last step, a restore point, or any step after a restore point of its current branch
+     * up to the last one), with its restore points and last step.
+     */
+    private static String restorable(Run run, List<RestorePoint> points, long to) {
+        long last = run.progress().getLastStep();
+        long below = -1;
+        long above = Long.MAX_VALUE;
+        for (RestorePoint p : points) {
+            if (p.getLayoutStep() == run.layout().getStep()) {
+                if (p.getStep() < to) {
+                    below = Math.max(below, p.getStep());
+                } else {
+                    above = Math.min(above, p.getStep());
+                }
+            }
+        }
+        if (last < to) {
+            below = Math.max(below, last);
+        }
         String held = points.isEmpty() ? "none" : points.stream().map(p -> Long.toString(p.getStep()))
                 .collect(java.util.stream.Collectors.joining(", "));
-        return (below >= 0 ? "the nearest step below it the run can be rewound to is " + below
-                : "no step below it can be restored") + " (restore points: " + held + "; last step: " + last + ")";
+        String nearest = below >= 0 ? "the nearest step below it the run can be rewound to is " + below
+                : above != Long.MAX_VALUE ? "no step below it can be restored; the nearest above it is " + above
+                : "no step below it can be restored";
+        return nearest + " (restore points: " + held + "; last step: " + last + ")";
     }
 
     /** "; missing w@0, b@4 and 2 more", or nothing when that is not known or nothing is missing. */

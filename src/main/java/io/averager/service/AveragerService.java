@@ -8,6 +8,7 @@ import io.averager.lifecycle.NonFinitePolicy;
 import io.averager.metrics.RunMeters;
 import io.averager.ops.CheckpointAccess;
 import io.averager.ops.OpsServer;
+import io.averager.rebuild.Rebuilder;
 import io.averager.sink.CheckpointSink;
 import io.averager.sink.FileSystemObjectStore;
 import io.averager.sink.ObjectStore;
@@ -64,16 +65,20 @@ public final class AveragerService implements AutoCloseable {
     private final ObjectStore store;
     private final PrometheusMeterRegistry registry;
     private final Thread sinkThread;
+    private final Rebuilder rebuilder;
+    private final Thread rebuilderThread;
     private final CompletableFuture<Throwable> failure = new CompletableFuture<>();
     private OpsServer ops;
 
-    private AveragerService(KafkaStreams streams, CheckpointSink sink, ObjectStore store,
+    private AveragerService(KafkaStreams streams, CheckpointSink sink, Rebuilder rebuilder, ObjectStore store,
                             PrometheusMeterRegistry registry) {
         this.streams = streams;
         this.sink = sink;
+        this.rebuilder = rebuilder;
         this.store = store;
         this.registry = registry;
         this.sinkThread = new Thread(this::runSink, "averager-sink");
+        this.rebuilderThread = rebuilder == null ? null : new Thread(this::runRebuilder, "averager-rebuilder");
     }
 
     /**
@@ -82,16 +87,23 @@ public final class AveragerService implements AutoCloseable {
      * @param onCheckpoint told of each checkpoint once its manifest is published (sink thread)
      */
     public static AveragerService start(AveragerConfig config, Consumer<CheckpointManifest> onCheckpoint) {
-        return start(config, Selection.ALL, TopologyObserver.NONE, onCheckpoint);
+        return start(config, Selection.ALL, TopologyObserver.NONE, onCheckpoint, true);
     }
 
     /**
      * Starts the service averaging only {@code selection}, reporting to {@code observer}: a replay.
+     * It runs no rebuilder: the snapshots the live service's rebuilds published again are in the
+     * history it reads.
      *
      * @param onCheckpoint told of each checkpoint once its manifest is published (sink thread)
      */
     public static AveragerService start(AveragerConfig config, Selection selection, TopologyObserver observer,
                                         Consumer<CheckpointManifest> onCheckpoint) {
+        return start(config, selection, observer, onCheckpoint, false);
+    }
+
+    private static AveragerService start(AveragerConfig config, Selection selection, TopologyObserver observer,
+                                         Consumer<CheckpointManifest> onCheckpoint, boolean rebuilds) {
         createTopics(config);
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         RunMeters meters = new RunMeters(registry);
@@ -114,7 +126,15 @@ public final class AveragerService implements AutoCloseable {
                 config.getString(AveragerConfig.TOPIC_CHECKPOINTS_CONFIG),
                 config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG), store, config.spoolDir(),
                 ProfileConfig.formats(config), meters, onCheckpoint);
-        AveragerService service = new AveragerService(streams, sink, store, registry);
+        Rebuilder rebuilder = null;
+        if (rebuilds) {
+            String group = config.applicationId() + "-rebuilder";
+            rebuilder = new Rebuilder(config.consumerProperties(), config.producerProperties(), group,
+                    group + "-" + InstanceId.of(config.consumerProperties(), config.stateDir()),
+                    config.getString(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG),
+                    config.getString(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG), RecordLimits.MAX_MESSAGE_BYTES);
+        }
+        AveragerService service = new AveragerService(streams, sink, rebuilder, store, registry);
         streams.setUncaughtExceptionHandler(e -> {
             log.error("Stream thread failed; stopping the service", e);
             service.failure.complete(e);
@@ -129,6 +149,9 @@ public final class AveragerService implements AutoCloseable {
         }
         streams.start();
         service.sinkThread.start();
+        if (service.rebuilderThread != null) {
+            service.rebuilderThread.start();
+        }
         log.info("averager running: application.id={}, profiles={}, checkpoints to {}", config.applicationId(),
                 config.profiles(), store.describe());
         return service;
@@ -254,7 +277,16 @@ public final class AveragerService implements AutoCloseable {
         }
     }
 
-    /** Completes with the cause when the topology or the sink fails. */
+    private void runRebuilder() {
+        try {
+            rebuilder.run();
+        } catch (RuntimeException e) {
+            log.error("Rebuilder failed; stopping the service", e);
+            failure.complete(e);
+        }
+    }
+
+    /** Completes with the cause when the topology, the sink or the rebuilder fails. */
     public CompletableFuture<Throwable> failure() {
         return failure;
     }
@@ -276,10 +308,16 @@ public final class AveragerService implements AutoCloseable {
     @Override
     public void close() {
         sink.close();
+        if (rebuilder != null) {
+            rebuilder.close();
+        }
         streams.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
                 .withTimeout(Duration.ofSeconds(30)));
         try {
             sinkThread.join(Duration.ofSeconds(30).toMillis());
+            if (rebuilderThread != null) {
+                rebuilderThread.join(Duration.ofSeconds(30).toMillis());
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -14,6 +14,10 @@ import io.averager.store.RestorePoints;
 import io.averager.store.Run;
 import io.averager.store.RunStore;
 import io.averager.store.Stores;
+import io.averager.wire.Rebuilds;
+import io.averager.wire.StrictUtf8;
+import io.averager.wire.avro.RebuildMark;
+import io.averager.wire.avro.RebuildRequest;
 import io.averager.wire.avro.RestorePoint;
 import io.averager.wire.avro.RewindAnswer;
 import io.averager.wire.avro.RewindRequest;
@@ -22,6 +26,7 @@ import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
 import java.nio.ByteBuffer;
 import java.util.List;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -80,19 +85,49 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         String run = record.key();
         Run state = runs.get(run);
         Object message = record.value().message();
-        Decision d;
+        long offset = offset();
+        Decision d = message instanceof RebuildMark ? null : lifecycle.admit(state, rebuildId(record), describe(message));
+        if (d == null) {
+            d = decide(run, state, message, record.timestamp(), offset);
+        }
+        put(run, d, offset);
+        forward(record, d, offset);
+    }
+
+    private Decision decide(String run, Run state, Object message, long timestamp, long offset) {
         if (message instanceof SnapshotHeader h) {
-            d = lifecycle.header(state, h, record.timestamp());
+            return lifecycle.header(state, h, timestamp);
         } else if (message instanceof SnapshotChunk c) {
-            d = lifecycle.chunk(state, c, profile -> entry(run, state, profile, c.getTensor(), c.getOffset()),
+            return lifecycle.chunk(state, c, profile -> entry(run, state, profile, c.getTensor(), c.getOffset()),
                     () -> distances.pending(run));
         } else if (message instanceof SnapshotCommit c) {
-            d = lifecycle.commit(state, c, record.timestamp());
-        } else {
-            d = lifecycle.rewind(state, restorePoints.list(run), (RewindRequest) message);
+            return lifecycle.commit(state, c, timestamp);
+        } else if (message instanceof RewindRequest r) {
+            return lifecycle.rewind(state, restorePoints.list(run), r, offset);
         }
-        put(run, d);
-        forward(record, d);
+        return lifecycle.mark(state, restorePoints.list(run), (RebuildMark) message, offset);
+    }
+
+    private long offset() {
+        return context.recordMetadata().map(m -> m.offset()).orElse(-1L);
+    }
+
+    /** The record's rebuild header: the request whose rebuild published it again, or null. */
+    private static String rebuildId(Record<String, Inbound> record) {
+        Header h = record.headers().lastHeader(Rebuilds.HEADER);
+        return h == null || h.value() == null ? null : StrictUtf8.decodeOrNull(h.value());
+    }
+
+    private static String describe(Object message) {
+        if (message instanceof SnapshotHeader h) {
+            return "Snapshot header for run " + h.getRun() + " step " + h.getStep();
+        } else if (message instanceof SnapshotChunk c) {
+            return "Chunk for run " + c.getRun() + " step " + c.getStep() + " tensor " + c.getTensor();
+        } else if (message instanceof SnapshotCommit c) {
+            return "Commit for run " + c.getRun() + " step " + c.getStep();
+        }
+        RewindRequest r = (RewindRequest) message;
+        return "Rewind of run " + r.getRun() + " to step " + r.getToStep() + " (request " + r.getRequestId() + ")";
     }
 
     /** The entry as of the run's current branch: an entry of an earlier one reads as the restore point's copy. */
@@ -104,7 +139,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         return entry;
     }
 
-    private void put(String run, Decision d) {
+    private void put(String run, Decision d, long offset) {
         for (Decision.EntryUpdate e : d.entries()) {
             byte[] sealed = ema.put(run, e.profile(), e.tensor(), e.offset(), e.entry());
             if (d.restorePoint() >= 0 && restorePointsKept > 0) {
@@ -121,7 +156,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
             distances.restore(run, r.point().getDistances());
         }
         if (d.restorePointCompleted() != null || !d.restorePointsDropped().isEmpty()) {
-            putRestorePoints(run, d);
+            putRestorePoints(run, d, offset);
         }
         if (d.progressChanged()) {
             runs.put(run, d.run(), d.layoutChanged());
@@ -133,7 +168,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
      * distance history as it now stands, and keeps the latest {@code restorePointsKept}, and the
      * one the run's branch started from, whose copies its older entries read as.
      */
-    private void putRestorePoints(String run, Decision d) {
+    private void putRestorePoints(String run, Decision d, long offset) {
         List<RestorePoint> points = restorePoints.list(run);
         for (long step : d.restorePointsDropped()) {
             restorePoints.drop(run, step);
@@ -142,6 +177,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         RestorePoint completed = d.restorePointCompleted();
         if (completed != null && restorePointsKept > 0) {
             completed.setDistances(ByteBuffer.wrap(distances.history(run).encode()));
+            completed.setOffset(offset);
             points.add(completed);
             long keep = d.run().progress().getRestoredFrom();
             List<RestorePoint> old = points.stream().filter(p -> p.getStep() != keep).toList();
@@ -154,23 +190,31 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
     }
 
     /** Tells whoever sent the rewind request what became of it, on the run-events topic. */
-    private void answer(Record<String, Inbound> record, RewindRequest r, Decision d) {
-        String message;
-        int rewinds;
-        if (d.rewound()) {
-            rewinds = d.run().progress().getBranch();
-            message = "Run " + r.getRun() + " rewound to step " + r.getToStep() + " (request " + r.getRequestId()
+    private void answer(Record<String, Inbound> record, Decision.Answer a, Decision d) {
+        String run = record.key();
+        int rewinds = d.run() == null ? 0 : d.run().progress().getBranch();
+        String message = a.how();
+        if (a.rewound()) {
+            message = "Run " + run + " rewound to step " + a.toStep() + a.how() + " (request " + a.requestId()
                     + "); its rewinds so far: " + rewinds;
             log.info(message);
-        } else {
-            rewinds = d.run() == null ? 0 : d.run().progress().getBranch();
-            message = d.rejections().stream().map(Rejection::message).findFirst().orElse("refused");
         }
-        RewindAnswer answer = new RewindAnswer(r.getRun(), r.getRequestId(), r.getToStep(), d.rewound(), message, rewinds);
+        RewindAnswer answer = new RewindAnswer(run, a.requestId(), a.toStep(), a.rewound(), message, rewinds);
         context.forward(record.withValue((Object) answer), AveragerTopology.RUN_EVENTS);
     }
 
-    private void forward(Record<String, Inbound> record, Decision d) {
+    /** Asks the rebuilder to publish the run's history after the restore point again. */
+    private void askRebuild(Record<String, Inbound> record, Decision.RebuildNeeded r, long offset) {
+        int partition = context.recordMetadata().map(m -> m.partition()).orElse(-1);
+        log.info("Rewind of run {} to step {} (request {}): rebuilding it from the restore point at step {} and the"
+                + " snapshots after it (partition {}, offsets {} to {})", record.key(), r.toStep(), r.requestId(),
+                r.fromStep(), partition, r.startOffset(), offset);
+        RebuildRequest request = new RebuildRequest(record.key(), r.requestId(), r.fromStep(), r.toStep(), partition,
+                r.startOffset(), offset);
+        context.forward(record.withValue((Object) request), AveragerTopology.RUN_EVENTS);
+    }
+
+    private void forward(Record<String, Inbound> record, Decision d, long offset) {
         String run = record.key();
         for (Decision.EntryUpdate e : d.entries()) {
             meters.chunkApplied(run, e.profile(), e.bytes());
@@ -182,8 +226,11 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
             observer.snapshotOpened(run, d.run().progress().getPending().getStep(),
                     context.recordMetadata().map(m -> m.partition()).orElse(-1));
         }
-        if (record.value().message() instanceof RewindRequest r) {
-            answer(record, r, d);
+        if (d.answer() != null) {
+            answer(record, d.answer(), d);
+        }
+        if (d.rebuild() != null) {
+            askRebuild(record, d.rebuild(), offset);
         }
         if (d.committed()) {
             long step = d.run().progress().getLastStep();

@@ -6,6 +6,7 @@ import io.averager.metrics.RunMeters;
 import io.averager.wire.StrictUtf8;
 import io.averager.wire.WireCodec;
 import io.averager.wire.WireException;
+import io.averager.wire.avro.RebuildMark;
 import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
@@ -95,9 +96,11 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
             run = c.getRun();
         } else if (message instanceof RewindRequest r) {
             run = r.getRun();
+        } else if (message instanceof RebuildMark m) {
+            run = m.getRun();
         } else {
             return "Record for run " + key + ": " + message.getSchema().getName() + " does not belong on the snapshots"
-                    + " topic (expected SnapshotHeader, SnapshotChunk, SnapshotCommit or RewindRequest)";
+                    + " topic (expected SnapshotHeader, SnapshotChunk, SnapshotCommit, RewindRequest or RebuildMark)";
         }
         if (!key.equals(run)) {
             return message.getSchema().getName() + " for run " + run + " was published with key " + key
@@ -109,6 +112,9 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
         if (message instanceof RewindRequest r) {
             return rules.check(r);
         }
+        if (message instanceof RebuildMark) {
+            return null;
+        }
         return message instanceof SnapshotChunk c ? rules.check(c) : rules.check((SnapshotCommit) message);
     }
 
@@ -118,6 +124,9 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
         }
         if (message instanceof RewindRequest r) {
             return r.getToStep();
+        }
+        if (message instanceof RebuildMark m) {
+            return m.getToStep();
         }
         return message instanceof SnapshotChunk c ? c.getStep() : ((SnapshotCommit) message).getStep();
     }

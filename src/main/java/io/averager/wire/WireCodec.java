@@ -4,6 +4,8 @@ import io.averager.wire.avro.CheckpointChunk;
 import io.averager.wire.avro.CheckpointCommit;
 import io.averager.wire.avro.CheckpointHeader;
 import io.averager.wire.avro.CheckpointManifest;
+import io.averager.wire.avro.RebuildMark;
+import io.averager.wire.avro.RebuildRequest;
 import io.averager.wire.avro.RestorePoints;
 import io.averager.wire.avro.RewindAnswer;
 import io.averager.wire.avro.RewindRequest;
@@ -56,7 +58,8 @@ public final class WireCodec {
             SnapshotHeader.SCHEMA$, SnapshotChunk.SCHEMA$, SnapshotCommit.SCHEMA$,
             CheckpointHeader.SCHEMA$, CheckpointChunk.SCHEMA$, CheckpointCommit.SCHEMA$,
             CheckpointManifest.SCHEMA$, RunLayout.SCHEMA$, RunProgress.SCHEMA$, RunState.SCHEMA$,
-            RewindRequest.SCHEMA$, RewindAnswer.SCHEMA$, RestorePoints.SCHEMA$);
+            RewindRequest.SCHEMA$, RewindAnswer.SCHEMA$, RestorePoints.SCHEMA$, RebuildRequest.SCHEMA$,
+            RebuildMark.SCHEMA$);
 
     /**
      * Schemas that earlier versions wrote, still read: each is resolved to the current schema of
@@ -65,7 +68,7 @@ public final class WireCodec {
      * stored.
      */
     private static final List<String> EARLIER_SCHEMAS = List.of("SnapshotHeader-v1.avsc", "RunProgress-v1.avsc",
-            "CheckpointHeader-v1.avsc", "CheckpointManifest-v1.avsc");
+            "CheckpointHeader-v1.avsc", "CheckpointManifest-v1.avsc", "RunProgress-v2.avsc", "RestorePoints-v1.avsc");
 
     private static final Map<Long, BinaryMessageDecoder<SpecificRecordBase>> DECODERS = new HashMap<>();
     private static final Map<Long, String> NAMES = new HashMap<>();

@@ -4,6 +4,8 @@ import io.averager.wire.avro.CheckpointChunk;
 import io.averager.wire.avro.CheckpointCommit;
 import io.averager.wire.avro.CheckpointHeader;
 import io.averager.wire.avro.CheckpointManifest;
+import io.averager.wire.avro.RebuildMark;
+import io.averager.wire.avro.RebuildRequest;
 import io.averager.wire.avro.RewindAnswer;
 import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.SnapshotChunk;
@@ -20,7 +22,8 @@ import org.apache.avro.SchemaNormalization;
 public final class WireDocs {
 
     private static final List<Schema> PUBLIC = List.of(SnapshotHeader.SCHEMA$, SnapshotChunk.SCHEMA$,
-            SnapshotCommit.SCHEMA$, RewindRequest.SCHEMA$, RewindAnswer.SCHEMA$, TensorInfo.SCHEMA$, CheckpointHeader.SCHEMA$, CheckpointChunk.SCHEMA$,
+            SnapshotCommit.SCHEMA$, RewindRequest.SCHEMA$, RewindAnswer.SCHEMA$, RebuildRequest.SCHEMA$,
+            RebuildMark.SCHEMA$, TensorInfo.SCHEMA$, CheckpointHeader.SCHEMA$, CheckpointChunk.SCHEMA$,
             CheckpointCommit.SCHEMA$, CheckpointManifest.SCHEMA$);
 
     private WireDocs() {

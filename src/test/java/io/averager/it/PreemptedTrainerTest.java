@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  * trains the steps after its checkpoint on other data than the killed one did, so the EMA is
  * right only if the abandoned steps never count. Every profile's final checkpoint (exponential
  * with power warmup, per-step half-life, power) must hold bitwise the tensors of the same loop run
- * uninterrupted, with each step's data from the attempt whose training of it survived.
+ * uninterrupted, with each step's data from the attempt whose training of it survived. One
+ * attempt saves its checkpoints without asking for the EMA's, so the next resumes at a step
+ * without an EMA checkpoint, which the service rebuilds from its restore point below.
  */
 @Timeout(value = 6, unit = TimeUnit.MINUTES)
 class PreemptedTrainerTest {
@@ -45,6 +47,8 @@ class PreemptedTrainerTest {
     private static final int KILLS = 5;
     private static final int STEPS = 200;
     private static final int SAVE_EVERY = 5;
+    /** The attempt that saves its checkpoints without asking for the EMA's. */
+    private static final int UNASKED = 1;
     private static final List<String> PROFILES = List.of("ema", "slow", "power");
     private static final Duration TIMEOUT = Duration.ofSeconds(90);
 
@@ -73,15 +77,20 @@ class PreemptedTrainerTest {
             for (int attempt = 0; ; attempt++) {
                 boolean last = attempt == KILLS;
                 Trainer trainer = Trainer.start(dir.resolve("trainer-" + attempt + ".log"), snapshots, "preempted", work,
-                        attempt, attempt > 0, "");
+                        attempt, attempt > 0, "", attempt == UNASKED ? 0 : SAVE_EVERY);
                 String start = trainer.awaitLine("start ", TIMEOUT);
-                schedule.add(start.split(" ")[1] + ":" + attempt);
+                long from = Long.parseLong(start.split(" ")[1]);
+                schedule.add(from + ":" + attempt);
+                if (attempt == UNASKED + 1) {
+                    assertThat(trainer.awaitLine("resumed: ", TIMEOUT)).as("the resume after the unasked checkpoints")
+                            .contains("rewound to step " + from + ", rebuilt from its restore point at step");
+                }
                 if (last) {
                     trainer.awaitLine("done", TIMEOUT);
                     break;
                 }
-                // Past the trainer's first checkpoint, then a random moment: mid-step, mid-snapshot, mid-save.
-                trainer.awaitLine("step " + Math.max(SAVE_EVERY, Long.parseLong(start.split(" ")[1]) + 1), TIMEOUT);
+                // Past the trainer's next checkpoint, then a random moment: mid-step, mid-snapshot, mid-save.
+                trainer.awaitLine("step " + (from / SAVE_EVERY + 1) * SAVE_EVERY, TIMEOUT);
                 Thread.sleep(200 + random.nextInt(1500));
                 trainer.kill();
                 log.info("Trainer attempt {} (from step {}) killed after {}", attempt, start.split(" ")[1], trainer.lastLine());
@@ -92,7 +101,7 @@ class PreemptedTrainerTest {
                 }
             }
             Trainer uninterrupted = Trainer.start(dir.resolve("reference.log"), snapshots, "uninterrupted",
-                    Files.createDirectories(dir.resolve("reference")), 0, false, String.join(",", schedule));
+                    Files.createDirectories(dir.resolve("reference")), 0, false, String.join(",", schedule), SAVE_EVERY);
             uninterrupted.awaitLine("done", TIMEOUT);
             log.info("Attempts started at step:attempt {}", schedule);
 
@@ -122,12 +131,13 @@ class PreemptedTrainerTest {
     private record Trainer(Process process, Path log) {
 
         static Trainer start(Path log, String snapshots, String run, Path work, int attempt, boolean resume,
-                             String schedule) throws IOException {
+                             String schedule, int askEvery) throws IOException {
             List<String> command = new ArrayList<>(List.of(PythonCheck.PYTHON, SCRIPT,
                     "--bootstrap-servers", SharedKafka.bootstrapServers(), "--snapshots-topic", snapshots,
                     "--run-events-topic", snapshots.replace("-snapshots", "-run-events"), "--run", run,
                     "--steps", Integer.toString(STEPS), "--save-every", Integer.toString(SAVE_EVERY),
-                    "--dir", work.toString(), "--attempt", Integer.toString(attempt), "--pause", "0.05"));
+                    "--dir", work.toString(), "--attempt", Integer.toString(attempt), "--pause", "0.05",
+                    "--ask-every", Integer.toString(askEvery)));
             if (resume) {
                 command.add("--resume");
             }

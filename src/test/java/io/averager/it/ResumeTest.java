@@ -12,6 +12,7 @@ import io.averager.publish.SnapshotOptions;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.publish.TensorSource;
 import io.averager.wire.avro.CheckpointManifest;
+import io.averager.wire.avro.RewindAnswer;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -23,12 +24,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.RecordsToDelete;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -209,6 +215,105 @@ class ResumeTest {
             CheckpointManifest uninterrupted =
                     service.awaitCheckpoints(reference, LAST, List.of("ema"), Duration.ofSeconds(60)).get("ema");
             CheckpointComparison.assertSameTensors("ema", file(resumedEma), file(uninterrupted));
+        }
+    }
+
+    /**
+     * The trainer resumes from its own checkpoint at 33, where the EMA has none (it checkpointed
+     * 24 on request and 30 by cadence): the service's rebuilder publishes the snapshot of 33
+     * again after the restore point of 30, and the run ends bitwise as one never interrupted.
+     * A run whose history after its restore point is gone is refused, naming that restore point,
+     * and goes on unchanged.
+     */
+    @Test
+    void aResumeBetweenEmaCheckpointsIsRebuiltAndOneWhoseHistoryIsGoneIsRefusedChangingNothing() throws Exception {
+        String live = SharedKafka.unique("rebuilt");
+        String reference = SharedKafka.unique("uninterrupted");
+        try (ServiceUnderTest service = new ServiceUnderTest(dir)) {
+            service.settings.put(AveragerConfig.PROFILES_CONFIG, String.join(",", PROFILES));
+            service.settings.put("averager.profile.ema.decay", "0.9");
+            service.settings.put("averager.profile.ema.warmup", "power");
+            service.settings.put("averager.profile.slow.halflife.steps", "20");
+            service.settings.put("averager.profile.slow.unit", "step");
+            service.settings.put("averager.profile.power.type", "power");
+            service.settings.put("averager.profile.power.sigma.rel", "0.2");
+            service.settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "30");
+            service.start();
+            Map<String, Object> producer = Map.of("bootstrap.servers", SharedKafka.bootstrapServers());
+            try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024)) {
+                for (long step = 3; step <= 39; step += 3) {
+                    publish(publisher, live, step, step);
+                }
+                for (long step = 3; step <= 33; step += 3) {
+                    publish(publisher, reference, step, step);
+                }
+                service.awaitCheckpoints(live, 30, PROFILES, Duration.ofSeconds(60));
+                RewindAnswer answer = publisher.rewind(live, 33, service.runEventsTopic(), Duration.ofSeconds(60));
+                assertThat(answer.getMessage()).isEqualTo("Run " + live + " rewound to step 33, rebuilt from its restore"
+                        + " point at step 30 and the snapshots after it (request " + answer.getRequestId()
+                        + "); its rewinds so far: 1");
+                for (long step = 36; step <= LAST; step += 3) {
+                    publish(publisher, live, step, RESUMED + step);
+                    publish(publisher, reference, step, RESUMED + step);
+                }
+            }
+            Map<String, CheckpointManifest> rebuilt = service.awaitCheckpoints(live, LAST, PROFILES, Duration.ofSeconds(60));
+            Map<String, CheckpointManifest> uninterrupted =
+                    service.awaitCheckpoints(reference, LAST, PROFILES, Duration.ofSeconds(60));
+            for (String profile : PROFILES) {
+                CheckpointComparison.assertSameTensors(profile, file(rebuilt.get(profile)), file(uninterrupted.get(profile)));
+            }
+            // A replay reads the snapshots the rebuild published again, and follows it as the service did.
+            Path replayed = dir.resolve("replayed-rebuild");
+            assertThat(Main.commandLine().execute("replay", "--bootstrap-servers", SharedKafka.bootstrapServers(),
+                    "-D", AveragerConfig.TOPIC_SNAPSHOTS_CONFIG + "=" + service.snapshotsTopic(),
+                    "-D", AveragerConfig.TOPIC_MANIFESTS_CONFIG + "=" + SharedKafka.unique("replay-manifests"),
+                    "-D", AveragerConfig.CHECKPOINT_STORE_CONFIG + "=" + replayed,
+                    "-D", AveragerConfig.TOPIC_PARTITIONS_CONFIG + "=2", "--checkpoint-every", "30",
+                    "--run", live, "--run", reference, "--profile", "wide", "--decay", "0.95")).isZero();
+            CheckpointComparison.assertSameTensors("wide",
+                    replayed.resolve("runs").resolve(live).resolve("wide").resolve("step-48.rewind-1.safetensors"),
+                    replayed.resolve("runs").resolve(reference).resolve("wide").resolve("step-48.safetensors"));
+
+            // Retention takes the history of both runs' partitions; the restore points stay.
+            String gone = SharedKafka.unique("gone");
+            String kept = SharedKafka.unique("kept");
+            try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024)) {
+                for (long step = 3; step <= 36; step += 3) {
+                    publish(publisher, gone, step, step);
+                    publish(publisher, kept, step, step);
+                }
+                service.awaitCheckpoints(gone, 30, PROFILES, Duration.ofSeconds(60));
+                deleteHistory(service.snapshotsTopic());
+                assertThatThrownBy(() -> publisher.rewind(gone, 33, service.runEventsTopic(), Duration.ofSeconds(60)))
+                        .isInstanceOf(AveragerException.class)
+                        .hasMessageContaining("Rewind of run " + gone + " to step 33")
+                        .hasMessageContaining("the snapshots after step 30 are no longer retained")
+                        .hasMessageContaining("the nearest step below it the run can be rewound to is 30");
+                for (long step = 39; step <= LAST; step += 3) {
+                    publish(publisher, gone, step, step);
+                    publish(publisher, kept, step, step);
+                }
+            }
+            Map<String, CheckpointManifest> refused = service.awaitCheckpoints(gone, LAST, PROFILES, Duration.ofSeconds(60));
+            Map<String, CheckpointManifest> untouched = service.awaitCheckpoints(kept, LAST, PROFILES, Duration.ofSeconds(60));
+            for (String profile : PROFILES) {
+                CheckpointComparison.assertSameTensors(profile, file(refused.get(profile)), file(untouched.get(profile)));
+            }
+        }
+    }
+
+    /** Deletes every record published so far on each partition, as retention would. */
+    private static void deleteHistory(String topic) throws Exception {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", SharedKafka.bootstrapServers()))) {
+            int partitions = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions().size();
+            Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+            for (int p = 0; p < partitions; p++) {
+                latest.put(new TopicPartition(topic, p), OffsetSpec.latest());
+            }
+            Map<TopicPartition, RecordsToDelete> cut = new HashMap<>();
+            admin.listOffsets(latest).all().get().forEach((tp, info) -> cut.put(tp, RecordsToDelete.beforeOffset(info.offset())));
+            admin.deleteRecords(cut).all().get();
         }
     }
 

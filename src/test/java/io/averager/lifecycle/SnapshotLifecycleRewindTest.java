@@ -33,7 +33,7 @@ class SnapshotLifecycleRewindTest {
         Run run = run(36, null, 0);
 
         RestorePoint at24 = point(24, 10);
-        Decision d = lifecycle.rewind(run, List.of(point(12, 5), at24, point(30, 12)), request(24));
+        Decision d = lifecycle.rewind(run, List.of(point(12, 5), at24, point(30, 12)), request(24), 100L);
 
         assertThat(d.rejections()).isEmpty();
         assertThat(d.rewound()).isTrue();
@@ -53,22 +53,23 @@ class SnapshotLifecycleRewindTest {
     void aRewindToAStepWithoutARestorePointIsRefusedAndChangesNothing() {
         Run run = run(36, null, 0);
 
-        Decision d = lifecycle.rewind(run, points, request(21));
+        Decision d = lifecycle.rewind(run, points, request(21), 100L);
 
         assertThat(d.rewound()).isFalse();
         assertThat(d.progressChanged()).isFalse();
         assertThat(d.restorePointsDropped()).isEmpty();
         assertThat(d.rejections()).singleElement().satisfies(r -> {
             assertThat(r.reason()).isEqualTo(DeadLetterReason.REWIND_REFUSED);
-            assertThat(r.message()).isEqualTo("Rewind of run run-a to step 21 (request r-21): no restore point at that"
-                    + " step; the nearest step below it the run can be rewound to is 12 (restore points: 12, 24; last step: 36)");
+            assertThat(r.message()).isEqualTo("Rewind of run run-a to step 21 (request r-21): no restore point at or"
+                    + " below that step can rebuild it; the nearest step below it"
+                    + " the run can be rewound to is 12 (restore points: 12, 24; last step: 36)");
         });
         assertThat(run.progress().getLastStep()).isEqualTo(36);
     }
 
     @Test
     void aRewindAheadOfTheRunIsRefusedNamingItsLastStep() {
-        Decision d = lifecycle.rewind(run(36, null, 0), points, request(40));
+        Decision d = lifecycle.rewind(run(36, null, 0), points, request(40), 100L);
 
         assertThat(d.rejections()).singleElement().extracting(Rejection::message).asString()
                 .contains("the run's last step is 36", "the nearest step below it the run can be rewound to is 36");
@@ -76,7 +77,7 @@ class SnapshotLifecycleRewindTest {
 
     @Test
     void aRewindOfARunWithoutSnapshotsIsRefused() {
-        Decision d = lifecycle.rewind(null, List.of(), request(3));
+        Decision d = lifecycle.rewind(null, List.of(), request(3), 100L);
 
         assertThat(d.rejections()).singleElement().extracting(Rejection::message).asString()
                 .contains("the run has no snapshot yet", "publish without a rewind to start its EMA at the next snapshot");
@@ -86,7 +87,7 @@ class SnapshotLifecycleRewindTest {
     void aRewindToTheLastStepClosesASnapshotWithNothingAppliedAndKeepsTheBranch() {
         Run run = run(36, pending(39, 0), 0);
 
-        Decision d = lifecycle.rewind(run, points, request(36));
+        Decision d = lifecycle.rewind(run, points, request(36), 100L);
 
         assertThat(d.rewound()).isTrue();
         assertThat(d.incomplete()).isEqualTo(Incomplete.NO_COMMIT);
@@ -97,11 +98,11 @@ class SnapshotLifecycleRewindTest {
 
     @Test
     void aRewindToTheLastStepPastAPartlyAppliedSnapshotNeedsARestorePointThere() {
-        Decision refused = lifecycle.rewind(run(36, pending(39, 2), 0), points, request(36));
+        Decision refused = lifecycle.rewind(run(36, pending(39, 2), 0), points, request(36), 100L);
         assertThat(refused.rejections()).singleElement().extracting(Rejection::message).asString()
                 .contains("the open snapshot of step 39 was applied to 2 of its chunks already");
 
-        Decision taken = lifecycle.rewind(run(24, pending(27, 2), 0), points, request(24));
+        Decision taken = lifecycle.rewind(run(24, pending(27, 2), 0), points, request(24), 100L);
         assertThat(taken.rewound()).isTrue();
         assertThat(taken.run().progress().getBranch()).isEqualTo(1);
         assertThat(taken.run().progress().getLastStep()).isEqualTo(24);
@@ -112,7 +113,7 @@ class SnapshotLifecycleRewindTest {
     void aRewindAcrossASetThatChangedTheLayoutIsRefused() {
         Run run = run(36, null, 30);
 
-        Decision d = lifecycle.rewind(run, points, request(24));
+        Decision d = lifecycle.rewind(run, points, request(24), 100L);
 
         assertThat(d.rejections()).singleElement().extracting(Rejection::message).asString()
                 .contains("the SET snapshot of step 30 changed the run's layout since");
@@ -120,7 +121,7 @@ class SnapshotLifecycleRewindTest {
 
     private static Run run(long lastStep, PendingSnapshot pending, long layoutStep) {
         RunLayout layout = new RunLayout(layoutStep, List.of(new TensorInfo("w", Dtype.F32, List.of(8L))), 4L, 2);
-        return new Run(layout, new RunProgress(layoutStep, lastStep, 15L, 30L, 30_000L, pending, 0, -1L));
+        return new Run(layout, new RunProgress(layoutStep, lastStep, 15L, 30L, 30_000L, pending, 0, -1L, -1L, null));
     }
 
     private static PendingSnapshot pending(long step, int chunksSeen) {
@@ -128,7 +129,7 @@ class SnapshotLifecycleRewindTest {
     }
 
     private static RestorePoint point(long step, long snapshots) {
-        return new RestorePoint(step, step * 1000, snapshots, 0L, null);
+        return new RestorePoint(step, step * 1000, snapshots, 0L, null, -1L);
     }
 
     private static RewindRequest request(long step) {

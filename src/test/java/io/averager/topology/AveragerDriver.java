@@ -8,6 +8,7 @@ import io.averager.store.EmaEntry;
 import io.averager.store.EmaKey;
 import io.averager.store.DistanceHistory;
 import io.averager.store.Stores;
+import io.averager.wire.Rebuilds;
 import io.averager.wire.WireCodec;
 import io.averager.wire.avro.RewindAnswer;
 import io.averager.wire.avro.CheckpointCommit;
@@ -122,6 +123,15 @@ final class AveragerDriver implements AutoCloseable {
         sendRaw(utf8(runOf(record)), WireCodec.encode(record), timestamp);
     }
 
+    /** Sends the snapshot's records as a rebuild of request {@code requestId} publishes them again: with its header. */
+    void publishAgain(TestSnapshot snapshot, String requestId) {
+        for (SpecificRecordBase r : snapshot.records()) {
+            RecordHeaders headers = new RecordHeaders();
+            headers.add(Rebuilds.HEADER, utf8(requestId));
+            snapshots.pipeInput(new TestRecord<>(utf8(runOf(r)), WireCodec.encode(r), headers, snapshot.timestamp()));
+        }
+    }
+
     void sendRaw(byte[] key, byte[] value) {
         sendRaw(key, value, TestSnapshot.DEFAULT_TIMESTAMP);
     }
@@ -151,14 +161,19 @@ final class AveragerDriver implements AutoCloseable {
                 .toList();
     }
 
-    /** The answers to rewind requests since the last call, in order, checked to be keyed by their run. */
+    /** The answers to rewind requests since the last read of run-events, in order, checked to be keyed by their run. */
     List<RewindAnswer> rewindAnswers() {
+        return runEvents().stream().filter(RewindAnswer.class::isInstance).map(RewindAnswer.class::cast).toList();
+    }
+
+    /** The records on run-events since the last read, answers and rebuild requests, decoded, in order. */
+    List<SpecificRecordBase> runEvents() {
         return runEvents.readRecordsToList().stream().map(r -> {
-            RewindAnswer a = WireCodec.decode(r.value(), RewindAnswer.class);
-            if (!r.key().equals(a.getRun())) {
-                throw new AssertionError("answer of run " + a.getRun() + " keyed " + r.key());
+            SpecificRecordBase decoded = WireCodec.decode(r.value());
+            if (!r.key().equals(runOf(decoded))) {
+                throw new AssertionError("run event of run " + runOf(decoded) + " keyed " + r.key());
             }
-            return a;
+            return decoded;
         }).toList();
     }
 

@@ -115,7 +115,7 @@ class RewindTest {
             driver.publish(snapshot("live", step, 0, step == 12 || step == 24));
             driver.publish(snapshot("reference", step, 0, step == 12 || step == 24));
         }
-        driver.send(new RewindRequest("live", 21L, "resume-1"));
+        driver.send(new RewindRequest("live", 9L, "resume-1"));
         driver.send(new RewindRequest("live", 33L, "ahead"));
         driver.publish(snapshot("live", 33, 0, true));
         driver.publish(snapshot("reference", 33, 0, true));
@@ -127,9 +127,9 @@ class RewindTest {
                 a -> assertThat(a.getRewound()).isFalse(), a -> assertThat(a.getRewound()).isFalse())
                 .extracting(io.averager.wire.avro.RewindAnswer::getMessage)
                 .containsExactly(message(refused.get(0)), message(refused.get(1)));
-        assertThat(message(refused.get(0))).contains("Rewind of run live to step 21 (request resume-1)",
-                "no restore point at that step", "the nearest step below it the run can be rewound to is 12",
-                "restore points: 12, 24; last step: 30");
+        assertThat(message(refused.get(0))).contains("Rewind of run live to step 9 (request resume-1)",
+                "no restore point at or below that step can rebuild it",
+                "no step below it can be restored; the nearest above it is 12", "restore points: 12, 24; last step: 30");
         assertThat(message(refused.get(1))).contains("step 33", "the run's last step is 30",
                 "the nearest step below it the run can be rewound to is 30");
         Map<String, String> live = new LinkedHashMap<>();
@@ -157,8 +157,8 @@ class RewindTest {
         List<AveragerDriver.DeadLetterRecord> refused = driver.deadLetters();
         assertThat(refused).hasSize(1);
         assertThat(refusals()).isEqualTo(1);
-        assertThat(message(refused.get(0))).contains("step 2", "no restore point at that step",
-                "no step below it can be restored", "restore points: 3, 4");
+        assertThat(message(refused.get(0))).contains("step 2", "no restore point at or below that step",
+                "no step below it can be restored; the nearest above it is 3", "restore points: 3, 4");
     }
 
     @Test
@@ -187,6 +187,97 @@ class RewindTest {
         Map<String, String> reference = new LinkedHashMap<>();
         checkpoints.forEach((k, v) -> (k.startsWith("live ") ? live : reference).put(k.substring(k.indexOf(' ') + 1), v));
         assertThat(live).isNotEmpty().isEqualTo(reference);
+    }
+
+    /**
+     * The trainer resumes from its own checkpoint at 27, which the EMA did not checkpoint: the
+     * service asks its rebuilder for the history after the restore point at 24, and what the
+     * rebuilder publishes again (here by hand, as it does: the same records, with the header)
+     * brings the run to 27. Until the rebuild ends the run takes nothing else.
+     */
+    @Test
+    void aRewindBetweenCheckpointsIsRebuiltFromTheRestorePointBelowAndEndsBitwiseAsAnUninterruptedRun() {
+        driver = new AveragerDriver(stateDir, 30, 0, EMA, SLOW, POWER);
+        for (long step = 3; step <= 36; step += 3) {
+            driver.publish(snapshot("live", step, 0, step == 24));
+        }
+        driver.runEvents();
+        driver.send(new RewindRequest("live", 27L, "resume-1"));
+
+        assertThat(driver.runEvents()).as("the rebuild asked for").singleElement().satisfies(e -> {
+            io.averager.wire.avro.RebuildRequest r = (io.averager.wire.avro.RebuildRequest) e;
+            assertThat(r.getRequestId()).isEqualTo("resume-1");
+            assertThat(r.getFromStep()).isEqualTo(24);
+            assertThat(r.getToStep()).isEqualTo(27);
+            assertThat(r.getStartOffset()).as("the commit of step 24").isEqualTo(8 * 6 - 1);
+            assertThat(r.getEndOffset()).as("the request").isEqualTo(12 * 6);
+        });
+        driver.publish(snapshot("live", 30, 1, false)); // too early: the rewind is not answered yet
+        assertThat(driver.deadLetters()).extracting(AveragerDriver.DeadLetterRecord::reason).hasSize(6)
+                .allSatisfy(r -> assertThat(r).contains("the run is being rewound to step 27 (request resume-1),"
+                        + " rebuilt from its restore point at step 24; publish once the rewind is answered"));
+        driver.send(new io.averager.wire.avro.RebuildMark("live", "resume-1", io.averager.wire.avro.RebuildPhase.BEGIN,
+                24L, 27L, ""));
+        driver.publishAgain(snapshot("live", 27, 0, false), "resume-1");
+        driver.send(new io.averager.wire.avro.RebuildMark("live", "resume-1", io.averager.wire.avro.RebuildPhase.END,
+                24L, 27L, ""));
+        for (long step = 30; step <= 48; step += 3) {
+            driver.publish(last(snapshot("live", step, 1, false), step == 48));
+        }
+        Map<String, String> live = checkpoints(driver.checkpoints(), 27);
+
+        for (long step = 3; step <= 27; step += 3) {
+            driver.publish(snapshot("reference", step, 0, step == 24));
+        }
+        for (long step = 30; step <= 48; step += 3) {
+            driver.publish(last(snapshot("reference", step, 1, false), step == 48));
+        }
+        Map<String, String> reference = checkpoints(driver.checkpoints(), 27);
+
+        assertThat(reference).containsKeys("30/ema/w@0", "48/power/b@0");
+        assertThat(live).as("checkpoints after the rewind, bitwise").isEqualTo(reference);
+        assertThat(driver.deadLetters()).isEmpty();
+        assertThat(driver.rewindAnswers()).singleElement().satisfies(a -> {
+            assertThat(a.getRewound()).isTrue();
+            assertThat(a.getRewinds()).isEqualTo(1);
+            assertThat(a.getMessage()).isEqualTo("Run live rewound to step 27, rebuilt from its restore point at step 24"
+                    + " and the snapshots after it (request resume-1); its rewinds so far: 1");
+        });
+        assertThat(points(driver.distances("live"))).isEqualTo(points(driver.distances("reference")));
+    }
+
+    /** The rebuilder found the history gone: the rewind is refused naming the restore point, and nothing changed. */
+    @Test
+    void aRebuildWhoseHistoryIsGoneIsRefusedAndTheRunGoesOnAsIfNeverAsked() {
+        driver = new AveragerDriver(stateDir, 0, 0, EMA, SLOW, POWER);
+        for (long step = 3; step <= 36; step += 3) {
+            driver.publish(snapshot("live", step, 0, step == 24));
+            driver.publish(snapshot("reference", step, 0, step == 24));
+        }
+        driver.send(new RewindRequest("live", 30L, "resume-1"));
+        driver.send(new io.averager.wire.avro.RebuildMark("live", "resume-1", io.averager.wire.avro.RebuildPhase.ABORT,
+                24L, 30L, "the snapshots after step 24 are no longer retained"));
+        driver.send(new io.averager.wire.avro.RebuildMark("live", "resume-1", io.averager.wire.avro.RebuildPhase.END,
+                24L, 30L, ""));
+        for (long step = 39; step <= 45; step += 3) {
+            driver.publish(last(snapshot("live", step, 0, false), step == 45));
+            driver.publish(last(snapshot("reference", step, 0, false), step == 45));
+        }
+
+        assertThat(driver.rewindAnswers()).singleElement().satisfies(a -> {
+            assertThat(a.getRewound()).isFalse();
+            assertThat(a.getMessage()).isEqualTo("Rewind of run live to step 30 (request resume-1): the snapshots after"
+                    + " step 24 are no longer retained; the nearest step below it the run can be rewound to is 24"
+                    + " (restore points: 24; last step: 36)");
+        });
+        assertThat(driver.deadLetters()).extracting(AveragerDriver.DeadLetterRecord::reason).satisfiesExactly(
+                r -> assertThat(r).startsWith("Rewind of run live to step 30 (request resume-1): the snapshots after"),
+                r -> assertThat(r).contains("Rebuild END of run live (request resume-1): no rebuild is in progress"));
+        Map<String, String> live = new LinkedHashMap<>();
+        Map<String, String> reference = new LinkedHashMap<>();
+        checkpoints(driver.checkpoints(), 0).forEach((k, v) ->
+                (k.startsWith("live ") ? live : reference).put(k.substring(k.indexOf(' ') + 1), v));
+        assertThat(live).containsKey("45/power/w@8").isEqualTo(reference);
     }
 
     private static TestSnapshot last(TestSnapshot snapshot, boolean endOfRun) {

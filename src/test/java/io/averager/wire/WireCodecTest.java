@@ -9,6 +9,8 @@ import io.averager.wire.avro.CheckpointHeader;
 import io.averager.wire.avro.CheckpointManifest;
 import io.averager.wire.avro.Dtype;
 import io.averager.wire.avro.PendingSnapshot;
+import io.averager.wire.avro.RestorePoint;
+import io.averager.wire.avro.RestorePoints;
 import io.averager.wire.avro.RunProgress;
 import io.averager.wire.avro.RunState;
 import io.averager.wire.avro.SnapshotChunk;
@@ -128,7 +130,46 @@ class WireCodecTest {
 
         RunProgress progress = WireCodec.decode(message, RunProgress.class);
 
-        assertThat(progress).isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 0, -1L));
+        assertThat(progress).isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 0, -1L, -1L, null));
+    }
+
+    @Test
+    void readsStateStoredBeforeRebuildsAsStateWithoutOne() throws Exception {
+        org.apache.avro.Schema progressV2;
+        org.apache.avro.Schema pointsV1;
+        try (var a = WireCodec.class.getResourceAsStream("RunProgress-v2.avsc");
+             var b = WireCodec.class.getResourceAsStream("RestorePoints-v1.avsc")) {
+            progressV2 = new org.apache.avro.Schema.Parser().parse(a);
+            pointsV1 = new org.apache.avro.Schema.Parser().parse(b);
+        }
+        org.apache.avro.generic.GenericRecord progress = new org.apache.avro.generic.GenericData.Record(progressV2);
+        progress.put("layoutStep", 3L);
+        progress.put("lastStep", 40L);
+        progress.put("snapshots", 9L);
+        progress.put("lastCheckpointStep", 30L);
+        progress.put("lastCheckpointTime", 1234L);
+        progress.put("pending", null);
+        progress.put("branch", 2);
+        progress.put("restoredFrom", 24L);
+        org.apache.avro.Schema pointV1 = pointsV1.getField("points").schema().getElementType();
+        org.apache.avro.generic.GenericRecord point = new org.apache.avro.generic.GenericData.Record(pointV1);
+        point.put("step", 30L);
+        point.put("time", 5L);
+        point.put("snapshots", 9L);
+        point.put("layoutStep", 3L);
+        point.put("distances", null);
+        org.apache.avro.generic.GenericRecord points = new org.apache.avro.generic.GenericData.Record(pointsV1);
+        points.put("points", List.of(point));
+
+        assertThat(WireCodec.decode(encode(progressV2, progress), RunProgress.class))
+                .isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 2, 24L, -1L, null));
+        assertThat(WireCodec.decode(encode(pointsV1, points), RestorePoints.class).getPoints())
+                .containsExactly(new RestorePoint(30L, 5L, 9L, 3L, null, -1L));
+    }
+
+    private static byte[] encode(org.apache.avro.Schema schema, org.apache.avro.generic.GenericRecord record) throws Exception {
+        return new org.apache.avro.message.BinaryMessageEncoder<org.apache.avro.generic.GenericRecord>(
+                org.apache.avro.generic.GenericData.get(), schema).encode(record).array();
     }
 
     @Test

@@ -1,0 +1,219 @@
+package io.averager.rebuild;
+
+import io.averager.AveragerException;
+import io.averager.wire.Rebuilds;
+import io.averager.wire.WireCodec;
+import io.averager.wire.WireException;
+import io.averager.wire.avro.RebuildMark;
+import io.averager.wire.avro.RebuildPhase;
+import io.averager.wire.avro.RebuildRequest;
+import io.averager.wire.avro.SnapshotChunk;
+import io.averager.wire.avro.SnapshotCommit;
+import io.averager.wire.avro.SnapshotHeader;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.OutOfOrderSequenceException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Answers the topology's {@link RebuildRequest}s from the run-events topic: reads the run's
+ * history on its partition of snapshots (read_committed) from the request's start offset to the
+ * rewind request, and publishes again, on that partition, the run's snapshot records of the steps
+ * after the restore point up to the step asked for, each with its original timestamp and the
+ * {@link Rebuilds#HEADER} header, between a BEGIN and an END {@link RebuildMark}, in one
+ * transaction with the request's consumed offset. History the partition no longer retains gets
+ * an ABORT mark instead. Records inside an earlier rebuild are taken only if that rebuild
+ * published them. Streams one record at a time: memory does not grow with the model or the
+ * history. Runs on its own thread: {@link #run()} until {@link #close()}.
+ */
+public final class Rebuilder implements Runnable, AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(Rebuilder.class);
+    private static final Duration POLL = Duration.ofMillis(500);
+
+    private final KafkaConsumer<byte[], byte[]> requests;
+    private final KafkaConsumer<byte[], byte[]> history;
+    private final KafkaProducer<byte[], byte[]> producer;
+    private final String runEventsTopic;
+    private final String snapshotsTopic;
+    private volatile boolean closed;
+
+    /**
+     * @param consumerProperties connection and security settings
+     * @param producerProperties likewise, for the producer
+     * @param groupId consumer group of the rebuilders of one application
+     * @param transactionalId unique to this instance and the same across its restarts
+     * @param maxRequestSize the largest snapshot record to publish again
+     */
+    public Rebuilder(Map<String, Object> consumerProperties, Map<String, Object> producerProperties, String groupId,
+                     String transactionalId, String runEventsTopic, String snapshotsTopic, int maxRequestSize) {
+        this.runEventsTopic = runEventsTopic;
+        this.snapshotsTopic = snapshotsTopic;
+        Map<String, Object> c = new HashMap<>(consumerProperties);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        this.requests = new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        Map<String, Object> h = new HashMap<>(consumerProperties);
+        h.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        h.remove(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG);
+        h.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        h.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        // Bounded in records and bytes: chunks are large, and the heap must not grow with the model.
+        h.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 4);
+        h.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 8 << 20);
+        h.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 4 << 20);
+        this.history = new KafkaConsumer<>(h, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        Map<String, Object> p = new HashMap<>(producerProperties);
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, maxRequestSize);
+        p.put(ProducerConfig.BUFFER_MEMORY_CONFIG, Math.max(32L << 20, 2L * maxRequestSize));
+        // One rebuild is one transaction: allow it the broker's default maximum.
+        p.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 900_000);
+        this.producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+    }
+
+    @Override
+    public void run() {
+        try {
+            producer.initTransactions();
+            requests.subscribe(List.of(runEventsTopic));
+            while (!closed) {
+                for (ConsumerRecord<byte[], byte[]> r : requests.poll(POLL)) {
+                    if (decode(r) instanceof RebuildRequest request) {
+                        rebuild(request, new TopicPartition(r.topic(), r.partition()), r.offset());
+                    }
+                }
+            }
+        } catch (WakeupException e) {
+            if (!closed) {
+                throw e;
+            }
+        } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
+            throw new AveragerException("Rebuilder stopped: " + e.getMessage(), e);
+        } finally {
+            requests.close();
+            history.close();
+            producer.close(Duration.ofSeconds(5));
+        }
+    }
+
+    private static SpecificRecordBase decode(ConsumerRecord<byte[], byte[]> r) {
+        try {
+            return r.value() == null ? null : WireCodec.decode(r.value());
+        } catch (WireException e) {
+            return null;
+        }
+    }
+
+    /** One rebuild, in one transaction with the request's offset; retried from the request after a failure. */
+    private void rebuild(RebuildRequest request, TopicPartition from, long offset) {
+        TopicPartition partition = new TopicPartition(snapshotsTopic, request.getPartition());
+        history.assign(List.of(partition));
+        long retained = history.beginningOffsets(List.of(partition)).get(partition);
+        try {
+            producer.beginTransaction();
+            long[] sent = {0, 0};
+            if (retained > request.getStartOffset()) {
+                mark(request, RebuildPhase.ABORT, "the snapshots after step " + request.getFromStep()
+                        + " are no longer retained (partition " + partition + " starts at offset " + retained
+                        + "; the rebuild needs offsets from " + request.getStartOffset() + ")");
+            } else {
+                mark(request, RebuildPhase.BEGIN, "");
+                publishAgain(request, partition, sent);
+                mark(request, RebuildPhase.END, "");
+            }
+            producer.sendOffsetsToTransaction(Map.of(from, new OffsetAndMetadata(offset + 1)), requests.groupMetadata());
+            producer.commitTransaction();
+            log.info("Rebuild of run {} to step {} (request {}): {}", request.getRun(), request.getToStep(),
+                    request.getRequestId(), retained > request.getStartOffset() ? "history no longer retained, refused"
+                            : sent[0] + " records (" + sent[1] + " bytes) after step " + request.getFromStep()
+                            + " published again");
+        } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
+            throw e;
+        } catch (KafkaException e) {
+            log.warn("Rebuild of run {} to step {} (request {}) failed, trying again: {}", request.getRun(),
+                    request.getToStep(), request.getRequestId(), e.toString());
+            producer.abortTransaction();
+            requests.seek(from, offset);
+        }
+    }
+
+    private void publishAgain(RebuildRequest request, TopicPartition partition, long[] sent) {
+        byte[] run = request.getRun().getBytes(StandardCharsets.UTF_8);
+        history.seek(partition, request.getStartOffset());
+        String window = null; // the earlier rebuild whose records are being read, if any
+        while (history.position(partition) < request.getEndOffset()) {
+            for (ConsumerRecord<byte[], byte[]> r : history.poll(POLL)) {
+                if (r.offset() >= request.getEndOffset() || !java.util.Arrays.equals(r.key(), run)) {
+                    continue;
+                }
+                SpecificRecordBase message = decode(r);
+                if (message instanceof RebuildMark m) {
+                    window = m.getPhase() == RebuildPhase.BEGIN ? m.getRequestId() : null;
+                    continue;
+                }
+                long step = step(message);
+                Header h = r.headers().lastHeader(Rebuilds.HEADER);
+                String by = h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+                boolean counted = window == null ? by == null : window.equals(by);
+                if (!counted || step <= request.getFromStep() || step > request.getToStep()) {
+                    continue;
+                }
+                RecordHeaders headers = new RecordHeaders();
+                headers.add(Rebuilds.HEADER, request.getRequestId().getBytes(StandardCharsets.UTF_8));
+                producer.send(new ProducerRecord<>(snapshotsTopic, partition.partition(), r.timestamp(), r.key(), r.value(),
+                        headers));
+                sent[0]++;
+                sent[1] += r.serializedValueSize();
+            }
+        }
+    }
+
+    /** The step of a snapshot record; -1 for anything else. */
+    private static long step(SpecificRecordBase message) {
+        if (message instanceof SnapshotHeader h) {
+            return h.getStep();
+        } else if (message instanceof SnapshotChunk c) {
+            return c.getStep();
+        } else if (message instanceof SnapshotCommit c) {
+            return c.getStep();
+        }
+        return -1;
+    }
+
+    private void mark(RebuildRequest r, RebuildPhase phase, String message) {
+        RebuildMark m = new RebuildMark(r.getRun(), r.getRequestId(), phase, r.getFromStep(), r.getToStep(), message);
+        producer.send(new ProducerRecord<>(snapshotsTopic, r.getPartition(), r.getRun().getBytes(StandardCharsets.UTF_8),
+                WireCodec.encode(m)));
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        requests.wakeup();
+    }
+}
