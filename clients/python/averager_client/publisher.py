@@ -61,11 +61,19 @@ class Publisher:
     last step, or one it checkpointed recently, e.g. with ``checkpoint=True``. Give
     the dead trainer's ``transactional_id`` so that Kafka fences it first. Of ranks publishing the
     shards of one snapshot together, only rank 0 passes it, before the first barrier.
+
+    ``fork_from=(RUN, S)`` starts this run, which has no snapshot yet, from run RUN's EMA at step
+    S (fine-tuning from a checkpoint, a hyperparameter branch): every profile's EMA of this run
+    becomes RUN's live checkpoint at S, and this publisher's snapshots, at steps after S and on
+    its ``grid``, continue it. The service reads RUN's checkpoint files itself. It waits for the
+    answer like ``resume_from_step`` and raises PublishError if the service refused (no live
+    checkpoint of RUN at S in every profile, or this run exists). The run's checkpoints name
+    their parent in their metadata (``forked_from``, ``forked_from_step``).
     """
 
     def __init__(self, bootstrap_servers, run_id, every=1, topic="snapshots", grid=DEFAULT_GRID, queue_size=2,
                  transactional_id=None, timeout=60.0, resume_from_step=None, run_events_topic="run-events",
-                 **producer_config):
+                 fork_from=None, **producer_config):
         if sys.byteorder != "little":
             raise PublishError("the wire format is little-endian and this client sends native bytes")
         if not isinstance(run_id, str) or not run_id:
@@ -76,6 +84,13 @@ class Publisher:
         if resume_from_step is not None and (isinstance(resume_from_step, bool) or not isinstance(resume_from_step, int)
                                              or resume_from_step < 0):
             raise ValueError(f"resume_from_step must be a non-negative int, got {resume_from_step!r}")
+        if fork_from is not None:
+            if (not isinstance(fork_from, tuple) or len(fork_from) != 2 or not isinstance(fork_from[0], str)
+                    or not fork_from[0] or fork_from[0] == run_id or isinstance(fork_from[1], bool)
+                    or not isinstance(fork_from[1], int) or fork_from[1] < 0):
+                raise ValueError(f"fork_from must be (another run id, a non-negative step), got {fork_from!r}")
+            if resume_from_step is not None:
+                raise ValueError("fork_from starts a new run; resume_from_step resumes one: give one of them")
         self.run_id, self.every, self.topic, self.grid, self.timeout = run_id, every, topic, grid, timeout
         self._key = run_id.encode("utf-8")
         config = {
@@ -101,7 +116,18 @@ class Publisher:
         self._last_step = None
         self._closed = False
         if resume_from_step is not None:
-            self._rewind(resume_from_step, bootstrap_servers, run_events_topic, producer_config)
+            request = {"run": run_id, "toStep": resume_from_step, "requestId": str(uuid.uuid4())}
+            answer = self._ask(f"Cannot rewind run {run_id} to step {resume_from_step}", wire.REWIND_REQUEST, request,
+                               wire.REWIND_ANSWER, "rewound", bootstrap_servers, run_events_topic, producer_config)
+            self.rewind_answer = answer["message"]
+            self._last_step = resume_from_step
+        if fork_from is not None:
+            parent, step = fork_from
+            request = {"run": run_id, "parent": parent, "step": step, "grid": grid, "requestId": str(uuid.uuid4())}
+            answer = self._ask(f"Cannot fork run {run_id} from run {parent} at step {step}", wire.FORK_REQUEST, request,
+                               wire.FORK_ANSWER, "forked", bootstrap_servers, run_events_topic, producer_config)
+            self.fork_answer = answer["message"]
+            self._last_step = step
         self._worker = threading.Thread(target=self._work, name=f"averager-publisher-{run_id}", daemon=True)
         self._worker.start()
         # The worker is a daemon so that a forgotten close cannot hang the interpreter; this sends
@@ -218,12 +244,11 @@ class Publisher:
 
     # ------------------------------------------------------------------------ internals
 
-    def _rewind(self, step, bootstrap_servers, run_events_topic, producer_config):
-        """Sends and commits the run's rewind to ``step``, before anything else is sent, and waits
-        for the service's answer on ``run_events_topic``; raises PublishError if it refused."""
-        at = f"Cannot rewind run {self.run_id} to step {step}"
+    def _ask(self, at, request_type, request, answer_type, done, bootstrap_servers, run_events_topic, producer_config):
+        """Sends and commits ``request`` on the run's partition, before anything else is sent, and
+        waits for its answer on ``run_events_topic``; raises PublishError if the service refused."""
         settings = {k: v for k, v in producer_config.items() if k.startswith(("security.", "ssl.", "sasl."))}
-        answers = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"averager-py-rewind-{uuid.uuid4()}",
+        answers = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"averager-py-answer-{uuid.uuid4()}",
                             "enable.auto.commit": False, "isolation.level": "read_committed", **settings})
         try:
             topic = answers.list_topics(run_events_topic, timeout=self.timeout).topics.get(run_events_topic)
@@ -235,11 +260,9 @@ class Publisher:
                 _, high = answers.get_watermark_offsets(TopicPartition(run_events_topic, p), timeout=self.timeout)
                 ends.append(TopicPartition(run_events_topic, p, high))
             answers.assign(ends)
-            request = {"run": self.run_id, "toStep": step, "requestId": str(uuid.uuid4())}
             try:
                 self._producer.begin_transaction()
-                self._producer.produce(self.topic, key=self._key,
-                                       value=wire.encode_record(wire.REWIND_REQUEST, request))
+                self._producer.produce(self.topic, key=self._key, value=wire.encode_record(request_type, request))
                 self._producer.commit_transaction(self.timeout)
             except KafkaException as e:
                 raise PublishError(f"{at} on {self.topic}: {e}") from e
@@ -249,16 +272,14 @@ class Publisher:
                 if message is None or message.error() is not None:
                     continue
                 try:
-                    answer = wire.decode_record(wire.REWIND_ANSWER, message.value())
+                    answer = wire.decode_record(answer_type, message.value())
                 except wire.WireError:
                     continue
                 if answer["requestId"] != request["requestId"]:
                     continue
-                if not answer["rewound"]:
+                if not answer[done]:
                     raise PublishError(answer["message"])
-                self.rewind_answer = answer["message"]
-                self._last_step = step
-                return
+                return answer
             raise PublishError(f"{at}: no answer from the service on {run_events_topic} within {self.timeout} s;"
                                f" is it running? The request stays on {self.topic} and is taken once it is")
         finally:

@@ -55,6 +55,21 @@ REWIND_ANSWER = ("record", "RewindAnswer", (
     ("message", "string"),
     ("rewinds", "int"),
 ))
+FORK_REQUEST = ("record", "ForkRequest", (
+    ("run", "string"),
+    ("parent", "string"),
+    ("step", "long"),
+    ("grid", "long"),
+    ("requestId", "string"),
+))
+FORK_ANSWER = ("record", "ForkAnswer", (
+    ("run", "string"),
+    ("requestId", "string"),
+    ("parent", "string"),
+    ("step", "long"),
+    ("forked", "boolean"),
+    ("message", "string"),
+))
 CHECKPOINT_MANIFEST_V1 = ("record", "CheckpointManifest", (
     ("run", "string"),
     ("profile", "string"),
@@ -71,7 +86,7 @@ CHECKPOINT_MANIFEST = ("record", "CheckpointManifest", CHECKPOINT_MANIFEST_V1[2]
 ))
 
 RECORDS = {t[1]: t for t in (TENSOR_INFO, SNAPSHOT_HEADER, SNAPSHOT_CHUNK, SNAPSHOT_COMMIT, REWIND_REQUEST,
-                             REWIND_ANSWER, CHECKPOINT_MANIFEST)}
+                             REWIND_ANSWER, FORK_REQUEST, FORK_ANSWER, CHECKPOINT_MANIFEST)}
 
 # C3 01 + CRC-64-AVRO of each schema's canonical form, little-endian (docs/wire-format.md).
 PREFIXES = {
@@ -80,6 +95,8 @@ PREFIXES = {
     "SnapshotCommit": bytes.fromhex("C301 3AA1CC5AF8FBEC63"),
     "RewindRequest": bytes.fromhex("C301 E416ADC79A726CB3"),
     "RewindAnswer": bytes.fromhex("C301 5D6D7D8D57499A02"),
+    "ForkRequest": bytes.fromhex("C301 526A2A389FB5B554"),
+    "ForkAnswer": bytes.fromhex("C301 92708998B2469B61"),
     "TensorInfo": bytes.fromhex("C301 DF019D6AD16E5040"),
     "CheckpointManifest": bytes.fromhex("C301 DA70C61BDEDE183E"),
 }

@@ -24,7 +24,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from averager_client import (CheckpointError, Publisher, PublishError, find_checkpoint, list_checkpoints,  # noqa: E402
-                             load_ema)
+                             load_ema, read_safetensors)
+from averager_client.loader import read_file  # noqa: E402
 
 STEPS = 30
 SAVED_AT = 12  # where the trainer saves its own checkpoint, and asks for the EMA's
@@ -223,6 +224,42 @@ def resumed(args):
     print("resumed: EMA of step 12 is that of steps 1..6 and the resumed 7..12")
 
 
+def forked(args):
+    """A run forked with Publisher(fork_from=(the resumed run, 12)) starts from that run's EMA at 12:
+    after steps 13..15 of its own, its EMA is the rule applied to the parent's checkpoint, and its
+    checkpoint names the parent. A fork from a step without a checkpoint is refused."""
+    parent = args.run + "-resumed"
+    run = args.run + "-forked"
+    try:
+        Publisher(args.bootstrap_servers, run + "-refused", topic=args.snapshots_topic, fork_from=(parent, 11),
+                  run_events_topic=args.run_events_topic)
+        raise AssertionError("a fork from step 11, which the parent has no checkpoint of, was accepted")
+    except PublishError as e:
+        if "has no live checkpoint at step 11" not in str(e):
+            raise AssertionError(f"the refusal does not say why: {e}") from e
+    expected = load_ema(args.bootstrap_servers, parent, step=12, topic=args.manifests_topic, timeout=90,
+                        run_events_topic=args.run_events_topic)
+    with Publisher(args.bootstrap_servers, run, topic=args.snapshots_topic, fork_from=(parent, 12),
+                   run_events_topic=args.run_events_topic) as publisher:
+        print(f"forked: {publisher.fork_answer}")
+        for step in range(13, 16):
+            g = torch.Generator().manual_seed(step * 100)
+            w = {"w": torch.randn(5, 3, generator=g), "steps": torch.tensor(step)}
+            publisher.publish(w, step, end_of_run=step == 15)
+            expected["w"] = args.decay * expected["w"] + (1. - args.decay) * w["w"]
+            expected["steps"] = w["steps"].clone()
+    manifests = list_checkpoints(args.bootstrap_servers, run, topic=args.manifests_topic, timeout=90,
+                                 wanted=lambda ms: any(m["step"] == 15 for m in ms),
+                                 run_events_topic=args.run_events_topic)
+    manifest = find_checkpoint(manifests, run, step=15)
+    tensors, metadata = read_safetensors(read_file(manifest["uri"]))
+    for name, want in expected.items():
+        assert_close(name, tensors[name], want)
+    if metadata.get("forked_from") != parent or metadata.get("forked_from_step") != "12":
+        raise AssertionError(f"the forked run's checkpoint does not name its parent: {metadata}")
+    print("forked: EMA of step 15 is the parent's of step 12 and the forked steps 13..15")
+
+
 def failure_surfaces(args):
     publisher = Publisher(args.bootstrap_servers, args.run + "-failing", topic=args.snapshots_topic,
                           **{"message.max.bytes": 1000})
@@ -257,6 +294,7 @@ def main():
     training_loop(args)
     every_dtype(args)
     resumed(args)
+    forked(args)
     failure_surfaces(args)
 
 

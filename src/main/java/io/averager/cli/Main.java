@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 /** Entry point: {@code java -jar averager.jar COMMAND}. */
 @Command(name = "averager", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Exponential moving averages of neural-network weights for fleets of training runs, over Kafka.",
-        subcommands = {RunCommand.class, DemoCommand.class, PublishCommand.class, RewindCommand.class, ReplayCommand.class, VerifyCommand.class, GetCommand.class, CheckpointsCommand.class, SynthesizeCommand.class, TopicsCommand.class, DescribeCommand.class, BenchCommand.class, DocsCommand.class,
+        subcommands = {RunCommand.class, DemoCommand.class, PublishCommand.class, RewindCommand.class, ForkCommand.class, ReplayCommand.class, VerifyCommand.class, GetCommand.class, CheckpointsCommand.class, SynthesizeCommand.class, TopicsCommand.class, DescribeCommand.class, BenchCommand.class, DocsCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

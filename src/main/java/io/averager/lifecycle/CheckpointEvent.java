@@ -10,8 +10,11 @@ public sealed interface CheckpointEvent {
      * The snapshot's header was accepted and its EMA will be checkpointed.
      *
      * @param rewinds the run's rewinds so far: tells the checkpoint's branch
+     * @param parent the run this one was forked from, or null
+     * @param parentStep the parent's step the fork started from
      */
-    record Begin(SnapshotHeader header, long snapshotsAveraged, int rewinds) implements CheckpointEvent {
+    record Begin(SnapshotHeader header, long snapshotsAveraged, int rewinds, String parent, long parentStep)
+            implements CheckpointEvent {
     }
 
     /** One EMA entry of one profile after this snapshot's chunk was applied; valid during the call only. */

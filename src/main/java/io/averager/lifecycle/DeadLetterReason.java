@@ -23,7 +23,9 @@ public enum DeadLetterReason {
     /** A rewind the run cannot take: no restore point at or below its step, its history gone, or a step ahead of the run. */
     REWIND_REFUSED,
     /** A record of a run being rebuilt for a rewind that is not one the rebuild publishes again, or a stray rebuild mark. */
-    REWIND_IN_PROGRESS;
+    REWIND_IN_PROGRESS,
+    /** A fork the service cannot take (the new run exists, the parent has no live checkpoint at the step), or a stray seed record. */
+    FORK_REFUSED;
 
     /** The tag value: the name in lower case. */
     public String tag() {

@@ -29,12 +29,22 @@ import java.util.List;
  * @param answer what the sender of a rewind request is told now, or null: the request, or the
  *     rebuild that ends it, was decided
  * @param rebuild the rebuild a rewind request needs, to ask the rebuilder for, or null
+ * @param fork what the sender of a fork request is told now, or null
+ * @param seed the seeding a fork request needs, to ask the rebuilder for, or null
  */
 public record Decision(Run run, boolean progressChanged, boolean layoutChanged, List<EntryUpdate> entries,
                        DistanceChange distances, List<CheckpointEvent> checkpoint, List<Rejection> rejections,
                        Incomplete incomplete, boolean opened, boolean committed, long restorePoint,
                        RestorePoint restorePointCompleted, List<Long> restorePointsDropped, Answer answer,
-                       RebuildNeeded rebuild) {
+                       RebuildNeeded rebuild, ForkOutcome fork, SeedNeeded seed) {
+
+    /** The outcome of a fork request. */
+    public record ForkOutcome(String requestId, String parent, long step, boolean forked, String message) {
+    }
+
+    /** A fork whose new run is to be seeded with {@code parent}'s EMA at {@code step}, on a chunk grid of {@code grid}. */
+    public record SeedNeeded(String requestId, String parent, long step, long grid) {
+    }
 
     /**
      * The outcome of a rewind request.
@@ -107,6 +117,8 @@ public record Decision(Run run, boolean progressChanged, boolean layoutChanged, 
         final List<Long> restorePointsDropped = new ArrayList<>(0);
         Answer answer;
         RebuildNeeded rebuild;
+        ForkOutcome fork;
+        SeedNeeded seed;
 
         Builder(Run run) {
             this.run = run;
@@ -120,7 +132,7 @@ public record Decision(Run run, boolean progressChanged, boolean layoutChanged, 
         Decision build() {
             return new Decision(run, progressChanged, layoutChanged, List.copyOf(entries), distances,
                     List.copyOf(checkpoint), List.copyOf(rejections), incomplete, opened, committed, restorePoint,
-                    restorePointCompleted, List.copyOf(restorePointsDropped), answer, rebuild);
+                    restorePointCompleted, List.copyOf(restorePointsDropped), answer, rebuild, fork, seed);
         }
     }
 }

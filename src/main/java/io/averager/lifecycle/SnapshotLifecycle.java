@@ -11,12 +11,15 @@ import io.averager.store.PendingDistances;
 import io.averager.store.Run;
 import io.averager.wire.ChunkDigest;
 import io.averager.wire.Tensors;
+import io.averager.wire.avro.ForkRequest;
 import io.averager.wire.avro.PendingRebuild;
 import io.averager.wire.avro.PendingSnapshot;
 import io.averager.wire.avro.RebuildMark;
 import io.averager.wire.avro.RebuildPhase;
 import io.averager.wire.avro.RestorePoint;
 import io.averager.wire.avro.RewindRequest;
+import io.averager.wire.avro.SeedChunk;
+import io.averager.wire.avro.SeedMark;
 import io.averager.wire.avro.RunLayout;
 import io.averager.wire.avro.RunProgress;
 import io.averager.wire.avro.SnapshotChunk;
@@ -95,6 +98,16 @@ public final class SnapshotLifecycle {
             abandon(d, h.getRun(), run, "its commit never arrived; header of step " + h.getStep() + " came first");
         }
         boolean set = run == null || h.getMode() == SnapshotMode.SET;
+        if (!set && progress.getSeeded()) {
+            String problem = SnapshotRules.describeSeedMismatch(run.layout(), h);
+            if (problem != null) {
+                return d.reject(DeadLetterReason.LAYOUT_MISMATCH, at + ": the run was forked from run "
+                        + progress.getParent() + " at step " + progress.getParentStep() + ", whose EMA " + problem).build();
+            }
+            run = new Run(new RunLayout(run.layout().getStep(), h.getTensors(), h.getGrid(), h.getChunkCount()), progress);
+            progress.setSeeded(false);
+            d.layoutChanged = true;
+        }
         if (!set && (!run.layout().getTensors().equals(h.getTensors()) || run.layout().getGrid() != h.getGrid())) {
             return d.reject(DeadLetterReason.LAYOUT_MISMATCH, at + ": tensor layout differs from the run's ("
                     + SnapshotRules.describeLayoutChange(run.layout(), h)
@@ -102,9 +115,13 @@ public final class SnapshotLifecycle {
         }
         boolean checkpoint = cadence.isDue(progress, h.getStep(), timestamp, h.getEndOfRun() || h.getCheckpoint());
         if (progress == null) {
-            progress = new RunProgress(h.getStep(), -1L, 0L, h.getStep(), timestamp, null, 0, -1L, -1L, null);
+            progress = new RunProgress(h.getStep(), -1L, 0L, h.getStep(), timestamp, null, 0, -1L, -1L, null, null, -1L,
+                    false);
         }
         RunLayout layout = set ? new RunLayout(h.getStep(), h.getTensors(), h.getGrid(), h.getChunkCount()) : run.layout();
+        if (set) {
+            progress.setSeeded(false);
+        }
         if (set) {
             progress.setLayoutStep(h.getStep());
         }
@@ -112,11 +129,12 @@ public final class SnapshotLifecycle {
                 ReceivedChunks.none(h.getChunkCount()), null));
         d.run = new Run(layout, progress);
         d.progressChanged = true;
-        d.layoutChanged = set;
+        d.layoutChanged |= set;
         d.opened = true;
         if (checkpoint) {
             long averaged = set ? 1 : progress.getSnapshots() + 1;
-            d.checkpoint.add(new CheckpointEvent.Begin(h, averaged, progress.getBranch()));
+            d.checkpoint.add(new CheckpointEvent.Begin(h, averaged, progress.getBranch(), progress.getParent(),
+                    progress.getParentStep()));
         }
         return d.build();
     }
@@ -317,6 +335,9 @@ public final class SnapshotLifecycle {
         }
         String why = rebuild == null ? "it was published again by the rebuild of request " + rebuildId
                 + ", which is not in progress"
+                : run.progress().getSeeded() && run.progress().getLastStep() < 0 ? "the run is being forked from run "
+                + run.progress().getParent() + " at step " + run.progress().getParentStep() + " (request "
+                + rebuild.getRequestId() + "); publish once the fork is answered"
                 : "the run is being rewound to step " + rebuild.getToStep() + " (request " + rebuild.getRequestId()
                 + "), rebuilt from its restore point at step " + rebuild.getFromStep()
                 + "; publish once the rewind is answered";
@@ -431,6 +452,101 @@ public final class SnapshotLifecycle {
         d.answer = new Decision.Answer(rebuild.getRequestId(), rebuild.getToStep(), true, ", rebuilt from its restore"
                 + " point at step " + rebuild.getFromStep() + " and the snapshots after it");
         return d.build();
+    }
+
+    /**
+     * A request to start the run from another run's EMA. Only a run without any snapshot can be
+     * forked; the rebuilder is asked to publish the parent's EMA (see {@link #seed}).
+     */
+    public Decision fork(Run run, ForkRequest r) {
+        Decision.Builder d = new Decision.Builder(run);
+        if (run != null) {
+            return refuseFork(d, r.getRequestId(), r.getParent(), r.getStep(), forkAt(r.getRun(), r.getParent(), r.getStep(),
+                    r.getRequestId()) + ": run " + r.getRun() + " has snapshots already; a fork starts a new run");
+        }
+        d.seed = new Decision.SeedNeeded(r.getRequestId(), r.getParent(), r.getStep(), r.getGrid());
+        return d.build();
+    }
+
+    /**
+     * A mark of the rebuilder seeding a fork. BEGIN opens the run at the parent's step with the
+     * parent's EMA tensors as its layout (its first header sets its own, which must fit them) and
+     * takes the seed chunks that follow; END answers the fork. ABORT refuses it.
+     *
+     * @param timestamp the mark's timestamp, the run's last checkpoint time for a cadence in time
+     */
+    public Decision seed(Run run, SeedMark m, long timestamp) {
+        Decision.Builder d = new Decision.Builder(run);
+        String at = forkAt(m.getRun(), m.getParent(), m.getStep(), m.getRequestId());
+        if (m.getPhase() == RebuildPhase.ABORT) {
+            return refuseFork(d, m.getRequestId(), m.getParent(), m.getStep(), at + ": " + m.getMessage());
+        }
+        if (m.getPhase() == RebuildPhase.BEGIN) {
+            if (run != null) {
+                return refuseFork(d, m.getRequestId(), m.getParent(), m.getStep(), at + ": run " + m.getRun()
+                        + " has snapshots already; a fork starts a new run");
+            }
+            long chunks = m.getTensors().stream().mapToLong(t -> -Math.floorDiv(-Tensors.spec(t).numel(), m.getGrid())).sum();
+            RunLayout layout = new RunLayout(m.getStep(), m.getTensors(), m.getGrid(), (int) chunks);
+            RunProgress progress = new RunProgress(m.getStep(), -1L, m.getSnapshots(), m.getStep(), timestamp, null, 0,
+                    -1L, -1L, new PendingRebuild(m.getRequestId(), m.getStep(), m.getStep(), true), m.getParent(),
+                    m.getStep(), true);
+            d.run = new Run(layout, progress);
+            d.progressChanged = true;
+            d.layoutChanged = true;
+            return d.build();
+        }
+        if (!seeding(run, m.getRequestId())) {
+            return d.reject(DeadLetterReason.FORK_REFUSED, at + ": END without a fork of that request being seeded").build();
+        }
+        RunProgress progress = run.progress();
+        progress.setRebuild(null);
+        progress.setLastStep(m.getStep());
+        d.progressChanged = true;
+        d.fork = new Decision.ForkOutcome(m.getRequestId(), m.getParent(), m.getStep(), true, "Run " + m.getRun()
+                + " forked from run " + m.getParent() + " at step " + m.getStep() + " (request " + m.getRequestId()
+                + "): every profile's EMA is the parent's there, " + progress.getSnapshots() + " snapshots averaged");
+        return d.build();
+    }
+
+    /** One EMA entry of a fork being seeded: becomes the run's entry, as of the parent's step. */
+    public Decision seedChunk(Run run, SeedChunk c) {
+        Decision.Builder d = new Decision.Builder(run);
+        String at = "Seed chunk of run " + c.getRun() + " profile " + c.getProfile() + " tensor " + c.getTensor()
+                + " offset " + c.getOffset() + " (request " + c.getRequestId() + ")";
+        if (!seeding(run, c.getRequestId())) {
+            return d.reject(DeadLetterReason.FORK_REFUSED, at + ": no fork of that request is being seeded").build();
+        }
+        if (profiles.stream().noneMatch(p -> p.name().equals(c.getProfile()))) {
+            return d.reject(DeadLetterReason.FORK_REFUSED, at + ": no such profile").build();
+        }
+        TensorInfo info = run.layout().getTensors().stream().filter(t -> t.getName().equals(c.getTensor())).findFirst()
+                .orElse(null);
+        long grid = run.layout().getGrid();
+        if (info == null || c.getOffset() % grid != 0 || c.getOffset() >= Tensors.spec(info).numel()
+                || c.getData().remaining() != Math.min(grid, Tensors.spec(info).numel() - c.getOffset())
+                * Tensors.dtype(info.getDtype()).size()) {
+            return d.reject(DeadLetterReason.FORK_REFUSED, at + ": does not fit the fork's tensors and grid").build();
+        }
+        EmaEntry entry = EmaEntry.allocate(c.getData().remaining());
+        entry.data().put(c.getData().duplicate());
+        entry.stamp(run.progress().getParentStep(), run.progress().getSnapshots(), 0);
+        d.entries.add(new Decision.EntryUpdate(c.getProfile(), c.getTensor(), c.getOffset(), entry, entry.dataBytes()));
+        return d.build();
+    }
+
+    private static boolean seeding(Run run, String requestId) {
+        return run != null && run.progress().getSeeded() && run.progress().getRebuild() != null
+                && run.progress().getRebuild().getRequestId().equals(requestId) && run.progress().getLastStep() < 0;
+    }
+
+    private static String forkAt(String run, String parent, long step, String requestId) {
+        return "Fork of run " + run + " from run " + parent + " at step " + step + " (request " + requestId + ")";
+    }
+
+    private static Decision refuseFork(Decision.Builder d, String requestId, String parent, long step, String message) {
+        d.fork = new Decision.ForkOutcome(requestId, parent, step, false, message);
+        return d.reject(DeadLetterReason.FORK_REFUSED, message).build();
     }
 
     private static Decision refuse(Decision.Builder d, String requestId, long to, String message) {

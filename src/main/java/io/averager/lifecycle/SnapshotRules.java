@@ -1,7 +1,9 @@
 package io.averager.lifecycle;
 
+import io.averager.ema.Dtype;
 import io.averager.ema.TensorSpec;
 import io.averager.wire.Tensors;
+import io.averager.wire.avro.ForkRequest;
 import io.averager.wire.avro.RunLayout;
 import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.SnapshotChunk;
@@ -104,6 +106,21 @@ public final class SnapshotRules {
     }
 
     /** The rewind request's problem, or null. */
+    public String check(ForkRequest f) {
+        String at = "Fork of run " + f.getRun() + " from run " + f.getParent() + " at step " + f.getStep();
+        if (f.getGrid() < 1 || f.getGrid() > maxGrid) {
+            return at + ": grid " + f.getGrid() + " is outside [1, " + maxGrid + "] elements";
+        }
+        if (f.getStep() < 0 || f.getParent().isEmpty() || f.getParent().equals(f.getRun())) {
+            return at + ": expected another run and a step >= 0";
+        }
+        if (f.getRequestId().length() > MAX_NAME_LENGTH) {
+            return at + ": request id of " + f.getRequestId().length() + " characters (expected at most "
+                    + MAX_NAME_LENGTH + ")";
+        }
+        return null;
+    }
+
     public String check(RewindRequest r) {
         String at = "Rewind of run " + r.getRun() + " to step " + r.getToStep();
         if (r.getToStep() < 0) {
@@ -153,6 +170,32 @@ public final class SnapshotRules {
             }
         }
         return "the tensor set changed: " + h.getTensors().size() + " tensors, run has " + state.getTensors().size();
+    }
+
+    /**
+     * How a forked run's first header does not fit the EMA it was seeded with (the parent's, in
+     * EMA dtypes): the grid, a tensor's name, shape or accumulator dtype, or the set; null if it fits.
+     */
+    static String describeSeedMismatch(RunLayout seeded, SnapshotHeader h) {
+        if (seeded.getGrid() != h.getGrid()) {
+            return "was seeded on grid " + seeded.getGrid() + ", the snapshot's is " + h.getGrid()
+                    + " (fork with the publisher's grid)";
+        }
+        for (TensorInfo t : h.getTensors()) {
+            TensorInfo ema = seeded.getTensors().stream().filter(o -> o.getName().equals(t.getName())).findFirst().orElse(null);
+            if (ema == null) {
+                return "has no tensor " + t.getName();
+            }
+            Dtype acc = Tensors.dtype(t.getDtype()).accumulator();
+            if (!ema.getShape().equals(t.getShape()) || Tensors.dtype(ema.getDtype()) != acc) {
+                return "holds tensor " + t.getName() + " as " + ema.getDtype() + ema.getShape() + ", which "
+                        + t.getDtype() + t.getShape() + " does not average into";
+            }
+        }
+        if (h.getTensors().size() != seeded.getTensors().size()) {
+            return "has " + seeded.getTensors().size() + " tensors, the snapshot " + h.getTensors().size();
+        }
+        return null;
     }
 
     static long chunksOf(long numel, long grid) {

@@ -106,7 +106,8 @@ final class EmaDownload {
     private static Map<String, String> metadata(String run, Profile profile, long step, Run s) {
         CheckpointHeader header = new CheckpointHeader(run, profile.name(), step, s.layout().getTensors(),
                 s.layout().getGrid(), s.layout().getChunkCount(),
-                CheckpointMetadata.of(Map.of(), run, profile, step, s.progress().getSnapshots()), s.progress().getBranch());
+                CheckpointMetadata.of(Map.of(), run, profile, step, s.progress().getSnapshots(), s.progress().getParent(),
+                        s.progress().getParentStep()), s.progress().getBranch());
         return WireCodec.decode(WireCodec.encode(header), CheckpointHeader.class).getMetadata();
     }
 

@@ -8,6 +8,8 @@ import io.averager.wire.Tensors;
 import io.averager.wire.WireCodec;
 import io.averager.wire.WireException;
 import io.averager.wire.WireSerializer;
+import io.averager.wire.avro.ForkAnswer;
+import io.averager.wire.avro.ForkRequest;
 import io.averager.wire.avro.RewindAnswer;
 import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.SnapshotChunk;
@@ -176,7 +178,59 @@ public final class SnapshotPublisher implements AutoCloseable {
         if (toStep < 0) {
             throw new IllegalArgumentException("step must not be negative, got " + toStep);
         }
-        String at = "Rewinding run " + run + " to step " + toStep;
+        String id = UUID.randomUUID().toString();
+        RewindAnswer answer = ask(run, "Rewinding run " + run + " to step " + toStep, id,
+                new RewindRequest(run, toStep, id), runEventsTopic, timeout,
+                m -> m instanceof RewindAnswer a && a.getRequestId().equals(id) ? a : null);
+        if (!answer.getRewound()) {
+            throw new AveragerException(answer.getMessage());
+        }
+        return answer;
+    }
+
+    /**
+     * Starts run {@code run} from {@code parent}'s EMA at {@code step} and waits for the
+     * service's answer on {@value #DEFAULT_RUN_EVENTS} for up to {@link #DEFAULT_ANSWER_TIMEOUT};
+     * see {@link #fork(String, String, long, String, Duration)}.
+     */
+    public ForkAnswer fork(String run, String parent, long step) {
+        return fork(run, parent, step, DEFAULT_RUN_EVENTS, DEFAULT_ANSWER_TIMEOUT);
+    }
+
+    /**
+     * Starts run {@code run}, which has no snapshot yet, from {@code parent}'s EMA at
+     * {@code step}, in a transaction of its own, and waits until the service has taken it: every
+     * profile's EMA of the new run is the parent's live checkpoint there, and the new run's
+     * snapshots, published with this publisher's grid at steps after {@code step}, continue it.
+     * The service reads the parent's checkpoint files itself; the EMA does not pass through here.
+     *
+     * @param runEventsTopic where the service answers: its {@code averager.topic.run.events}
+     * @return the service's answer, that the run was forked
+     * @throws AveragerException if the service refused (the parent has no live checkpoint at the
+     *     step in every profile, the new run exists), did not answer within {@code timeout}, or
+     *     Kafka failed
+     */
+    public ForkAnswer fork(String run, String parent, long step, String runEventsTopic, Duration timeout) {
+        if (step < 0 || parent.equals(run)) {
+            throw new IllegalArgumentException("fork of run " + run + " from run " + parent + " at step " + step
+                    + ": expected another run and a step >= 0");
+        }
+        String id = UUID.randomUUID().toString();
+        ForkAnswer answer = ask(run, "Forking run " + run + " from run " + parent + " at step " + step, id,
+                new ForkRequest(run, parent, step, grid, id), runEventsTopic, timeout,
+                m -> m instanceof ForkAnswer a && a.getRequestId().equals(id) ? a : null);
+        if (!answer.getForked()) {
+            throw new AveragerException(answer.getMessage());
+        }
+        return answer;
+    }
+
+    /**
+     * Sends {@code request} on the run's partition in a transaction of its own and waits for the
+     * record of run-events that {@code answerOf} recognizes as its answer.
+     */
+    private <T> T ask(String run, String at, String id, SpecificRecordBase request, String runEventsTopic,
+                      Duration timeout, java.util.function.Function<SpecificRecordBase, T> answerOf) {
         try (KafkaConsumer<String, byte[]> answers = new KafkaConsumer<>(consumerSettings, new StringDeserializer(),
                 new ByteArrayDeserializer())) {
             List<TopicPartition> partitions = answers.partitionsFor(runEventsTopic, timeout).stream()
@@ -188,10 +242,9 @@ public final class SnapshotPublisher implements AutoCloseable {
             answers.assign(partitions);
             answers.seekToEnd(partitions);
             partitions.forEach(answers::position); // where the answer will be, fixed before the request is sent
-            String id = UUID.randomUUID().toString();
             try {
                 producer.beginTransaction();
-                send(run, new RewindRequest(run, toStep, id));
+                send(run, request);
                 producer.commitTransaction();
             } catch (KafkaException e) {
                 abort(e);
@@ -200,13 +253,10 @@ public final class SnapshotPublisher implements AutoCloseable {
             long deadline = System.nanoTime() + timeout.toNanos();
             while (System.nanoTime() < deadline) {
                 for (ConsumerRecord<String, byte[]> r : answers.poll(Duration.ofMillis(200))) {
-                    if (!(decodedOrNull(r.value()) instanceof RewindAnswer answer) || !answer.getRequestId().equals(id)) {
-                        continue;
+                    T answer = answerOf.apply(decodedOrNull(r.value()));
+                    if (answer != null) {
+                        return answer;
                     }
-                    if (!answer.getRewound()) {
-                        throw new AveragerException(answer.getMessage());
-                    }
-                    return answer;
                 }
             }
             throw new AveragerException(at + " (request " + id + "): no answer from the service on " + runEventsTopic

@@ -1,15 +1,21 @@
 package io.averager.rebuild;
 
 import io.averager.AveragerException;
+import io.averager.ema.TensorSpec;
 import io.averager.wire.Rebuilds;
 import io.averager.wire.WireCodec;
 import io.averager.wire.WireException;
 import io.averager.wire.avro.RebuildMark;
 import io.averager.wire.avro.RebuildPhase;
 import io.averager.wire.avro.RebuildRequest;
+import io.averager.wire.avro.SeedChunk;
+import io.averager.wire.avro.SeedMark;
+import io.averager.wire.avro.SeedRequest;
+import io.averager.wire.avro.TensorInfo;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
@@ -37,14 +43,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Answers the topology's {@link RebuildRequest}s from the run-events topic: reads the run's
+ * Answers the topology's {@link RebuildRequest}s and {@link SeedRequest}s from the run-events
+ * topic. A rebuild reads the run's
  * history on its partition of snapshots (read_committed) from the request's start offset to the
  * rewind request, and publishes again, on that partition, the run's snapshot records of the steps
  * after the restore point up to the step asked for, each with its original timestamp and the
  * {@link Rebuilds#HEADER} header, between a BEGIN and an END {@link RebuildMark}, in one
  * transaction with the request's consumed offset. History the partition no longer retains gets
  * an ABORT mark instead. Records inside an earlier rebuild are taken only if that rebuild
- * published them. Streams one record at a time: memory does not grow with the model or the
+ * published them. A seed fetches the fork's parent checkpoints at the step (one per profile,
+ * live ones only, verified against their manifests) and publishes their EMA on the new run's
+ * partition, chunk by chunk on the fork's grid, between a BEGIN and an END {@link SeedMark}, in one
+ * transaction with the request's offset; a parent without such checkpoints gets an ABORT mark
+ * saying why. Streams one record or chunk at a time: memory does not grow with the model or the
  * history. Runs on its own thread: {@link #run()} until {@link #close()}.
  */
 public final class Rebuilder implements Runnable, AutoCloseable {
@@ -57,6 +68,7 @@ public final class Rebuilder implements Runnable, AutoCloseable {
     private final KafkaProducer<byte[], byte[]> producer;
     private final String runEventsTopic;
     private final String snapshotsTopic;
+    private final ParentCheckpoints parents;
     private volatile boolean closed;
 
     /**
@@ -65,11 +77,14 @@ public final class Rebuilder implements Runnable, AutoCloseable {
      * @param groupId consumer group of the rebuilders of one application
      * @param transactionalId unique to this instance and the same across its restarts
      * @param maxRequestSize the largest snapshot record to publish again
+     * @param parents where forks find their parents' checkpoints
      */
     public Rebuilder(Map<String, Object> consumerProperties, Map<String, Object> producerProperties, String groupId,
-                     String transactionalId, String runEventsTopic, String snapshotsTopic, int maxRequestSize) {
+                     String transactionalId, String runEventsTopic, String snapshotsTopic, int maxRequestSize,
+                     ParentCheckpoints parents) {
         this.runEventsTopic = runEventsTopic;
         this.snapshotsTopic = snapshotsTopic;
+        this.parents = parents;
         Map<String, Object> c = new HashMap<>(consumerProperties);
         c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -103,8 +118,11 @@ public final class Rebuilder implements Runnable, AutoCloseable {
             requests.subscribe(List.of(runEventsTopic));
             while (!closed) {
                 for (ConsumerRecord<byte[], byte[]> r : requests.poll(POLL)) {
-                    if (decode(r) instanceof RebuildRequest request) {
+                    SpecificRecordBase message = decode(r);
+                    if (message instanceof RebuildRequest request) {
                         rebuild(request, new TopicPartition(r.topic(), r.partition()), r.offset());
+                    } else if (message instanceof SeedRequest request) {
+                        seed(request, new TopicPartition(r.topic(), r.partition()), r.offset());
                     }
                 }
             }
@@ -160,6 +178,73 @@ public final class Rebuilder implements Runnable, AutoCloseable {
             producer.abortTransaction();
             requests.seek(from, offset);
         }
+    }
+
+    /** One fork's seed, in one transaction with the request's offset; retried from the request after a failure. */
+    private void seed(SeedRequest request, TopicPartition from, long offset) {
+        String at = "Fork of run " + request.getRun() + " from run " + request.getParent() + " at step " + request.getStep()
+                + " (request " + request.getRequestId() + ")";
+        Seeds seeds = null;
+        String refusal = null;
+        try {
+            seeds = Seeds.fetch(request, parents);
+        } catch (AveragerException | IOException | IllegalArgumentException e) {
+            refusal = e.getMessage();
+        }
+        try {
+            producer.beginTransaction();
+            long chunks = 0;
+            if (seeds == null) {
+                seedMark(request, RebuildPhase.ABORT, 0, List.of(), refusal);
+            } else {
+                seedMark(request, RebuildPhase.BEGIN, seeds.snapshotsAveraged(), seeds.manifests().get(0).getTensors(), "");
+                chunks = publishSeed(request, seeds);
+                seedMark(request, RebuildPhase.END, seeds.snapshotsAveraged(), List.of(), "");
+            }
+            producer.sendOffsetsToTransaction(Map.of(from, new OffsetAndMetadata(offset + 1)), requests.groupMetadata());
+            producer.commitTransaction();
+            log.info("{}: {}", at, seeds == null ? "refused: " + refusal : chunks + " EMA chunks of " + parents.profiles().size()
+                    + " profiles published");
+        } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
+            throw e;
+        } catch (KafkaException | IOException e) {
+            log.warn("{} failed, trying again: {}", at, e.toString());
+            producer.abortTransaction();
+            requests.seek(from, offset);
+        } finally {
+            if (seeds != null) {
+                try {
+                    seeds.close();
+                } catch (IOException e) {
+                    log.warn("Could not delete the files of {}: {}", at, e.toString());
+                }
+            }
+        }
+    }
+
+    private long publishSeed(SeedRequest request, Seeds seeds) throws IOException {
+        byte[] key = request.getRun().getBytes(StandardCharsets.UTF_8);
+        long chunks = 0;
+        for (int i = 0; i < seeds.manifests().size(); i++) {
+            String profile = seeds.manifests().get(i).getProfile();
+            for (TensorSpec t : seeds.tensors(i)) {
+                for (long o = 0; o < t.numel(); o += request.getGrid()) {
+                    int count = (int) Math.min(request.getGrid(), t.numel() - o);
+                    SeedChunk c = new SeedChunk(request.getRun(), request.getRequestId(), profile, t.name(), o,
+                            seeds.reader(i).read(t.name(), o, count));
+                    producer.send(new ProducerRecord<>(snapshotsTopic, request.getPartition(), key, WireCodec.encode(c)));
+                    chunks++;
+                }
+            }
+        }
+        return chunks;
+    }
+
+    private void seedMark(SeedRequest r, RebuildPhase phase, long snapshots, List<TensorInfo> tensors, String message) {
+        SeedMark m = new SeedMark(r.getRun(), r.getRequestId(), phase, r.getParent(), r.getStep(), snapshots, tensors,
+                r.getGrid(), message);
+        producer.send(new ProducerRecord<>(snapshotsTopic, r.getPartition(), r.getRun().getBytes(StandardCharsets.UTF_8),
+                WireCodec.encode(m)));
     }
 
     private void publishAgain(RebuildRequest request, TopicPartition partition, long[] sent) {

@@ -3,11 +3,13 @@ package io.averager.service;
 import io.averager.AveragerException;
 import io.averager.config.AveragerConfig;
 import io.averager.config.ProfileConfig;
+import io.averager.ema.Profile;
 import io.averager.kernel.Kernels;
 import io.averager.lifecycle.NonFinitePolicy;
 import io.averager.metrics.RunMeters;
 import io.averager.ops.CheckpointAccess;
 import io.averager.ops.OpsServer;
+import io.averager.rebuild.ParentCheckpoints;
 import io.averager.rebuild.Rebuilder;
 import io.averager.sink.CheckpointSink;
 import io.averager.sink.FileSystemObjectStore;
@@ -132,7 +134,11 @@ public final class AveragerService implements AutoCloseable {
             rebuilder = new Rebuilder(config.consumerProperties(), config.producerProperties(), group,
                     group + "-" + InstanceId.of(config.consumerProperties(), config.stateDir()),
                     config.getString(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG),
-                    config.getString(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG), RecordLimits.MAX_MESSAGE_BYTES);
+                    config.getString(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG), RecordLimits.MAX_MESSAGE_BYTES,
+                    new ParentCheckpoints(config.consumerProperties(), config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG),
+                            config.getString(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG),
+                            config.profiles().stream().map(Profile::name).toList(),
+                            location -> objectStore(location, config), config.spoolDir().resolve("seeds")));
         }
         AveragerService service = new AveragerService(streams, sink, rebuilder, store, registry);
         streams.setUncaughtExceptionHandler(e -> {

@@ -126,7 +126,7 @@ public final class RunStore {
         if (record instanceof RunState legacy) {
             Run migrated = new Run(new RunLayout(MIGRATED, legacy.getTensors(), legacy.getGrid(), legacy.getChunkCount()),
                     new RunProgress(MIGRATED, legacy.getLastStep(), legacy.getSnapshots(), legacy.getLastCheckpointStep(),
-                            legacy.getLastCheckpointTime(), legacy.getPending(), 0, -1L, -1L, null));
+                            legacy.getLastCheckpointTime(), legacy.getPending(), 0, -1L, -1L, null, null, -1L, false));
             if (writableProgress != null) {
                 put(run, migrated, true);
             }

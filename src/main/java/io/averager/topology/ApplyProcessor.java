@@ -16,11 +16,16 @@ import io.averager.store.RunStore;
 import io.averager.store.Stores;
 import io.averager.wire.Rebuilds;
 import io.averager.wire.StrictUtf8;
+import io.averager.wire.avro.ForkAnswer;
+import io.averager.wire.avro.ForkRequest;
 import io.averager.wire.avro.RebuildMark;
 import io.averager.wire.avro.RebuildRequest;
 import io.averager.wire.avro.RestorePoint;
 import io.averager.wire.avro.RewindAnswer;
 import io.averager.wire.avro.RewindRequest;
+import io.averager.wire.avro.SeedChunk;
+import io.averager.wire.avro.SeedMark;
+import io.averager.wire.avro.SeedRequest;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
@@ -86,7 +91,8 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         Run state = runs.get(run);
         Object message = record.value().message();
         long offset = offset();
-        Decision d = message instanceof RebuildMark ? null : lifecycle.admit(state, rebuildId(record), describe(message));
+        boolean fromRebuilder = message instanceof RebuildMark || message instanceof SeedMark || message instanceof SeedChunk;
+        Decision d = fromRebuilder ? null : lifecycle.admit(state, rebuildId(record), describe(message));
         if (d == null) {
             d = decide(run, state, message, record.timestamp(), offset);
         }
@@ -104,8 +110,14 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
             return lifecycle.commit(state, c, timestamp);
         } else if (message instanceof RewindRequest r) {
             return lifecycle.rewind(state, restorePoints.list(run), r, offset);
+        } else if (message instanceof RebuildMark m) {
+            return lifecycle.mark(state, restorePoints.list(run), m, offset);
+        } else if (message instanceof ForkRequest f) {
+            return lifecycle.fork(state, f);
+        } else if (message instanceof SeedMark m) {
+            return lifecycle.seed(state, m, timestamp);
         }
-        return lifecycle.mark(state, restorePoints.list(run), (RebuildMark) message, offset);
+        return lifecycle.seedChunk(state, (SeedChunk) message);
     }
 
     private long offset() {
@@ -125,6 +137,10 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
             return "Chunk for run " + c.getRun() + " step " + c.getStep() + " tensor " + c.getTensor();
         } else if (message instanceof SnapshotCommit c) {
             return "Commit for run " + c.getRun() + " step " + c.getStep();
+        }
+        if (message instanceof ForkRequest f) {
+            return "Fork of run " + f.getRun() + " from run " + f.getParent() + " at step " + f.getStep()
+                    + " (request " + f.getRequestId() + ")";
         }
         RewindRequest r = (RewindRequest) message;
         return "Rewind of run " + r.getRun() + " to step " + r.getToStep() + " (request " + r.getRequestId() + ")";
@@ -231,6 +247,20 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         }
         if (d.rebuild() != null) {
             askRebuild(record, d.rebuild(), offset);
+        }
+        if (d.fork() != null) {
+            Decision.ForkOutcome f = d.fork();
+            if (f.forked()) {
+                log.info(f.message());
+            }
+            context.forward(record.withValue((Object) new ForkAnswer(run, f.requestId(), f.parent(), f.step(), f.forked(),
+                    f.message())), AveragerTopology.RUN_EVENTS);
+        }
+        if (d.seed() != null) {
+            Decision.SeedNeeded s = d.seed();
+            int partition = context.recordMetadata().map(m -> m.partition()).orElse(-1);
+            context.forward(record.withValue((Object) new SeedRequest(run, s.requestId(), s.parent(), s.step(), s.grid(),
+                    partition)), AveragerTopology.RUN_EVENTS);
         }
         if (d.committed()) {
             long step = d.run().progress().getLastStep();

@@ -46,7 +46,7 @@ final class EmitProcessor implements Processor<String, CheckpointEvent, String, 
             }
             for (Profile p : profiles) {
                 forward(record, new CheckpointHeader(h.getRun(), p.name(), h.getStep(), emaTensors, h.getGrid(),
-                        h.getChunkCount(), metadata(h, p, begin.snapshotsAveraged()), begin.rewinds()));
+                        h.getChunkCount(), metadata(h, p, begin), begin.rewinds()));
             }
         } else if (record.value() instanceof CheckpointEvent.Data d) {
             // Avro encodes the remaining bytes without retaining the buffer past this call.
@@ -66,7 +66,8 @@ final class EmitProcessor implements Processor<String, CheckpointEvent, String, 
     }
 
     /** The checkpoint file's metadata: the publisher's, then ours, which win on a clash. */
-    static Map<String, String> metadata(SnapshotHeader h, Profile p, long snapshotsAveraged) {
-        return CheckpointMetadata.of(h.getMetadata(), h.getRun(), p, h.getStep(), snapshotsAveraged);
+    static Map<String, String> metadata(SnapshotHeader h, Profile p, CheckpointEvent.Begin begin) {
+        return CheckpointMetadata.of(h.getMetadata(), h.getRun(), p, h.getStep(), begin.snapshotsAveraged(), begin.parent(),
+                begin.parentStep());
     }
 }

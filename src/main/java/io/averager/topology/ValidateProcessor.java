@@ -6,7 +6,10 @@ import io.averager.metrics.RunMeters;
 import io.averager.wire.StrictUtf8;
 import io.averager.wire.WireCodec;
 import io.averager.wire.WireException;
+import io.averager.wire.avro.ForkRequest;
 import io.averager.wire.avro.RebuildMark;
+import io.averager.wire.avro.SeedChunk;
+import io.averager.wire.avro.SeedMark;
 import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
@@ -79,7 +82,8 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
             DeadLetter.send(context, meters, record, record.key(), record.value(), DeadLetterReason.MALFORMED, problem);
             return;
         }
-        if (!selection.keepsStep(stepOf(message))) {
+        boolean fork = message instanceof ForkRequest || message instanceof SeedMark || message instanceof SeedChunk;
+        if (!fork && !selection.keepsStep(stepOf(message))) {
             return;
         }
         context.forward(record.withKey((Object) run).withValue(new Inbound(record.key(), record.value(), message)),
@@ -98,9 +102,16 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
             run = r.getRun();
         } else if (message instanceof RebuildMark m) {
             run = m.getRun();
+        } else if (message instanceof ForkRequest f) {
+            run = f.getRun();
+        } else if (message instanceof SeedMark m) {
+            run = m.getRun();
+        } else if (message instanceof SeedChunk c) {
+            run = c.getRun();
         } else {
             return "Record for run " + key + ": " + message.getSchema().getName() + " does not belong on the snapshots"
-                    + " topic (expected SnapshotHeader, SnapshotChunk, SnapshotCommit, RewindRequest or RebuildMark)";
+                    + " topic (expected SnapshotHeader, SnapshotChunk, SnapshotCommit, RewindRequest, ForkRequest,"
+                    + " or one the service's rebuilder writes)";
         }
         if (!key.equals(run)) {
             return message.getSchema().getName() + " for run " + run + " was published with key " + key
@@ -112,7 +123,10 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
         if (message instanceof RewindRequest r) {
             return rules.check(r);
         }
-        if (message instanceof RebuildMark) {
+        if (message instanceof ForkRequest f) {
+            return rules.check(f);
+        }
+        if (message instanceof RebuildMark || message instanceof SeedMark || message instanceof SeedChunk) {
             return null;
         }
         return message instanceof SnapshotChunk c ? rules.check(c) : rules.check((SnapshotCommit) message);

@@ -4,6 +4,8 @@ import io.averager.wire.avro.CheckpointChunk;
 import io.averager.wire.avro.CheckpointCommit;
 import io.averager.wire.avro.CheckpointHeader;
 import io.averager.wire.avro.CheckpointManifest;
+import io.averager.wire.avro.ForkAnswer;
+import io.averager.wire.avro.ForkRequest;
 import io.averager.wire.avro.RebuildMark;
 import io.averager.wire.avro.RebuildRequest;
 import io.averager.wire.avro.RestorePoints;
@@ -12,6 +14,9 @@ import io.averager.wire.avro.RewindRequest;
 import io.averager.wire.avro.RunLayout;
 import io.averager.wire.avro.RunProgress;
 import io.averager.wire.avro.RunState;
+import io.averager.wire.avro.SeedChunk;
+import io.averager.wire.avro.SeedMark;
+import io.averager.wire.avro.SeedRequest;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
@@ -59,7 +64,8 @@ public final class WireCodec {
             CheckpointHeader.SCHEMA$, CheckpointChunk.SCHEMA$, CheckpointCommit.SCHEMA$,
             CheckpointManifest.SCHEMA$, RunLayout.SCHEMA$, RunProgress.SCHEMA$, RunState.SCHEMA$,
             RewindRequest.SCHEMA$, RewindAnswer.SCHEMA$, RestorePoints.SCHEMA$, RebuildRequest.SCHEMA$,
-            RebuildMark.SCHEMA$);
+            RebuildMark.SCHEMA$, ForkRequest.SCHEMA$, ForkAnswer.SCHEMA$, SeedRequest.SCHEMA$, SeedMark.SCHEMA$,
+            SeedChunk.SCHEMA$);
 
     /**
      * Schemas that earlier versions wrote, still read: each is resolved to the current schema of

@@ -4,10 +4,15 @@ import io.averager.wire.avro.CheckpointChunk;
 import io.averager.wire.avro.CheckpointCommit;
 import io.averager.wire.avro.CheckpointHeader;
 import io.averager.wire.avro.CheckpointManifest;
+import io.averager.wire.avro.ForkAnswer;
+import io.averager.wire.avro.ForkRequest;
 import io.averager.wire.avro.RebuildMark;
 import io.averager.wire.avro.RebuildRequest;
 import io.averager.wire.avro.RewindAnswer;
 import io.averager.wire.avro.RewindRequest;
+import io.averager.wire.avro.SeedChunk;
+import io.averager.wire.avro.SeedMark;
+import io.averager.wire.avro.SeedRequest;
 import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
@@ -22,8 +27,9 @@ import org.apache.avro.SchemaNormalization;
 public final class WireDocs {
 
     private static final List<Schema> PUBLIC = List.of(SnapshotHeader.SCHEMA$, SnapshotChunk.SCHEMA$,
-            SnapshotCommit.SCHEMA$, RewindRequest.SCHEMA$, RewindAnswer.SCHEMA$, RebuildRequest.SCHEMA$,
-            RebuildMark.SCHEMA$, TensorInfo.SCHEMA$, CheckpointHeader.SCHEMA$, CheckpointChunk.SCHEMA$,
+            SnapshotCommit.SCHEMA$, RewindRequest.SCHEMA$, RewindAnswer.SCHEMA$, ForkRequest.SCHEMA$, ForkAnswer.SCHEMA$,
+            RebuildRequest.SCHEMA$, RebuildMark.SCHEMA$, SeedRequest.SCHEMA$, SeedMark.SCHEMA$, SeedChunk.SCHEMA$,
+            TensorInfo.SCHEMA$, CheckpointHeader.SCHEMA$, CheckpointChunk.SCHEMA$,
             CheckpointCommit.SCHEMA$, CheckpointManifest.SCHEMA$);
 
     private WireDocs() {

@@ -130,7 +130,7 @@ class WireCodecTest {
 
         RunProgress progress = WireCodec.decode(message, RunProgress.class);
 
-        assertThat(progress).isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 0, -1L, -1L, null));
+        assertThat(progress).isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 0, -1L, -1L, null, null, -1L, false));
     }
 
     @Test
@@ -162,7 +162,7 @@ class WireCodecTest {
         points.put("points", List.of(point));
 
         assertThat(WireCodec.decode(encode(progressV2, progress), RunProgress.class))
-                .isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 2, 24L, -1L, null));
+                .isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 2, 24L, -1L, null, null, -1L, false));
         assertThat(WireCodec.decode(encode(pointsV1, points), RestorePoints.class).getPoints())
                 .containsExactly(new RestorePoint(30L, 5L, 9L, 3L, null, -1L));
     }
