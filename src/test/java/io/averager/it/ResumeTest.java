@@ -263,17 +263,23 @@ class ResumeTest {
             for (String profile : PROFILES) {
                 CheckpointComparison.assertSameTensors(profile, file(rebuilt.get(profile)), file(uninterrupted.get(profile)));
             }
-            // A replay reads the snapshots the rebuild published again, and follows it as the service did.
+            // A replay reads the snapshots the rebuild published again, and follows it as the service did:
+            // with a new decay it ends where the uninterrupted run's replay does.
             Path replayed = dir.resolve("replayed-rebuild");
             assertThat(Main.commandLine().execute("replay", "--bootstrap-servers", SharedKafka.bootstrapServers(),
                     "-D", AveragerConfig.TOPIC_SNAPSHOTS_CONFIG + "=" + service.snapshotsTopic(),
                     "-D", AveragerConfig.TOPIC_MANIFESTS_CONFIG + "=" + SharedKafka.unique("replay-manifests"),
                     "-D", AveragerConfig.CHECKPOINT_STORE_CONFIG + "=" + replayed,
                     "-D", AveragerConfig.TOPIC_PARTITIONS_CONFIG + "=2", "--checkpoint-every", "30",
-                    "--run", live, "--run", reference, "--profile", "wide", "--decay", "0.95")).isZero();
+                    "--run", live, "--run", reference, "--profile", "wide", "--decay", "0.95",
+                    "--profile", "ema-again", "--decay", "0.9", "--warmup", "power")).isZero();
             CheckpointComparison.assertSameTensors("wide",
                     replayed.resolve("runs").resolve(live).resolve("wide").resolve("step-48.rewind-1.safetensors"),
                     replayed.resolve("runs").resolve(reference).resolve("wide").resolve("step-48.safetensors"));
+            // With the live profile's settings, the replay of the rebuilt run is its live checkpoint, bitwise.
+            CheckpointComparison.assertSameTensors("ema",
+                    replayed.resolve("runs").resolve(live).resolve("ema-again").resolve("step-48.rewind-1.safetensors"),
+                    file(rebuilt.get("ema")));
 
             // Retention takes the history of both runs' partitions; the restore points stay.
             String gone = SharedKafka.unique("gone");
