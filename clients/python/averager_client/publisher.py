@@ -57,8 +57,9 @@ class Publisher:
     ``resume_from_step=S``, for a trainer resuming from its own checkpoint at step S: the service
     rewinds the run to S before the snapshots this publisher sends, which continue the EMA as it
     was right after S. It waits for the service's answer on ``run_events_topic`` (up to
-    ``timeout``) and raises PublishError if the service cannot rewind there: S must be the run's
-    last step, or one it checkpointed recently, e.g. with ``checkpoint=True``. Give
+    ``timeout``) and raises PublishError if the service cannot rewind there. Cheap where the run
+    checkpointed S recently (``checkpoint=True``); any other retained step after such a checkpoint
+    is rebuilt by the service from it and the snapshots after it, which the wait must cover. Give
     the dead trainer's ``transactional_id`` so that Kafka fences it first. Of ranks publishing the
     shards of one snapshot together, only rank 0 passes it, before the first barrier.
 

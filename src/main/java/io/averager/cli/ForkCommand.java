@@ -4,7 +4,6 @@ import io.averager.config.AveragerConfig;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.wire.avro.ForkAnswer;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -41,30 +40,20 @@ final class ForkCommand implements Callable<Integer> {
             description = "The chunk grid the new run's publisher uses (default: the publishers' default, ${DEFAULT-VALUE}).")
     long grid = SnapshotPublisher.DEFAULT_GRID;
 
-    @Option(names = "--topic", description = "Snapshots topic (default: the config's averager.topic.snapshots, snapshots).")
-    String topic;
-
     @Option(names = "--timeout", defaultValue = "120", paramLabel = "SECONDS",
             description = "How long to wait for the service's answer (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
-    @Option(names = {"-D", "--set"}, paramLabel = "KEY=VALUE",
-            description = "A setting that overrides the config file, e.g. averager.topic.run.events=run-events.")
-    Map<String, String> overrides = new HashMap<>();
-
-    @Option(names = {"-X", "--producer"}, paramLabel = "KEY=VALUE", description = "A Kafka producer setting (security, say).")
-    Map<String, String> producer = new HashMap<>();
+    @CommandLine.Mixin
+    RequestOptions request;
 
     @Override
     public Integer call() {
-        Map<String, String> settings = cluster.settings();
-        settings.putAll(overrides);
-        AveragerConfig config = new AveragerConfig(settings);
-        Map<String, Object> props = config.producerProperties();
-        props.putAll(producer);
-        String snapshots = topic != null ? topic : config.getString(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG);
+        AveragerConfig config = request.config(cluster);
+        Map<String, Object> props = request.producerProperties(config);
+        String snapshots = request.snapshotsTopic(config);
         try (SnapshotPublisher publisher = new SnapshotPublisher(props, snapshots, grid)) {
-            ForkAnswer answer = publisher.fork(run, parent, step, config.getString(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG),
+            ForkAnswer answer = publisher.fork(run, parent, step, request.runEventsTopic(config),
                     Duration.ofSeconds(timeoutSeconds));
             spec.commandLine().getOut().println(answer.getMessage());
             spec.commandLine().getOut().flush();

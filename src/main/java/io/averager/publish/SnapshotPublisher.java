@@ -164,8 +164,10 @@ public final class SnapshotPublisher implements AutoCloseable {
      * its own checkpoint at that step does before it publishes the steps after it again, and
      * waits until the service has taken it. The service takes it in order with the run's
      * snapshots: the snapshots after it continue the EMA as it was right after {@code toStep}.
-     * The step must be the run's last, or one it checkpointed recently enough to hold a restore
-     * point of ({@code averager.rewind.restore.points}); otherwise the service changes nothing.
+     * Cheap for the run's last step, or one it checkpointed recently enough to hold a restore
+     * point of ({@code averager.rewind.restore.points}); any other retained step after such a
+     * restore point is rebuilt by the service from it and the snapshots after it (the wait must
+     * cover that); otherwise the service changes nothing.
      * Publish with the transactional.id of the trainer that died, so that Kafka fences it first.
      *
      * @param runEventsTopic where the service answers: its {@code averager.topic.run.events}

@@ -50,13 +50,7 @@ class ForkTest {
         String child = SharedKafka.unique("child");
         String twin = SharedKafka.unique("twin");
         try (ServiceUnderTest service = new ServiceUnderTest(dir)) {
-            service.settings.put(AveragerConfig.PROFILES_CONFIG, String.join(",", PROFILES));
-            service.settings.put("averager.profile.ema.decay", "0.9");
-            service.settings.put("averager.profile.ema.warmup", "power");
-            service.settings.put("averager.profile.slow.halflife.steps", "20");
-            service.settings.put("averager.profile.slow.unit", "step");
-            service.settings.put("averager.profile.power.type", "power");
-            service.settings.put("averager.profile.power.sigma.rel", "0.2");
+            service.withEveryKindOfProfile();
             service.settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "0");
             service.start();
             Map<String, Object> producer = Map.of("bootstrap.servers", SharedKafka.bootstrapServers());

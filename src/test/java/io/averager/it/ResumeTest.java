@@ -62,13 +62,7 @@ class ResumeTest {
         String live = SharedKafka.unique("resumed");
         String reference = SharedKafka.unique("uninterrupted");
         try (ServiceUnderTest service = new ServiceUnderTest(dir)) {
-            service.settings.put(AveragerConfig.PROFILES_CONFIG, String.join(",", PROFILES));
-            service.settings.put("averager.profile.ema.decay", "0.9");
-            service.settings.put("averager.profile.ema.warmup", "power");
-            service.settings.put("averager.profile.slow.halflife.steps", "20");
-            service.settings.put("averager.profile.slow.unit", "step");
-            service.settings.put("averager.profile.power.type", "power");
-            service.settings.put("averager.profile.power.sigma.rel", "0.2");
+            service.withEveryKindOfProfile();
             service.settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "30");
             service.settings.put(AveragerConfig.HTTP_PORT_CONFIG, "0");
             service.settings.put(AveragerConfig.HTTP_ADVERTISED_CONFIG, "127.0.0.1");
@@ -230,13 +224,7 @@ class ResumeTest {
         String live = SharedKafka.unique("rebuilt");
         String reference = SharedKafka.unique("uninterrupted");
         try (ServiceUnderTest service = new ServiceUnderTest(dir)) {
-            service.settings.put(AveragerConfig.PROFILES_CONFIG, String.join(",", PROFILES));
-            service.settings.put("averager.profile.ema.decay", "0.9");
-            service.settings.put("averager.profile.ema.warmup", "power");
-            service.settings.put("averager.profile.slow.halflife.steps", "20");
-            service.settings.put("averager.profile.slow.unit", "step");
-            service.settings.put("averager.profile.power.type", "power");
-            service.settings.put("averager.profile.power.sigma.rel", "0.2");
+            service.withEveryKindOfProfile();
             service.settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "30");
             service.start();
             Map<String, Object> producer = Map.of("bootstrap.servers", SharedKafka.bootstrapServers());

@@ -53,6 +53,21 @@ final class ServiceUnderTest implements AutoCloseable {
         settings.put(AveragerConfig.TOPIC_PARTITIONS_CONFIG, "2");
     }
 
+    /**
+     * Profiles of every kind the EMA state depends on: exponential with power warmup
+     * ({@code ema}), a per-step half-life ({@code slow}) and a power profile ({@code power}).
+     */
+    ServiceUnderTest withEveryKindOfProfile() {
+        settings.put(AveragerConfig.PROFILES_CONFIG, "ema,slow,power");
+        settings.put("averager.profile.ema.decay", "0.9");
+        settings.put("averager.profile.ema.warmup", "power");
+        settings.put("averager.profile.slow.halflife.steps", "20");
+        settings.put("averager.profile.slow.unit", "step");
+        settings.put("averager.profile.power.type", "power");
+        settings.put("averager.profile.power.sigma.rel", "0.2");
+        return this;
+    }
+
     String manifestsTopic() {
         return settings.get(AveragerConfig.TOPIC_MANIFESTS_CONFIG);
     }

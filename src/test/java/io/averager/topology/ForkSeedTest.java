@@ -14,11 +14,9 @@ import io.averager.wire.avro.SeedRequest;
 import io.averager.wire.avro.TensorInfo;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -115,23 +113,11 @@ class ForkSeedTest {
                         + " does not average into"));
     }
 
-    /** Two tensors on a grid of 4: w of 10 elements, b of 3; weights drawn from the step and branch. */
     private static TestSnapshot snapshot(String run, long step, int branch) {
-        Random random = new Random(step * 1000 + branch);
-        float[] w = new float[10];
-        float[] b = new float[3];
-        for (int i = 0; i < w.length; i++) {
-            w[i] = (float) random.nextGaussian();
-        }
-        for (int i = 0; i < b.length; i++) {
-            b[i] = (float) random.nextGaussian();
-        }
-        return TestSnapshot.of(run, step).grid(4).f32("w", w).f32("b", b).at(1_000_000L + step * 100);
+        return RewindTest.snapshot(run, step, branch, false);
     }
 
     private static String hex(ByteBuffer data) {
-        byte[] bytes = new byte[data.remaining()];
-        data.duplicate().get(bytes);
-        return HexFormat.of().formatHex(bytes);
+        return RewindTest.hex(data);
     }
 }

@@ -285,7 +285,7 @@ class RewindTest {
     }
 
     /** Two tensors on a grid of 4: w of 10 elements (3 chunks), b of 3; weights drawn from the step and branch. */
-    private static TestSnapshot snapshot(String run, long step, int branch, boolean checkpoint) {
+    static TestSnapshot snapshot(String run, long step, int branch, boolean checkpoint) {
         Random random = new Random(step * 1000 + branch);
         float[] w = new float[10];
         float[] b = new float[3];
@@ -322,7 +322,7 @@ class RewindTest {
         return out;
     }
 
-    private static String hex(ByteBuffer data) {
+    static String hex(ByteBuffer data) {
         byte[] bytes = new byte[data.remaining()];
         data.duplicate().get(bytes);
         return HexFormat.of().formatHex(bytes);
