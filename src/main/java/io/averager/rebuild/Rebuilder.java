@@ -62,6 +62,9 @@ public final class Rebuilder implements Runnable, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Rebuilder.class);
     private static final Duration POLL = Duration.ofMillis(500);
+    private static final Duration RETRY = Duration.ofSeconds(1);
+    /** One rebuild is one transaction: as long as the broker's default maximum allows it. */
+    private static final int TRANSACTION_TIMEOUT_MS = 900_000;
 
     private final KafkaConsumer<byte[], byte[]> requests;
     private final KafkaConsumer<byte[], byte[]> history;
@@ -90,6 +93,9 @@ public final class Rebuilder implements Runnable, AutoCloseable {
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        // A request is handled between two polls, for as long as its transaction may take.
+        c.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, TRANSACTION_TIMEOUT_MS + 60_000);
+        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 16);
         this.requests = new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         Map<String, Object> h = new HashMap<>(consumerProperties);
         h.remove(ConsumerConfig.GROUP_ID_CONFIG);
@@ -106,8 +112,7 @@ public final class Rebuilder implements Runnable, AutoCloseable {
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, maxRequestSize);
         p.put(ProducerConfig.BUFFER_MEMORY_CONFIG, Math.max(32L << 20, 2L * maxRequestSize));
-        // One rebuild is one transaction: allow it the broker's default maximum.
-        p.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 900_000);
+        p.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, TRANSACTION_TIMEOUT_MS);
         this.producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
     }
 
@@ -119,10 +124,18 @@ public final class Rebuilder implements Runnable, AutoCloseable {
             while (!closed) {
                 for (ConsumerRecord<byte[], byte[]> r : requests.poll(POLL)) {
                     SpecificRecordBase message = decode(r);
+                    TopicPartition from = new TopicPartition(r.topic(), r.partition());
+                    boolean done = true;
                     if (message instanceof RebuildRequest request) {
-                        rebuild(request, new TopicPartition(r.topic(), r.partition()), r.offset());
+                        done = rebuild(request, from, r.offset());
                     } else if (message instanceof SeedRequest request) {
-                        seed(request, new TopicPartition(r.topic(), r.partition()), r.offset());
+                        done = seed(request, from, r.offset());
+                    }
+                    if (!done) {
+                        // Polled again from the failed request: nothing after it may commit first.
+                        requests.seek(from, r.offset());
+                        Thread.sleep(RETRY.toMillis());
+                        break;
                     }
                 }
             }
@@ -130,6 +143,8 @@ public final class Rebuilder implements Runnable, AutoCloseable {
             if (!closed) {
                 throw e;
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
             throw new AveragerException("Rebuilder stopped: " + e.getMessage(), e);
         } finally {
@@ -147,13 +162,15 @@ public final class Rebuilder implements Runnable, AutoCloseable {
         }
     }
 
-    /** One rebuild, in one transaction with the request's offset; retried from the request after a failure. */
-    private void rebuild(RebuildRequest request, TopicPartition from, long offset) {
+    /** One rebuild, in one transaction with the request's offset; false if it failed and is to be tried again. */
+    private boolean rebuild(RebuildRequest request, TopicPartition from, long offset) {
         TopicPartition partition = new TopicPartition(snapshotsTopic, request.getPartition());
-        history.assign(List.of(partition));
-        long retained = history.beginningOffsets(List.of(partition)).get(partition);
+        boolean begun = false;
         try {
+            history.assign(List.of(partition));
+            long retained = history.beginningOffsets(List.of(partition)).get(partition);
             producer.beginTransaction();
+            begun = true;
             long[] sent = {0, 0};
             if (retained > request.getStartOffset()) {
                 mark(request, RebuildPhase.ABORT, "the snapshots after step " + request.getFromStep()
@@ -170,29 +187,34 @@ public final class Rebuilder implements Runnable, AutoCloseable {
                     request.getRequestId(), retained > request.getStartOffset() ? "history no longer retained, refused"
                             : sent[0] + " records (" + sent[1] + " bytes) after step " + request.getFromStep()
                             + " published again");
+            return true;
         } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
             throw e;
         } catch (KafkaException e) {
             log.warn("Rebuild of run {} to step {} (request {}) failed, trying again: {}", request.getRun(),
                     request.getToStep(), request.getRequestId(), e.toString());
-            producer.abortTransaction();
-            requests.seek(from, offset);
+            if (begun) {
+                producer.abortTransaction();
+            }
+            return false;
         }
     }
 
-    /** One fork's seed, in one transaction with the request's offset; retried from the request after a failure. */
-    private void seed(SeedRequest request, TopicPartition from, long offset) {
+    /** One fork's seed, in one transaction with the request's offset; false if it failed and is to be tried again. */
+    private boolean seed(SeedRequest request, TopicPartition from, long offset) {
         String at = "Fork of run " + request.getRun() + " from run " + request.getParent() + " at step " + request.getStep()
                 + " (request " + request.getRequestId() + ")";
         Seeds seeds = null;
         String refusal = null;
+        boolean begun = false;
         try {
-            seeds = Seeds.fetch(request, parents);
-        } catch (AveragerException | IOException | IllegalArgumentException e) {
-            refusal = e.getMessage();
-        }
-        try {
+            try {
+                seeds = Seeds.fetch(request, parents);
+            } catch (AveragerException | IOException | IllegalArgumentException e) {
+                refusal = e.getMessage();
+            }
             producer.beginTransaction();
+            begun = true;
             long chunks = 0;
             if (seeds == null) {
                 seedMark(request, RebuildPhase.ABORT, 0, List.of(), refusal);
@@ -205,12 +227,15 @@ public final class Rebuilder implements Runnable, AutoCloseable {
             producer.commitTransaction();
             log.info("{}: {}", at, seeds == null ? "refused: " + refusal : chunks + " EMA chunks of " + parents.profiles().size()
                     + " profiles published");
+            return true;
         } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
             throw e;
         } catch (KafkaException | IOException e) {
             log.warn("{} failed, trying again: {}", at, e.toString());
-            producer.abortTransaction();
-            requests.seek(from, offset);
+            if (begun) {
+                producer.abortTransaction();
+            }
+            return false;
         } finally {
             if (seeds != null) {
                 try {
