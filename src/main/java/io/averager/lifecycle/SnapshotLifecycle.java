@@ -31,6 +31,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
 import java.util.function.Function;
+import org.apache.avro.specific.SpecificRecordBase;
 import java.util.function.Supplier;
 
 /**
@@ -121,8 +122,6 @@ public final class SnapshotLifecycle {
         RunLayout layout = set ? new RunLayout(h.getStep(), h.getTensors(), h.getGrid(), h.getChunkCount()) : run.layout();
         if (set) {
             progress.setSeeded(false);
-        }
-        if (set) {
             progress.setLayoutStep(h.getStep());
         }
         progress.setPending(new PendingSnapshot(h.getStep(), set, checkpoint, timestamp, 0, 0L,
@@ -324,10 +323,15 @@ public final class SnapshotLifecycle {
      * snapshot records its rebuilder publishes again, after the rebuild's BEGIN, and only inside
      * such a rebuild may a record carry a rebuild id.
      *
+     * The rebuilder's own records (its marks and seed chunks) always may.
+     *
      * @param rebuildId the record's {@code averager.rebuild} header, or null
      * @return the rejection of a record that may not, or null
      */
-    public Decision admit(Run run, String rebuildId, String what) {
+    public Decision admit(Run run, SpecificRecordBase message, String rebuildId) {
+        if (message instanceof RebuildMark || message instanceof SeedMark || message instanceof SeedChunk) {
+            return null;
+        }
         PendingRebuild rebuild = run == null ? null : run.progress().getRebuild();
         if (rebuild == null && rebuildId == null
                 || rebuild != null && rebuild.getBegun() && rebuild.getRequestId().equals(rebuildId)) {
@@ -341,7 +345,23 @@ public final class SnapshotLifecycle {
                 : "the run is being rewound to step " + rebuild.getToStep() + " (request " + rebuild.getRequestId()
                 + "), rebuilt from its restore point at step " + rebuild.getFromStep()
                 + "; publish once the rewind is answered";
-        return new Decision.Builder(run).reject(DeadLetterReason.REWIND_IN_PROGRESS, what + ": " + why).build();
+        return new Decision.Builder(run).reject(DeadLetterReason.REWIND_IN_PROGRESS, describe(message) + ": " + why)
+                .build();
+    }
+
+    /** How messages name a record a publisher sent. */
+    private static String describe(SpecificRecordBase message) {
+        if (message instanceof SnapshotHeader h) {
+            return "Snapshot header for run " + h.getRun() + " step " + h.getStep();
+        } else if (message instanceof SnapshotChunk c) {
+            return "Chunk for run " + c.getRun() + " step " + c.getStep() + " tensor " + c.getTensor();
+        } else if (message instanceof SnapshotCommit c) {
+            return "Commit for run " + c.getRun() + " step " + c.getStep();
+        } else if (message instanceof ForkRequest f) {
+            return forkAt(f.getRun(), f.getParent(), f.getStep(), f.getRequestId());
+        }
+        RewindRequest r = (RewindRequest) message;
+        return "Rewind of run " + r.getRun() + " to step " + r.getToStep() + " (request " + r.getRequestId() + ")";
     }
 
     /**
@@ -399,9 +419,8 @@ public final class SnapshotLifecycle {
                     : "no restore point at or below that step can rebuild it";
             return refuse(d, r.getRequestId(), to, at + ": " + why + "; " + restorable(run, points, to));
         }
-        long start = from.getStep() == progress.getRestoredFrom() ? progress.getBranchOffset() : from.getOffset();
         progress.setRebuild(new PendingRebuild(r.getRequestId(), from.getStep(), to, false));
-        d.rebuild = new Decision.RebuildNeeded(r.getRequestId(), from.getStep(), to, start);
+        d.rebuild = new Decision.RebuildNeeded(r.getRequestId(), from.getStep(), to, historyStart(progress, from));
         d.progressChanged = true;
         return d.build();
     }
@@ -486,7 +505,8 @@ public final class SnapshotLifecycle {
                 return refuseFork(d, m.getRequestId(), m.getParent(), m.getStep(), at + ": run " + m.getRun()
                         + " has snapshots already; a fork starts a new run");
             }
-            long chunks = m.getTensors().stream().mapToLong(t -> -Math.floorDiv(-Tensors.spec(t).numel(), m.getGrid())).sum();
+            long chunks = m.getTensors().stream().mapToLong(t -> SnapshotRules.chunksOf(Tensors.spec(t).numel(), m.getGrid()))
+                    .sum();
             RunLayout layout = new RunLayout(m.getStep(), m.getTensors(), m.getGrid(), (int) chunks);
             RunProgress progress = new RunProgress(m.getStep(), -1L, m.getSnapshots(), m.getStep(), timestamp, null, 0,
                     -1L, -1L, new PendingRebuild(m.getRequestId(), m.getStep(), m.getStep(), true), m.getParent(),
@@ -576,21 +596,30 @@ public final class SnapshotLifecycle {
 
     /**
      * The restore point a rewind to {@code to} can be rebuilt from: the latest below it of the
-     * run's current layout and branch whose place in the history is known; null if none.
+     * run's current layout whose history on the current branch is known; null if none.
      */
     private static RestorePoint rebuildFrom(Run run, List<RestorePoint> points, long to) {
-        RunProgress progress = run.progress();
         RestorePoint from = null;
         for (RestorePoint p : points) {
-            boolean onBranch = p.getStep() > progress.getRestoredFrom()
-                    || p.getStep() == progress.getRestoredFrom() && progress.getBranchOffset() >= 0;
-            if (p.getStep() < to && p.getLayoutStep() == run.layout().getStep() && onBranch
-                    && (p.getOffset() >= 0 || p.getStep() == progress.getRestoredFrom())
+            if (p.getStep() < to && p.getLayoutStep() == run.layout().getStep() && historyStart(run.progress(), p) >= 0
                     && (from == null || p.getStep() > from.getStep())) {
                 from = p;
             }
         }
         return from;
+    }
+
+    /**
+     * Where on the run's partition its current branch's history after restore point {@code p}
+     * starts: after the point's commit for a point of the branch, at the record that started the
+     * branch for the point it started from; -1 for a point of an earlier branch or one whose
+     * place is unknown.
+     */
+    private static long historyStart(RunProgress progress, RestorePoint p) {
+        if (p.getStep() == progress.getRestoredFrom()) {
+            return progress.getBranchOffset();
+        }
+        return p.getStep() > progress.getRestoredFrom() ? p.getOffset() : -1;
     }
 
     /**

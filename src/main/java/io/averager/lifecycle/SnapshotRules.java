@@ -105,7 +105,7 @@ public final class SnapshotRules {
         return null;
     }
 
-    /** The rewind request's problem, or null. */
+    /** The fork request's problem, or null. */
     public String check(ForkRequest f) {
         String at = "Fork of run " + f.getRun() + " from run " + f.getParent() + " at step " + f.getStep();
         if (f.getGrid() < 1 || f.getGrid() > maxGrid) {
@@ -121,6 +121,7 @@ public final class SnapshotRules {
         return null;
     }
 
+    /** The rewind request's problem, or null. */
     public String check(RewindRequest r) {
         String at = "Rewind of run " + r.getRun() + " to step " + r.getToStep();
         if (r.getToStep() < 0) {

@@ -44,7 +44,7 @@ final class CheckpointCatalog implements AutoCloseable {
     private final String runEventsTopic;
     private final Map<List<String>, NavigableMap<Long, CheckpointManifest>> recent = new HashMap<>();
     private final List<RewindAnswer> answers = new ArrayList<>();
-    private volatile Rewinds rewinds = Rewinds.NONE;
+    private Rewinds rewinds = Rewinds.NONE;
     private final Thread thread;
     private volatile boolean closed;
 

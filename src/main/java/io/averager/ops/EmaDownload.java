@@ -162,10 +162,7 @@ final class EmaDownload {
                     }
                     EmaEntry entry;
                     try {
-                        entry = stored.entry();
-                        if (entry.branch() < progress.getBranch()) {
-                            entry = restorePoints.get(run, progress.getRestoredFrom(), profile, t.name(), offset);
-                        }
+                        entry = restorePoints.asOfBranch(stored.entry(), run, progress, profile, t.name(), offset);
                     } catch (IllegalStateException e) {
                         return "tensor " + t.name() + " at element " + offset + ": " + e.getMessage();
                     }

@@ -3,6 +3,7 @@ package io.averager.rebuild;
 import io.averager.AveragerException;
 import io.averager.ema.TensorSpec;
 import io.averager.wire.Rebuilds;
+import io.averager.wire.StrictUtf8;
 import io.averager.wire.WireCodec;
 import io.averager.wire.WireException;
 import io.averager.wire.avro.RebuildMark;
@@ -12,12 +13,10 @@ import io.averager.wire.avro.SeedChunk;
 import io.averager.wire.avro.SeedMark;
 import io.averager.wire.avro.SeedRequest;
 import io.averager.wire.avro.TensorInfo;
-import io.averager.wire.avro.SnapshotChunk;
-import io.averager.wire.avro.SnapshotCommit;
-import io.averager.wire.avro.SnapshotHeader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -171,21 +170,21 @@ public final class Rebuilder implements Runnable, AutoCloseable {
             long retained = history.beginningOffsets(List.of(partition)).get(partition);
             producer.beginTransaction();
             begun = true;
-            long[] sent = {0, 0};
+            Sent sent = null;
             if (retained > request.getStartOffset()) {
                 mark(request, RebuildPhase.ABORT, "the snapshots after step " + request.getFromStep()
                         + " are no longer retained (partition " + partition + " starts at offset " + retained
                         + "; the rebuild needs offsets from " + request.getStartOffset() + ")");
             } else {
                 mark(request, RebuildPhase.BEGIN, "");
-                publishAgain(request, partition, sent);
+                sent = publishAgain(request, partition);
                 mark(request, RebuildPhase.END, "");
             }
             producer.sendOffsetsToTransaction(Map.of(from, new OffsetAndMetadata(offset + 1)), requests.groupMetadata());
             producer.commitTransaction();
             log.info("Rebuild of run {} to step {} (request {}): {}", request.getRun(), request.getToStep(),
-                    request.getRequestId(), retained > request.getStartOffset() ? "history no longer retained, refused"
-                            : sent[0] + " records (" + sent[1] + " bytes) after step " + request.getFromStep()
+                    request.getRequestId(), sent == null ? "history no longer retained, refused"
+                            : sent.records() + " records (" + sent.bytes() + " bytes) after step " + request.getFromStep()
                             + " published again");
             return true;
         } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
@@ -248,7 +247,6 @@ public final class Rebuilder implements Runnable, AutoCloseable {
     }
 
     private long publishSeed(SeedRequest request, Seeds seeds) throws IOException {
-        byte[] key = request.getRun().getBytes(StandardCharsets.UTF_8);
         long chunks = 0;
         for (int i = 0; i < seeds.manifests().size(); i++) {
             String profile = seeds.manifests().get(i).getProfile();
@@ -257,7 +255,7 @@ public final class Rebuilder implements Runnable, AutoCloseable {
                     int count = (int) Math.min(request.getGrid(), t.numel() - o);
                     SeedChunk c = new SeedChunk(request.getRun(), request.getRequestId(), profile, t.name(), o,
                             seeds.reader(i).read(t.name(), o, count));
-                    producer.send(new ProducerRecord<>(snapshotsTopic, request.getPartition(), key, WireCodec.encode(c)));
+                    send(request.getPartition(), request.getRun(), c);
                     chunks++;
                 }
             }
@@ -266,59 +264,60 @@ public final class Rebuilder implements Runnable, AutoCloseable {
     }
 
     private void seedMark(SeedRequest r, RebuildPhase phase, long snapshots, List<TensorInfo> tensors, String message) {
-        SeedMark m = new SeedMark(r.getRun(), r.getRequestId(), phase, r.getParent(), r.getStep(), snapshots, tensors,
-                r.getGrid(), message);
-        producer.send(new ProducerRecord<>(snapshotsTopic, r.getPartition(), r.getRun().getBytes(StandardCharsets.UTF_8),
-                WireCodec.encode(m)));
+        send(r.getPartition(), r.getRun(), new SeedMark(r.getRun(), r.getRequestId(), phase, r.getParent(), r.getStep(),
+                snapshots, tensors, r.getGrid(), message));
     }
 
-    private void publishAgain(RebuildRequest request, TopicPartition partition, long[] sent) {
+    /** What a rebuild published again. */
+    private record Sent(long records, long bytes) {
+    }
+
+    private Sent publishAgain(RebuildRequest request, TopicPartition partition) {
         byte[] run = request.getRun().getBytes(StandardCharsets.UTF_8);
+        byte[] requestId = request.getRequestId().getBytes(StandardCharsets.UTF_8);
         history.seek(partition, request.getStartOffset());
         String window = null; // the earlier rebuild whose records are being read, if any
+        long records = 0;
+        long bytes = 0;
         while (history.position(partition) < request.getEndOffset()) {
             for (ConsumerRecord<byte[], byte[]> r : history.poll(POLL)) {
-                if (r.offset() >= request.getEndOffset() || !java.util.Arrays.equals(r.key(), run)) {
+                if (r.offset() >= request.getEndOffset() || !Arrays.equals(r.key(), run)) {
                     continue;
                 }
-                SpecificRecordBase message = decode(r);
-                if (message instanceof RebuildMark m) {
-                    window = m.getPhase() == RebuildPhase.BEGIN ? m.getRequestId() : null;
+                // Only a snapshot record's step is read: its chunk data is passed on as it is.
+                long step = WireCodec.snapshotStep(r.value());
+                if (step < 0) {
+                    if (decode(r) instanceof RebuildMark m) {
+                        window = m.getPhase() == RebuildPhase.BEGIN ? m.getRequestId() : null;
+                    }
                     continue;
                 }
-                long step = step(message);
                 Header h = r.headers().lastHeader(Rebuilds.HEADER);
-                String by = h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+                String by = h == null || h.value() == null ? null : StrictUtf8.decodeOrNull(h.value());
                 boolean counted = window == null ? by == null : window.equals(by);
                 if (!counted || step <= request.getFromStep() || step > request.getToStep()) {
                     continue;
                 }
                 RecordHeaders headers = new RecordHeaders();
-                headers.add(Rebuilds.HEADER, request.getRequestId().getBytes(StandardCharsets.UTF_8));
+                headers.add(Rebuilds.HEADER, requestId);
                 producer.send(new ProducerRecord<>(snapshotsTopic, partition.partition(), r.timestamp(), r.key(), r.value(),
                         headers));
-                sent[0]++;
-                sent[1] += r.serializedValueSize();
+                records++;
+                bytes += r.serializedValueSize();
             }
         }
-    }
-
-    /** The step of a snapshot record; -1 for anything else. */
-    private static long step(SpecificRecordBase message) {
-        if (message instanceof SnapshotHeader h) {
-            return h.getStep();
-        } else if (message instanceof SnapshotChunk c) {
-            return c.getStep();
-        } else if (message instanceof SnapshotCommit c) {
-            return c.getStep();
-        }
-        return -1;
+        return new Sent(records, bytes);
     }
 
     private void mark(RebuildRequest r, RebuildPhase phase, String message) {
-        RebuildMark m = new RebuildMark(r.getRun(), r.getRequestId(), phase, r.getFromStep(), r.getToStep(), message);
-        producer.send(new ProducerRecord<>(snapshotsTopic, r.getPartition(), r.getRun().getBytes(StandardCharsets.UTF_8),
-                WireCodec.encode(m)));
+        send(r.getPartition(), r.getRun(), new RebuildMark(r.getRun(), r.getRequestId(), phase, r.getFromStep(),
+                r.getToStep(), message));
+    }
+
+    /** Sends one record of the rebuilder's own, keyed by the run, on the run's partition of snapshots. */
+    private void send(int partition, String run, SpecificRecordBase record) {
+        producer.send(new ProducerRecord<>(snapshotsTopic, partition, run.getBytes(StandardCharsets.UTF_8),
+                WireCodec.encode(record)));
     }
 
     @Override

@@ -2,6 +2,7 @@ package io.averager.store;
 
 import io.averager.wire.WireCodec;
 import io.averager.wire.avro.RestorePoint;
+import io.averager.wire.avro.RunProgress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -61,6 +62,18 @@ public final class RestorePoints {
             throw new IllegalStateException("Restore point of run " + run + " step " + step + " profile " + profile
                     + " tensor " + tensor + " at element " + offset + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * {@code entry} as of the run's current branch: one written before the run's last rewind reads
+     * as its copy in the restore point the branch started from (null if that has none).
+     */
+    public EmaEntry asOfBranch(EmaEntry entry, String run, RunProgress progress, String profile, String tensor,
+                               long offset) {
+        if (entry == null || entry.branch() >= progress.getBranch()) {
+            return entry;
+        }
+        return get(run, progress.getRestoredFrom(), profile, tensor, offset);
     }
 
     /** Keeps an entry's stored bytes, as {@link EmaEntries#put} sealed them, as the run's entry at {@code step}. */

@@ -31,6 +31,7 @@ import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
 import java.nio.ByteBuffer;
 import java.util.List;
+import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -89,10 +90,9 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
     public void process(Record<String, Inbound> record) {
         String run = record.key();
         Run state = runs.get(run);
-        Object message = record.value().message();
+        SpecificRecordBase message = record.value().message();
         long offset = offset();
-        boolean fromRebuilder = message instanceof RebuildMark || message instanceof SeedMark || message instanceof SeedChunk;
-        Decision d = fromRebuilder ? null : lifecycle.admit(state, rebuildId(record), describe(message));
+        Decision d = lifecycle.admit(state, message, rebuildId(record));
         if (d == null) {
             d = decide(run, state, message, record.timestamp(), offset);
         }
@@ -124,35 +124,19 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         return context.recordMetadata().map(m -> m.offset()).orElse(-1L);
     }
 
+    private int partition() {
+        return context.recordMetadata().map(m -> m.partition()).orElse(-1);
+    }
+
     /** The record's rebuild header: the request whose rebuild published it again, or null. */
     private static String rebuildId(Record<String, Inbound> record) {
         Header h = record.headers().lastHeader(Rebuilds.HEADER);
         return h == null || h.value() == null ? null : StrictUtf8.decodeOrNull(h.value());
     }
 
-    private static String describe(Object message) {
-        if (message instanceof SnapshotHeader h) {
-            return "Snapshot header for run " + h.getRun() + " step " + h.getStep();
-        } else if (message instanceof SnapshotChunk c) {
-            return "Chunk for run " + c.getRun() + " step " + c.getStep() + " tensor " + c.getTensor();
-        } else if (message instanceof SnapshotCommit c) {
-            return "Commit for run " + c.getRun() + " step " + c.getStep();
-        }
-        if (message instanceof ForkRequest f) {
-            return "Fork of run " + f.getRun() + " from run " + f.getParent() + " at step " + f.getStep()
-                    + " (request " + f.getRequestId() + ")";
-        }
-        RewindRequest r = (RewindRequest) message;
-        return "Rewind of run " + r.getRun() + " to step " + r.getToStep() + " (request " + r.getRequestId() + ")";
-    }
-
     /** The entry as of the run's current branch: an entry of an earlier one reads as the restore point's copy. */
     private EmaEntry entry(String run, Run state, String profile, String tensor, long offset) {
-        EmaEntry entry = ema.get(run, profile, tensor, offset);
-        if (entry != null && entry.branch() < state.progress().getBranch()) {
-            return restorePoints.get(run, state.progress().getRestoredFrom(), profile, tensor, offset);
-        }
-        return entry;
+        return restorePoints.asOfBranch(ema.get(run, profile, tensor, offset), run, state.progress(), profile, tensor, offset);
     }
 
     private void put(String run, Decision d, long offset) {
@@ -221,7 +205,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
 
     /** Asks the rebuilder to publish the run's history after the restore point again. */
     private void askRebuild(Record<String, Inbound> record, Decision.RebuildNeeded r, long offset) {
-        int partition = context.recordMetadata().map(m -> m.partition()).orElse(-1);
+        int partition = partition();
         log.info("Rewind of run {} to step {} (request {}): rebuilding it from the restore point at step {} and the"
                 + " snapshots after it (partition {}, offsets {} to {})", record.key(), r.toStep(), r.requestId(),
                 r.fromStep(), partition, r.startOffset(), offset);
@@ -258,9 +242,8 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         }
         if (d.seed() != null) {
             Decision.SeedNeeded s = d.seed();
-            int partition = context.recordMetadata().map(m -> m.partition()).orElse(-1);
             context.forward(record.withValue((Object) new SeedRequest(run, s.requestId(), s.parent(), s.step(), s.grid(),
-                    partition)), AveragerTopology.RUN_EVENTS);
+                    partition())), AveragerTopology.RUN_EVENTS);
         }
         if (d.committed()) {
             long step = d.run().progress().getLastStep();

@@ -29,8 +29,11 @@ import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaNormalization;
+import org.apache.avro.io.BinaryDecoder;
+import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.message.BinaryMessageDecoder;
 import org.apache.avro.message.BinaryMessageEncoder;
 import org.apache.avro.specific.SpecificData;
@@ -75,6 +78,9 @@ public final class WireCodec {
      */
     private static final List<String> EARLIER_SCHEMAS = List.of("SnapshotHeader-v1.avsc", "RunProgress-v1.avsc",
             "CheckpointHeader-v1.avsc", "CheckpointManifest-v1.avsc", "RunProgress-v2.avsc", "RestorePoints-v1.avsc");
+
+    /** The records of a snapshot, whose first fields are the run and the step. */
+    private static final Set<String> SNAPSHOT_RECORDS = Set.of("SnapshotHeader", "SnapshotChunk", "SnapshotCommit");
 
     private static final Map<Long, BinaryMessageDecoder<SpecificRecordBase>> DECODERS = new HashMap<>();
     private static final Map<Long, String> NAMES = new HashMap<>();
@@ -162,6 +168,28 @@ public final class WireCodec {
             return decoder.decode(message);
         } catch (IOException | RuntimeException e) {
             throw new WireException("malformed " + NAMES.get(fingerprint) + " body: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The step of a snapshot header, chunk or commit, read from its first two fields (run, step)
+     * without decoding the rest, so a chunk's data is not copied; -1 for a message of any other
+     * type or one that does not hold them.
+     */
+    public static long snapshotStep(byte[] message) {
+        if (message == null || message.length < PREFIX_LENGTH || (message[0] & 0xff) != 0xC3 || (message[1] & 0xff) != 0x01) {
+            return -1;
+        }
+        String name = NAMES.get(ByteBuffer.wrap(message, 2, 8).order(ByteOrder.LITTLE_ENDIAN).getLong());
+        if (!SNAPSHOT_RECORDS.contains(name)) {
+            return -1;
+        }
+        BinaryDecoder in = DecoderFactory.get().binaryDecoder(message, PREFIX_LENGTH, message.length - PREFIX_LENGTH, null);
+        try {
+            in.skipString();
+            return in.readLong();
+        } catch (IOException e) {
+            return -1;
         }
     }
 

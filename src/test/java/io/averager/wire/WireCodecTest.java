@@ -199,6 +199,19 @@ class WireCodecTest {
     }
 
     @Test
+    void readsASnapshotRecordsStepWithoutDecodingItsData() {
+        assertThat(WireCodec.snapshotStep(WireCodec.encode(
+                new SnapshotHeader("run-1", 1200L, SnapshotMode.UPDATE, TENSORS, 4096L, 3, false, false, Map.of())))).isEqualTo(1200);
+        assertThat(WireCodec.snapshotStep(WireCodec.encode(
+                new SnapshotChunk("run-1", 1201L, "w", 0L, ByteBuffer.wrap(new byte[] {1, 2, 3, 4}))))).isEqualTo(1201);
+        assertThat(WireCodec.snapshotStep(WireCodec.encode(new SnapshotCommit("run-1", 1202L, 3, -1L)))).isEqualTo(1202);
+        assertThat(WireCodec.snapshotStep(WireCodec.encode(
+                new io.averager.wire.avro.RewindRequest("run-1", 1200L, "r")))).as("not a snapshot record").isEqualTo(-1);
+        assertThat(WireCodec.snapshotStep(new byte[] {1, 2, 3})).isEqualTo(-1);
+        assertThat(WireCodec.snapshotStep(null)).isEqualTo(-1);
+    }
+
+    @Test
     void rejectsAnEmptyOrMissingMessage() {
         assertThatThrownBy(() -> WireCodec.decode(new byte[0]))
                 .isInstanceOf(WireException.class).hasMessageContaining("empty message");
