@@ -9,11 +9,15 @@ load the EMA checkpoints the service writes.
             publisher.publish(model, step, end_of_run=(step == last))
 
     model.load_state_dict(load_ema("kafka:9092", "run-42", profile="ema"))
+
+    for checkpoint in subscribe("kafka:9092", run_id="run-42", group="eval-run-42"):
+        model.load_state_dict(checkpoint.load())  # every new EMA checkpoint, as it lands
 """
 
 from .errors import AveragerError, CheckpointError, PublishError
-from .loader import find_checkpoint, list_checkpoints, load_ema, read_safetensors
+from .loader import find_checkpoint, list_checkpoints, load_ema, load_manifest, read_safetensors
 from .publisher import DEFAULT_GRID, Publisher
+from .subscriber import Checkpoint, Subscription, subscribe
 from .tensors import TensorInfo, grid_range, layout
 
 __version__ = "0.1.0"
@@ -21,5 +25,6 @@ __version__ = "0.1.0"
 __all__ = [
     "AveragerError", "CheckpointError", "PublishError",
     "Publisher", "TensorInfo", "DEFAULT_GRID", "grid_range", "layout",
-    "load_ema", "list_checkpoints", "find_checkpoint", "read_safetensors",
+    "load_ema", "list_checkpoints", "find_checkpoint", "load_manifest", "read_safetensors",
+    "subscribe", "Subscription", "Checkpoint",
 ]

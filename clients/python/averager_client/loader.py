@@ -180,7 +180,12 @@ def load_ema(bootstrap_servers, run_id, profile=None, step=None, topic="checkpoi
 
     manifests = list_checkpoints(bootstrap_servers, run_id, topic, timeout, wanted, run_events_topic,
                                  **consumer_config)
-    manifest = find_checkpoint(manifests, run_id, profile, step)
+    return load_manifest(find_checkpoint(manifests, run_id, profile, step), s3_endpoint_url, s3_client)
+
+
+def load_manifest(manifest, s3_endpoint_url=None, s3_client=None):
+    """The tensors of the checkpoint file ``manifest`` names, as an OrderedDict in file order,
+    once its size, SHA-256 and tensors are checked against the manifest (see ``load_ema``)."""
     data = read_file(manifest["uri"], s3_endpoint_url, s3_client)
     where = f"checkpoint {manifest['uri']}"
     if len(data) != manifest["size"]:

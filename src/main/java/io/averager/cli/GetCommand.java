@@ -30,7 +30,7 @@ final class GetCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     ClusterOptions cluster;
 
-    @Option(names = "--run", required = true, paramLabel = "RUN")
+    @Option(names = "--run", required = true, paramLabel = "RUN", description = "The run whose checkpoint to download.")
     String run;
 
     @Option(names = "--profile", paramLabel = "NAME", description = "EMA profile; needed when the run has several.")
@@ -50,7 +50,7 @@ final class GetCommand implements Callable<Integer> {
     @Option(names = "--format", paramLabel = "FORMAT", description = "File format (safetensors, pt); needed when the step has several.")
     String format;
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "FILE")
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "FILE", description = "Where to write the file; written only once verified.")
     Path output;
 
     @Mixin

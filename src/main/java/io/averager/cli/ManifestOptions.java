@@ -35,10 +35,21 @@ final class ManifestOptions {
      * {@code config}'s consumer settings and the {@code -X} ones.
      */
     Catalog read(AveragerConfig config) {
+        return ManifestLog.read(consumerProperties(config), manifestsTopic(config), runEventsTopic(config), Duration.ofSeconds(60));
+    }
+
+    /** {@code config}'s consumer settings with the {@code -X} ones. */
+    Map<String, Object> consumerProperties(AveragerConfig config) {
         Map<String, Object> props = config.consumerProperties();
         props.putAll(consumer);
-        String manifests = topic != null ? topic : config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG);
-        String runEvents = runEventsTopic != null ? runEventsTopic : config.getString(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG);
-        return ManifestLog.read(props, manifests, runEvents, Duration.ofSeconds(60));
+        return props;
+    }
+
+    String manifestsTopic(AveragerConfig config) {
+        return topic != null ? topic : config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG);
+    }
+
+    String runEventsTopic(AveragerConfig config) {
+        return runEventsTopic != null ? runEventsTopic : config.getString(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG);
     }
 }

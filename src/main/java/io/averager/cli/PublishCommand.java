@@ -23,10 +23,10 @@ import picocli.CommandLine.Parameters;
         description = "Publishes the tensors of a safetensors file as one snapshot of a run, in one transaction.")
 final class PublishCommand implements Callable<Integer> {
 
-    @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT")
+    @Option(names = "--bootstrap-servers", required = true, paramLabel = "HOST:PORT", description = "The Kafka cluster to publish to.")
     String bootstrapServers;
 
-    @Option(names = "--run", required = true, description = "Run id (the record key).")
+    @Option(names = "--run", required = true, paramLabel = "RUN", description = "Run id (the record key).")
     String run;
 
     @Option(names = "--step", required = true, description = "Optimizer step of these weights; increasing per run.")
@@ -50,7 +50,7 @@ final class PublishCommand implements Callable<Integer> {
     @Option(names = {"-X", "--producer"}, paramLabel = "KEY=VALUE", description = "A Kafka producer setting (security, say).")
     Map<String, String> producer = new HashMap<>();
 
-    @Parameters(paramLabel = "FILE.safetensors")
+    @Parameters(paramLabel = "FILE.safetensors", description = "The weights to publish, a safetensors file (e.g. from safetensors.torch.save_file).")
     Path file;
 
     @Override

@@ -39,13 +39,13 @@ final class ReplayCommand implements Callable<Integer> {
         String halflife;
         @Option(names = "--warmup", description = "none, power or tf.")
         String warmup;
-        @Option(names = "--warmup-gamma")
+        @Option(names = "--warmup-gamma", paramLabel = "G", description = "gamma of the power warmup (ema-pytorch: inv_gamma); 1 by default.")
         String gamma;
-        @Option(names = "--warmup-power")
+        @Option(names = "--warmup-power", paramLabel = "P", description = "power of the power warmup (ema-pytorch: power); 0.75 by default.")
         String power;
-        @Option(names = "--update-after-step", paramLabel = "STEP")
+        @Option(names = "--update-after-step", paramLabel = "STEP", description = "Until the optimizer step passes this (plus one, as timm and diffusers count), the EMA copies the weights; 0 by default.")
         String updateAfter;
-        @Option(names = "--min-decay")
+        @Option(names = "--min-decay", paramLabel = "D", description = "Lower bound of the decay (ema-pytorch: min_value); 0 by default.")
         String minDecay;
         @Option(names = "--unit", description = "snapshot or step.")
         String unit;

@@ -30,7 +30,7 @@ final class SynthesizeCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     ClusterOptions cluster;
 
-    @Option(names = "--run", required = true, paramLabel = "RUN")
+    @Option(names = "--run", required = true, paramLabel = "RUN", description = "The run whose stored checkpoints to combine.")
     String run;
 
     @Option(names = "--sigma-rel", required = true, paramLabel = "S", description = "Relative width of the EMA to synthesize, in (0, 0.2887), e.g. 0.075.")

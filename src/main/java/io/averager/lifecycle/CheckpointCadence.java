@@ -1,6 +1,7 @@
 package io.averager.lifecycle;
 
 import io.averager.wire.avro.RunProgress;
+import java.time.Duration;
 
 /**
  * Decides at a snapshot's header whether its EMA becomes a checkpoint. Uses record timestamps,
@@ -29,5 +30,20 @@ record CheckpointCadence(long everySteps, long everyMs) {
             return true;
         }
         return everyMs > 0 && timestamp - state.getLastCheckpointTime() >= everyMs;
+    }
+
+    /** When the next checkpoint of a run in {@code state} is due, for a log line. */
+    String describeNext(RunProgress state) {
+        StringBuilder s = new StringBuilder();
+        if (everySteps > 0) {
+            s.append("at its first snapshot of step ")
+                    .append((Math.floorDiv(state.getLastCheckpointStep(), everySteps) + 1) * everySteps)
+                    .append(" or above (every ").append(everySteps).append(" steps), ");
+        }
+        if (everyMs > 0) {
+            s.append(everySteps > 0 ? "or " : "").append("once ").append(Duration.ofMillis(everyMs))
+                    .append(" of snapshot time has passed since step ").append(state.getLastCheckpointStep()).append(", ");
+        }
+        return s.append(s.isEmpty() ? "only " : "or ").append("at its end of run or a snapshot that asks for one").toString();
     }
 }

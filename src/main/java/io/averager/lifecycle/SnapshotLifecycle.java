@@ -80,6 +80,11 @@ public final class SnapshotLifecycle {
      * @param run the run's state, null before its first snapshot
      * @param timestamp the record's timestamp: the snapshot's time for the cadence and checkpoints
      */
+    /** When the next checkpoint of a run in {@code progress} is due, for a log line. */
+    public String nextCheckpoint(RunProgress progress) {
+        return cadence.describeNext(progress);
+    }
+
     public Decision header(Run run, SnapshotHeader h, long timestamp) {
         Decision.Builder d = new Decision.Builder(run);
         String at = "Snapshot header for run " + h.getRun() + " step " + h.getStep();

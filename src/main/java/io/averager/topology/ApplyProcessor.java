@@ -248,6 +248,10 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         if (d.committed()) {
             long step = d.run().progress().getLastStep();
             observer.snapshotCommitted(run, step);
+            if (d.run().progress().getSnapshots() == 1) {
+                log.info("Averaging run {}: its first snapshot, step {}, is the EMA of profiles {}; the next checkpoint"
+                        + " is due {}", run, step, profiles, lifecycle.nextCheckpoint(d.run().progress()));
+            }
             meters.snapshotApplied(run, profiles, step, task());
         }
         for (CheckpointEvent event : d.checkpoint()) {

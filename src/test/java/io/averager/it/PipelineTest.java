@@ -96,10 +96,18 @@ class PipelineTest {
             String[] verify = {"verify", "--bootstrap-servers", SharedKafka.bootstrapServers(),
                     "--topic", service.name + "-manifests", emaFile.toString()};
             assertThat(Main.commandLine().execute(verify)).as("verify of the stored file").isZero();
-            try (FileChannel f = FileChannel.open(emaFile, StandardOpenOption.WRITE)) {
-                f.write(ByteBuffer.wrap(new byte[] {42}), Files.size(emaFile) - 1);
+            Path copy = Files.copy(emaFile, dir.resolve("downloaded.safetensors"));
+            verify[verify.length - 1] = "file:" + copy.toAbsolutePath();
+            assertThat(Main.commandLine().execute(verify)).as("verify of a copy, found by its content").isZero();
+            for (Path tampered : List.of(emaFile, copy)) {
+                try (FileChannel f = FileChannel.open(tampered, StandardOpenOption.WRITE)) {
+                    f.write(ByteBuffer.wrap(new byte[] {42}), Files.size(tampered) - 1);
+                }
             }
+            verify[verify.length - 1] = emaFile.toString();
             assertThat(Main.commandLine().execute(verify)).as("verify of a tampered file").isEqualTo(1);
+            verify[verify.length - 1] = copy.toString();
+            assertThat(Main.commandLine().execute(verify)).as("verify of a tampered copy, found by its metadata").isEqualTo(1);
             verify[verify.length - 1] = snapshotFiles.resolve("step-000010.safetensors").toString();
             assertThat(Main.commandLine().execute(verify)).as("verify of a file no manifest names").isEqualTo(2);
         }

@@ -13,7 +13,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The Python client in {@code clients/python}, run by Debian's Python against the service on the
  * shared broker: its wire encoding against the schemas, a PyTorch training loop whose EMA loaded
  * back must equal timm's {@code ModelEmaV2}, and a snapshot published by three processes at once
- * that must average bit for bit like one published whole. The scripts say what they check.
+ * that must average bit for bit like one published whole, and subscribers of a run's checkpoints,
+ * one of them killed. The scripts say what they check.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 class PythonClientTest {
@@ -44,6 +45,15 @@ class PythonClientTest {
         try (ServiceUnderTest service = started()) {
             String output = PythonCheck.run(TESTS + "it_sharded.py", arguments(service));
             assertThat(output).contains("bit for bit");
+        }
+    }
+
+    @Test
+    void subscribersSeeEveryCheckpointOnceAndOneKilledInItsGroupMissesNone() throws Exception {
+        try (ServiceUnderTest service = started()) {
+            String output = PythonCheck.run(TESTS + "it_subscribe.py", arguments(service));
+            assertThat(output).contains("subscribers saw every checkpoint once in step order: [2, 4, 6, 8, 10, 12]",
+                    "restarted in its group: [6, 8, 10, 12]");
         }
     }
 

@@ -101,6 +101,12 @@ class S3PipelineTest {
             assertThat(getLatest.status()).as(getLatest.err()).isZero();
             assertThat(getLatest.out()).contains("step=60");
             assertThat(FileDigest.sha256(latest)).isEqualTo(stored.get(2).getSha256());
+
+            Result verify = run(concat(List.of("verify", "--bootstrap-servers", SharedKafka.bootstrapServers(),
+                    "--topic", topic, stored.get(0).getUri(), latest.toString()), s3Options));
+            assertThat(verify.status()).as(verify.out() + verify.err()).isZero();
+            assertThat(verify.out()).contains("OK " + stored.get(0).getUri() + " (run " + run + " profile ema step 20",
+                    "OK " + latest + " (run " + run + " profile ema step 60");
         }
     }
 
