@@ -17,6 +17,7 @@ load the EMA checkpoints the service writes.
 from .errors import AveragerError, CheckpointError, PublishError
 from .loader import find_checkpoint, list_checkpoints, load_ema, load_manifest, read_safetensors
 from .publisher import DEFAULT_GRID, Publisher
+from .shards import local_shards, split_flat
 from .subscriber import Checkpoint, Subscription, subscribe
 from .tensors import TensorInfo, grid_range, layout
 
@@ -24,7 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AveragerError", "CheckpointError", "PublishError",
-    "Publisher", "TensorInfo", "DEFAULT_GRID", "grid_range", "layout",
+    "Publisher", "TensorInfo", "DEFAULT_GRID", "grid_range", "layout", "local_shards", "split_flat",
     "load_ema", "list_checkpoints", "find_checkpoint", "load_manifest", "read_safetensors",
     "subscribe", "Subscription", "Checkpoint",
 ]

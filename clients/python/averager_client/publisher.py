@@ -22,6 +22,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from . import wire
 from .dtypes import wire_dtype
 from .errors import PublishError
+from .shards import aligned, check_shards, resolve
 from .tensors import grid_cells, layout, numel
 
 MAX_MESSAGE_BYTES = 67174400
@@ -185,30 +186,48 @@ class Publisher:
 
     # ------------------------------------------------------------------------ sharded snapshots
 
-    def publish_shard(self, step, shards, tensors, *, rank=None, barrier=None, all_reduce=None, mode="update",
-                      end_of_run=False, metadata=None, checkpoint=False):
+    def publish_shard(self, step, shards, tensors, *, rank=None, barrier=None, all_reduce=None, group=None,
+                      mode="update", end_of_run=False, metadata=None, checkpoint=False):
         """This process's part of a snapshot that several processes (ranks) publish together.
 
         Every rank calls it with the same ``step``, ``tensors`` (the whole snapshot's layout, see
-        ``layout``), ``mode``, ``end_of_run``, ``checkpoint`` and ``metadata``, and its own ``shards``: triples
-        ``(name, offset, tensor)`` where ``tensor`` holds the flattened elements from element
-        ``offset`` on, ``offset`` is a multiple of the grid and the length is too unless the shard
-        ends the tensor (``grid_range`` splits a tensor so). Rank 0 sends the header and commits
-        it; after ``barrier()`` every rank sends its chunks in a transaction of its own; once
-        ``all_reduce(count, digest)`` (sums over ranks) returns, every rank's chunks are
-        committed and rank 0 sends the commit. ``rank``, ``barrier`` and ``all_reduce`` default
-        to torch.distributed's. Returns whether the snapshot was published (``every``).
+        ``layout``), ``mode``, ``end_of_run``, ``checkpoint`` and ``metadata``, and its own
+        ``shards``: triples ``(name, offset, tensor)`` where ``tensor`` holds elements
+        ``[offset, offset + tensor.numel())`` of the flattened tensor ``name``, on any device.
+        Between them, the ranks' shards must hold every element of every tensor once.
+
+        Shards may start and end anywhere (FSDP2's uneven dim-0 shards, a ZeRO flat partition:
+        ``local_shards`` and ``split_flat`` make them). With torch.distributed initialized, the
+        ranks of ``group`` (default: the world) exchange the pieces of the grid cells that straddle
+        two shards, so that each cell is sent whole by the rank holding its first element, and
+        check their shards' coverage first (PublishError on every rank, naming the tensor and the
+        elements). Without it, every shard must start at a multiple of the grid and end at one or
+        at its tensor's end (``grid_range`` splits a tensor so).
+
+        Rank 0 sends the header and commits it; after ``barrier()`` every rank sends its chunks
+        in a transaction of its own; once ``all_reduce(count, digest)`` (sums over ranks)
+        returns, every rank's chunks are committed and rank 0 sends the commit. ``rank``,
+        ``barrier`` and ``all_reduce`` default to torch.distributed's. Returns whether the
+        snapshot was published (``every``).
         """
         step = self._check_step(step)
         if step % self.every and not end_of_run and not checkpoint:
             return False
+        infos = layout(tensors)
+        shards = check_shards(shards, infos)
+        import torch.distributed as dist
+        if dist.is_available() and dist.is_initialized():
+            shards = resolve(shards, infos, self.grid, group)
+        elif not aligned(shards, self.grid, infos):
+            raise ValueError(f"run {self.run_id} step {step}: shards {[(n, o, t.numel()) for n, o, t in shards]} are "
+                             f"not aligned to the grid {self.grid}; initialize torch.distributed so that the ranks "
+                             f"can complete the cells they share, or split tensors with grid_range")
         if rank is None or barrier is None:
-            import torch.distributed as dist
-            rank = dist.get_rank() if rank is None else rank
-            barrier = barrier or dist.barrier
-        all_reduce = all_reduce or _distributed_sum
+            rank = dist.get_rank(group) if rank is None else rank
+            barrier = barrier or (lambda: dist.barrier(group))
+        all_reduce = all_reduce or (lambda count, digest: _distributed_sum(count, digest, group))
         if rank == 0:
-            self.send_header(step, tensors, mode, end_of_run, metadata, checkpoint)
+            self.send_header(step, infos, mode, end_of_run, metadata, checkpoint)
         barrier()
         count, digest = self.send_chunks(step, shards)
         count, digest = all_reduce(count, digest)
@@ -399,10 +418,10 @@ def _close_at_exit(ref):
     return close
 
 
-def _distributed_sum(count, digest):
+def _distributed_sum(count, digest, group=None):
     import torch.distributed as dist
-    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend(group) == "nccl" else "cpu"
     # Each digest term is below 2^32, so partial sums fit an int64 for any realistic chunk count.
     sums = torch.tensor([count, digest], dtype=torch.int64, device=device)
-    dist.all_reduce(sums)
+    dist.all_reduce(sums, group=group)
     return int(sums[0]), int(sums[1])

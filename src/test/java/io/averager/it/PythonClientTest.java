@@ -13,7 +13,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The Python client in {@code clients/python}, run by Debian's Python against the service on the
  * shared broker: its wire encoding against the schemas, a PyTorch training loop whose EMA loaded
  * back must equal timm's {@code ModelEmaV2}, and a snapshot published by three processes at once
- * that must average bit for bit like one published whole, and subscribers of a run's checkpoints,
+ * that must average bit for bit like one published whole, uneven FSDP2 and ZeRO shards of 2, 3
+ * and 4 gloo ranks that must too, and subscribers of a run's checkpoints,
  * one of them killed. The scripts say what they check.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
@@ -32,6 +33,12 @@ class PythonClientTest {
     }
 
     @Test
+    void shardHelpersSplitPartitionsAndNameWhatNoRankHolds() throws Exception {
+        String output = PythonCheck.run(TESTS + "test_shards.py");
+        assertThat(output).contains("OK");
+    }
+
+    @Test
     void emaOfATrainingLoopEqualsModelEmaV2AndLoadsStrictly() throws Exception {
         try (ServiceUnderTest service = started()) {
             String output = PythonCheck.run(TESTS + "it_training_loop.py", arguments(service));
@@ -45,6 +52,17 @@ class PythonClientTest {
         try (ServiceUnderTest service = started()) {
             String output = PythonCheck.run(TESTS + "it_sharded.py", arguments(service));
             assertThat(output).contains("bit for bit");
+        }
+    }
+
+    @Test
+    void unevenShardsOfTwoThreeAndFourGlooRanksAverageBitwiseLikeWholeTensors() throws Exception {
+        try (ServiceUnderTest service = started()) {
+            String output = PythonCheck.run(TESTS + "it_fsdp.py", arguments(service));
+            assertThat(output).contains("refused on every rank",
+                    "fsdp shards of 2 ranks: EMA bitwise equal", "fsdp shards of 3 ranks: EMA bitwise equal",
+                    "fsdp shards of 4 ranks: EMA bitwise equal", "zero shards of 3 ranks: EMA bitwise equal");
+            assertThat(output).containsAnyOf("DTensor: skipped", "dtensor shards of 3 ranks: EMA bitwise equal");
         }
     }
 
