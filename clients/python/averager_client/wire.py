@@ -28,6 +28,7 @@ SNAPSHOT_HEADER = ("record", "SnapshotHeader", (
     ("endOfRun", "boolean"),
     ("checkpoint", "boolean"),
     ("metadata", ("map", "string")),
+    ("copy", ("array", "string")),
 ))
 SNAPSHOT_CHUNK = ("record", "SnapshotChunk", (
     ("run", "string"),
@@ -90,7 +91,7 @@ RECORDS = {t[1]: t for t in (TENSOR_INFO, SNAPSHOT_HEADER, SNAPSHOT_CHUNK, SNAPS
 
 # C3 01 + CRC-64-AVRO of each schema's canonical form, little-endian (docs/wire-format.md).
 PREFIXES = {
-    "SnapshotHeader": bytes.fromhex("C301 014334304FA276C6"),
+    "SnapshotHeader": bytes.fromhex("C301 2FC94F6DCFE86989"),
     "SnapshotChunk": bytes.fromhex("C301 B6D693FD4810677F"),
     "SnapshotCommit": bytes.fromhex("C301 3AA1CC5AF8FBEC63"),
     "RewindRequest": bytes.fromhex("C301 E416ADC79A726CB3"),

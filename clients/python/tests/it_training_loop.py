@@ -260,6 +260,62 @@ def forked(args):
     print("forked: EMA of step 15 is the parent's of step 12 and the forked steps 13..15")
 
 
+class Compiled(nn.Module):
+    """What torch.compile wraps a model in, as far as its state dict goes (``_orig_mod.``); the
+    installed torch may have no torch.compile."""
+
+    def __init__(self, module):
+        super().__init__()
+        self._orig_mod = module
+
+    def forward(self, x):
+        return self._orig_mod(x)
+
+
+def wrapped_names(args):
+    """A model wrapped as DataParallel(torch.compile(model)) publishes under the bare model's
+    names; with exclude its head is in no checkpoint, with copy its BatchNorm statistics are the
+    last step's bit for bit while the rest is averaged."""
+    run = args.run + "-wrapped"
+    torch.manual_seed(99)
+    model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6))
+    model.add_module("head", nn.Linear(6, 1))
+    wrapped = nn.DataParallel(Compiled(model))
+    if not all(n.startswith("module._orig_mod.") for n in wrapped.state_dict()):
+        raise AssertionError(f"the wrapper does not prefix its state dict: {list(wrapped.state_dict())}")
+    optimizer = torch.optim.SGD(wrapped.parameters(), lr=0.1)
+    expected = None
+    with Publisher(args.bootstrap_servers, run, topic=args.snapshots_topic, grid=8,
+                   exclude=[r"^head\."], copy=r"running_(mean|var)$") as publisher:
+        for step in range(1, 6):
+            loss = wrapped(torch.randn(16, 4)).square().mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            publisher.publish(wrapped, step, end_of_run=step == 5)
+            state = {n: t.clone() for n, t in model.state_dict().items() if not n.startswith("head.")}
+            if expected is None:
+                expected = state
+                continue
+            for n, t in state.items():
+                if t.is_floating_point() and "running_" not in n:
+                    expected[n] = args.decay * expected[n] + (1. - args.decay) * t
+                else:
+                    expected[n] = t
+    loaded = load_ema(args.bootstrap_servers, run, step=5, topic=args.manifests_topic, timeout=90)
+    if list(loaded) != list(expected):
+        raise AssertionError(f"tensors {list(loaded)}, want {list(expected)}")
+    for name, want in expected.items():
+        assert_close(name, loaded[name], want)
+    for name in ("1.running_mean", "1.running_var"):
+        if not torch.equal(loaded[name], model.state_dict()[name]):
+            raise AssertionError(f"{name} is not the last step's: {loaded[name]} against {model.state_dict()[name]}")
+    result = copy.deepcopy(model).load_state_dict(loaded, strict=False)
+    if sorted(result.missing_keys) != ["head.bias", "head.weight"] or result.unexpected_keys:
+        raise AssertionError(f"loading into the bare model: {result}")
+    print(f"wrapped names: {list(loaded)} load into the bare model, head excluded, BatchNorm statistics copied")
+
+
 def failure_surfaces(args):
     publisher = Publisher(args.bootstrap_servers, args.run + "-failing", topic=args.snapshots_topic,
                           **{"message.max.bytes": 1000})
@@ -295,6 +351,7 @@ def main():
     every_dtype(args)
     resumed(args)
     forked(args)
+    wrapped_names(args)
     failure_surfaces(args)
 
 

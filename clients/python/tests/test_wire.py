@@ -174,7 +174,7 @@ class Records(unittest.TestCase):
 
     HEADER = {"run": "run-42", "step": 7, "mode": "SET", "grid": 4, "chunkCount": 3, "endOfRun": True,
               "checkpoint": False,
-              "metadata": {"arch": "mlp"},
+              "metadata": {"arch": "mlp"}, "copy": ["w"],
               "tensors": [{"name": "w", "dtype": "BF16", "shape": [2, 3]}, {"name": "n", "dtype": "I64", "shape": []}]}
 
     def test_header_round_trips_behind_its_prefix(self):

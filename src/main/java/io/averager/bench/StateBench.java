@@ -75,7 +75,7 @@ public final class StateBench {
                     ByteBuffer.wrap(new byte[(int) ((chunks + 7) / 8)]), null);
             byte[] state = WireCodec.encode(new RunState(tensors, GRID, (int) chunks, 99L, 10L, 90L, 1L, pending));
             byte[] progress = WireCodec.encode(new RunProgress(1L, 99L, 10L, 90L, 1L, pending, 0, -1L, -1L, null, null, -1L, false));
-            byte[] layout = WireCodec.encode(new RunLayout(1L, tensors, GRID, (int) chunks));
+            byte[] layout = WireCodec.encode(new RunLayout(1L, tensors, GRID, (int) chunks, List.of()));
             double before = micros(() -> WireCodec.encode(WireCodec.decode(state, RunState.class)));
             double decoded = micros(() -> {
                 WireCodec.decode(layout, RunLayout.class);

@@ -14,6 +14,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -40,6 +41,10 @@ final class PublishCommand implements Callable<Integer> {
 
     @Option(names = "--checkpoint", description = "Checkpoint the EMA at this step, whatever the cadence (as when the trainer saves its own checkpoint here).")
     boolean checkpoint;
+
+    @Option(names = "--copy", paramLabel = "REGEX", description = "Tensors whose EMA is their latest weights rather than an average"
+            + " (re.search on the name, e.g. 'running_(mean|var)$'); repeatable. Integer tensors always are.")
+    List<Pattern> copy = new ArrayList<>();
 
     @Option(names = "--grid", defaultValue = "1048576", description = "Chunk grid in elements (default: ${DEFAULT-VALUE}).")
     long grid;
@@ -73,7 +78,9 @@ final class PublishCommand implements Callable<Integer> {
                     }
                 });
             }
-            publisher.publish(run, step, new SnapshotOptions(mode, endOfRun, checkpoint, reader.metadata()), tensors);
+            List<String> copied = tensors.stream().map(t -> t.spec().name())
+                    .filter(name -> copy.stream().anyMatch(p -> p.matcher(name).find())).toList();
+            publisher.publish(run, step, new SnapshotOptions(mode, endOfRun, checkpoint, reader.metadata(), copied), tensors);
             System.out.printf("published run=%s step=%d: %d tensors from %s%n", run, step, tensors.size(), file);
         }
         return 0;

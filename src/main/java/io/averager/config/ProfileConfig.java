@@ -53,6 +53,10 @@ public final class ProfileConfig {
     public static final String UNIT_CONFIG = "unit";
     private static final String UNIT_DOC = "What one decay is for: 'snapshot' (one update per snapshot, timm's meaning) or 'step'"
             + " (per optimizer step: the decay is raised to the step gap since the last update, so sparse or irregular publishing averages over the same horizon).";
+    public static final String COPY_CONFIG = "copy";
+    private static final String COPY_DOC = "Tensors whose EMA is their latest weights, not an average: a regular expression searched for in"
+            + " each tensor name (as Python's re.search), e.g. 'running_(mean|var)$'. Integer tensors are always copied;"
+            + " publishers may name more (copy= in the Python client).";
     public static final String FORMAT_CONFIG = "format";
     private static final String FORMAT_DOC = "File format of the profile's checkpoints: 'safetensors'; 'pt', PyTorch's torch.save format"
             + " holding {'state_dict_ema': state dict, 'step', 'run', 'profile'}, for torch.load(path, weights_only=True) and timm;"
@@ -77,6 +81,7 @@ public final class ProfileConfig {
             .define(MIN_DECAY_CONFIG, Type.DOUBLE, 0.0, Range.between(0.0, 1.0), Importance.LOW, MIN_DECAY_DOC)
             .define(UNIT_CONFIG, Type.STRING, null, new NullOr(ConfigDef.CaseInsensitiveValidString.in("snapshot", "step")), Importance.MEDIUM,
                     UNIT_DOC + " Default: 'snapshot', or 'step' with halflife.steps.")
+            .define(COPY_CONFIG, Type.STRING, null, Importance.LOW, COPY_DOC)
             .define(FORMAT_CONFIG, Type.STRING, SAFETENSORS, ConfigDef.CaseInsensitiveValidString.in(SAFETENSORS, PT, BOTH),
                     Importance.MEDIUM, FORMAT_DOC);
 
@@ -146,6 +151,7 @@ public final class ProfileConfig {
             return power(name, keys, c);
         }
         ProfileBuilder b = Profile.builder(name)
+                .copy(c.getString(COPY_CONFIG))
                 .decay(c.getDouble(DECAY_CONFIG))
                 .warmup(Profile.Warmup.valueOf(c.getString(WARMUP_CONFIG).toUpperCase(Locale.ROOT)))
                 .warmupGamma(c.getDouble(WARMUP_GAMMA_CONFIG))
@@ -172,7 +178,7 @@ public final class ProfileConfig {
             throw new ConfigException(prefix(name) + GAMMA_CONFIG, keys.get(GAMMA_CONFIG),
                     "give either " + SIGMA_REL_CONFIG + " or " + GAMMA_CONFIG + ", not both");
         }
-        ProfileBuilder b = Profile.builder(name);
+        ProfileBuilder b = Profile.builder(name).copy(c.getString(COPY_CONFIG));
         if (c.getDouble(SIGMA_REL_CONFIG) != null) {
             b.powerSigmaRel(c.getDouble(SIGMA_REL_CONFIG));
         } else {

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.regex.Pattern;
 
 /**
  * A named EMA decay schedule. An {@link Type#EXPONENTIAL} profile has a decay, an optional warmup,
@@ -105,21 +106,24 @@ public final class Profile {
     private final Unit unit;
     private final Type type;
     private final double gamma;
+    private final Pattern copy;
 
     // Values arrive validated from ProfileBuilder, the only caller.
     Profile(String name, double decay, Warmup warmup, double warmupGamma, double warmupPower,
-            long updateAfterStep, double minDecay, Unit unit) {
-        this(name, Type.EXPONENTIAL, Double.NaN, decay, warmup, warmupGamma, warmupPower, updateAfterStep, minDecay, unit);
+            long updateAfterStep, double minDecay, Unit unit, Pattern copy) {
+        this(name, Type.EXPONENTIAL, Double.NaN, decay, warmup, warmupGamma, warmupPower, updateAfterStep, minDecay, unit,
+                copy);
     }
 
     // A power profile: the exponential fields hold their defaults and are not used.
-    Profile(String name, double gamma) {
+    Profile(String name, double gamma, Pattern copy) {
         this(name, Type.POWER, gamma, Double.NaN, Warmup.NONE, DEFAULT_WARMUP_GAMMA, DEFAULT_WARMUP_POWER, 0, 0.0,
-                Unit.STEP);
+                Unit.STEP, copy);
     }
 
     private Profile(String name, Type type, double gamma, double decay, Warmup warmup, double warmupGamma,
-                    double warmupPower, long updateAfterStep, double minDecay, Unit unit) {
+                    double warmupPower, long updateAfterStep, double minDecay, Unit unit, Pattern copy) {
+        this.copy = copy;
         this.name = name;
         this.type = type;
         this.gamma = gamma;
@@ -187,6 +191,20 @@ public final class Profile {
     }
 
     /**
+     * Whether this profile's EMA of the tensor is its latest weights rather than an average: its
+     * name matches the profile's {@code copy} expression ({@link java.util.regex.Matcher#find()},
+     * as Python's {@code re.search}). The header's own copy list is the publisher's say.
+     */
+    public boolean copies(String tensor) {
+        return copy != null && copy.matcher(tensor).find();
+    }
+
+    /** The {@code copy} expression, or null if the profile has none. */
+    public String copyPattern() {
+        return copy == null ? null : copy.pattern();
+    }
+
+    /**
      * The decay to use when an EMA entry last updated at optimizer step {@code lastStep} receives
      * a snapshot of optimizer step {@code step}: {@code ema = d * ema + (1 - d) * weights}.
      * A power profile's decay is {@link PowerFunction#beta}: it copies at the first update after
@@ -228,7 +246,7 @@ public final class Profile {
      * Every field as a string, under stable keys ({@code name}, {@code decay}, {@code warmup},
      * {@code warmup.gamma}, {@code warmup.power}, {@code update_after_step}, {@code min_decay},
      * {@code unit}), in that order; for a power profile {@code name}, {@code type}, {@code gamma}
-     * and {@code sigma_rel}. Doubles are written so they read back exactly; used as checkpoint
+     * and {@code sigma_rel}; then {@code copy} if set. Doubles are written so they read back exactly; used as checkpoint
      * metadata so a checkpoint says how it was averaged.
      */
     public Map<String, String> describe() {
@@ -238,15 +256,18 @@ public final class Profile {
             m.put("type", type.configName());
             m.put("gamma", Double.toString(gamma));
             m.put("sigma_rel", Double.toString(sigmaRel()));
-            return Collections.unmodifiableMap(m);
+        } else {
+            m.put("decay", Double.toString(decay));
+            m.put("warmup", warmup.configName());
+            m.put("warmup.gamma", Double.toString(warmupGamma));
+            m.put("warmup.power", Double.toString(warmupPower));
+            m.put("update_after_step", Long.toString(updateAfterStep));
+            m.put("min_decay", Double.toString(minDecay));
+            m.put("unit", unit.configName());
         }
-        m.put("decay", Double.toString(decay));
-        m.put("warmup", warmup.configName());
-        m.put("warmup.gamma", Double.toString(warmupGamma));
-        m.put("warmup.power", Double.toString(warmupPower));
-        m.put("update_after_step", Long.toString(updateAfterStep));
-        m.put("min_decay", Double.toString(minDecay));
-        m.put("unit", unit.configName());
+        if (copy != null) {
+            m.put("copy", copy.pattern());
+        }
         return Collections.unmodifiableMap(m);
     }
 
@@ -262,12 +283,14 @@ public final class Profile {
                 && Double.compare(warmupPower, p.warmupPower) == 0
                 && updateAfterStep == p.updateAfterStep
                 && Double.compare(minDecay, p.minDecay) == 0
-                && unit == p.unit;
+                && unit == p.unit
+                && Objects.equals(copyPattern(), p.copyPattern());
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(name, type, gamma, decay, warmup, warmupGamma, warmupPower, updateAfterStep, minDecay, unit);
+        return Objects.hash(name, type, gamma, decay, warmup, warmupGamma, warmupPower, updateAfterStep, minDecay, unit,
+                copyPattern());
     }
 
     @Override

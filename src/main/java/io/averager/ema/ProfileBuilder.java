@@ -1,5 +1,8 @@
 package io.averager.ema;
 
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
 /**
  * Collects the settings of a {@link Profile}; {@link #build()} validates them all, so a profile
  * that exists is valid. For an exponential profile either {@link #decay(double)} or
@@ -21,6 +24,7 @@ public final class ProfileBuilder {
     private double powerGamma = Double.NaN;
     private double powerSigmaRel = Double.NaN;
     private String exponentialSetting;
+    private String copy;
 
     ProfileBuilder(String name) {
         this.name = name;
@@ -92,6 +96,16 @@ public final class ProfileBuilder {
     }
 
     /**
+     * Tensors whose EMA is their latest weights rather than an average: a regular expression
+     * searched for in each tensor's name (Python's {@code re.search}), for example
+     * {@code running_(mean|var)$}; null (the default) for none.
+     */
+    public ProfileBuilder copy(String regex) {
+        this.copy = regex;
+        return this;
+    }
+
+    /**
      * Makes this a power profile with exponent {@code gamma}, finite and > 0; the later of this
      * and {@link #powerSigmaRel(double)} wins.
      */
@@ -120,8 +134,16 @@ public final class ProfileBuilder {
             throw new IllegalArgumentException(
                     "Profile name is " + (name == null ? "null" : "'" + name + "'") + "; expected a non-blank name");
         }
+        Pattern copied = null;
+        if (copy != null) {
+            try {
+                copied = Pattern.compile(copy);
+            } catch (PatternSyntaxException e) {
+                check(false, "copy", "'" + copy + "'", "a regular expression (" + e.getDescription() + ")");
+            }
+        }
         if (!Double.isNaN(powerGamma) || !Double.isNaN(powerSigmaRel)) {
-            return buildPower();
+            return buildPower(copied);
         }
         boolean fromHalfLife = !Double.isNaN(halfLife);
         if (fromHalfLife) {
@@ -135,18 +157,18 @@ public final class ProfileBuilder {
         check(updateAfterStep >= 0, "update_after_step", updateAfterStep, "a step >= 0");
         check(minDecay >= 0 && minDecay <= d, "min_decay", minDecay, "a number in [0, decay = " + d + "]");
         Profile.Unit u = unit != null ? unit : fromHalfLife ? Profile.Unit.STEP : Profile.Unit.SNAPSHOT;
-        return new Profile(name, d, warmup, warmupGamma, warmupPower, updateAfterStep, minDecay, u);
+        return new Profile(name, d, warmup, warmupGamma, warmupPower, updateAfterStep, minDecay, u, copied);
     }
 
-    private Profile buildPower() {
+    private Profile buildPower(Pattern copied) {
         check(exponentialSetting == null, exponentialSetting, "set", "no exponential setting on a power profile");
         if (!Double.isNaN(powerSigmaRel)) {
             check(powerSigmaRel > 0 && powerSigmaRel < PowerFunction.MAX_SIGMA_REL, "sigma_rel", powerSigmaRel,
                     "a number in (0, " + PowerFunction.MAX_SIGMA_REL + ")");
-            return new Profile(name, PowerFunction.gammaOf(powerSigmaRel));
+            return new Profile(name, PowerFunction.gammaOf(powerSigmaRel), copied);
         }
         check(powerGamma > 0 && !Double.isInfinite(powerGamma), "gamma", powerGamma, "a finite number > 0");
-        return new Profile(name, powerGamma);
+        return new Profile(name, powerGamma, copied);
     }
 
     // NaN fails every comparison, so it is rejected along with out-of-range values.

@@ -110,7 +110,8 @@ public final class SnapshotLifecycle {
                 return d.reject(DeadLetterReason.LAYOUT_MISMATCH, at + ": the run was forked from run "
                         + progress.getParent() + " at step " + progress.getParentStep() + ", whose EMA " + problem).build();
             }
-            run = new Run(new RunLayout(run.layout().getStep(), h.getTensors(), h.getGrid(), h.getChunkCount()), progress);
+            run = new Run(new RunLayout(run.layout().getStep(), h.getTensors(), h.getGrid(), h.getChunkCount(),
+                    h.getCopy()), progress);
             progress.setSeeded(false);
             d.layoutChanged = true;
         }
@@ -124,7 +125,13 @@ public final class SnapshotLifecycle {
             progress = new RunProgress(h.getStep(), -1L, 0L, h.getStep(), timestamp, null, 0, -1L, -1L, null, null, -1L,
                     false);
         }
-        RunLayout layout = set ? new RunLayout(h.getStep(), h.getTensors(), h.getGrid(), h.getChunkCount()) : run.layout();
+        RunLayout layout = set ? new RunLayout(h.getStep(), h.getTensors(), h.getGrid(), h.getChunkCount(), h.getCopy())
+                : run.layout();
+        if (!layout.getCopy().equals(h.getCopy())) {
+            layout = new RunLayout(layout.getStep(), layout.getTensors(), layout.getGrid(), layout.getChunkCount(),
+                    h.getCopy());
+            d.layoutChanged = true;
+        }
         if (set) {
             progress.setSeeded(false);
             progress.setLayoutStep(h.getStep());
@@ -192,8 +199,8 @@ public final class SnapshotLifecycle {
             if (distance == null) {
                 distance = distances.get();
             }
-            entry = update(pending.getSet(), profile, entry, c.getStep(), run.progress().getBranch(), spec.dtype(), x,
-                    count, distance);
+            boolean copy = pending.getSet() || layout.getCopy().contains(c.getTensor()) || profile.copies(c.getTensor());
+            entry = update(copy, profile, entry, c.getStep(), run.progress().getBranch(), spec.dtype(), x, count, distance);
             d.entries.add(new Decision.EntryUpdate(profile.name(), c.getTensor(), c.getOffset(), entry, x.remaining()));
             if (pending.getCheckpoint()) {
                 d.checkpoint.add(new CheckpointEvent.Data(c.getRun(), profile.name(), c.getStep(), c.getTensor(),
@@ -216,14 +223,15 @@ public final class SnapshotLifecycle {
     }
 
     /**
-     * The EMA rule of one entry: {@code x} of step {@code step} sets it (the snapshot sets the EMA,
-     * the entry is new or of another size) or is averaged into it with the profile's decay.
+     * The EMA rule of one entry: {@code x} of step {@code step} sets it (the snapshot sets the EMA
+     * or copies this tensor, the entry is new or of another size) or is averaged into it with the
+     * profile's decay.
      * Returns the entry updated, a new one if it had to be allocated.
      */
-    private EmaEntry update(boolean set, Profile profile, EmaEntry entry, long step, int branch, Dtype input,
+    private EmaEntry update(boolean copy, Profile profile, EmaEntry entry, long step, int branch, Dtype input,
                             ByteBuffer x, int count, PendingDistances distance) {
         Dtype acc = input.accumulator();
-        double decay = set || entry == null ? 0.0 : profile.decayAt(step, entry.lastStep());
+        double decay = copy || entry == null ? 0.0 : profile.decayAt(step, entry.lastStep());
         if (entry == null || entry.dataBytes() != count * acc.size()) {
             entry = EmaEntry.allocate(count * acc.size());
             decay = 0.0;
@@ -512,7 +520,7 @@ public final class SnapshotLifecycle {
             }
             long chunks = m.getTensors().stream().mapToLong(t -> SnapshotRules.chunksOf(Tensors.spec(t).numel(), m.getGrid()))
                     .sum();
-            RunLayout layout = new RunLayout(m.getStep(), m.getTensors(), m.getGrid(), (int) chunks);
+            RunLayout layout = new RunLayout(m.getStep(), m.getTensors(), m.getGrid(), (int) chunks, List.of());
             RunProgress progress = new RunProgress(m.getStep(), -1L, m.getSnapshots(), m.getStep(), timestamp, null, 0,
                     -1L, -1L, new PendingRebuild(m.getRequestId(), m.getStep(), m.getStep(), true), m.getParent(),
                     m.getStep(), true);

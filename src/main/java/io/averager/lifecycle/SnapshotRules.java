@@ -57,6 +57,15 @@ public final class SnapshotRules {
             return at + ": chunkCount is " + h.getChunkCount() + ", the tensors on grid " + h.getGrid()
                     + " make " + chunks + " chunks";
         }
+        Set<String> copied = new HashSet<>();
+        for (String name : h.getCopy()) {
+            if (!names.contains(name)) {
+                return at + ": copy names tensor " + name + ", which the snapshot does not hold";
+            }
+            if (!copied.add(name)) {
+                return at + ": copy names tensor " + name + " twice";
+            }
+        }
         return null;
     }
 

@@ -127,7 +127,7 @@ public final class SnapshotPublisher implements AutoCloseable {
         try {
             producer.beginTransaction();
             send(run, new SnapshotHeader(run, step, options.mode(), infos, grid, Math.toIntExact(chunks), options.endOfRun(),
-                    options.checkpoint(), options.metadata()));
+                    options.checkpoint(), options.metadata(), options.copy()));
             long digest = 0;
             for (TensorSource t : tensors) {
                 TensorSpec spec = t.spec();

@@ -5,6 +5,7 @@ import io.averager.wire.avro.RunLayout;
 import io.averager.wire.avro.RunProgress;
 import io.averager.wire.avro.RunState;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BiConsumer;
@@ -124,7 +125,7 @@ public final class RunStore {
         }
         SpecificRecordBase record = WireCodec.decode(stored);
         if (record instanceof RunState legacy) {
-            Run migrated = new Run(new RunLayout(MIGRATED, legacy.getTensors(), legacy.getGrid(), legacy.getChunkCount()),
+            Run migrated = new Run(new RunLayout(MIGRATED, legacy.getTensors(), legacy.getGrid(), legacy.getChunkCount(), List.of()),
                     new RunProgress(MIGRATED, legacy.getLastStep(), legacy.getSnapshots(), legacy.getLastCheckpointStep(),
                             legacy.getLastCheckpointTime(), legacy.getPending(), 0, -1L, -1L, null, null, -1L, false));
             if (writableProgress != null) {

@@ -39,11 +39,23 @@ class PythonClientTest {
     }
 
     @Test
+    void nameRulesStripWrapperPrefixesAndSortOutExcludedAndCopiedTensors() throws Exception {
+        String output = PythonCheck.run(TESTS + "test_names.py");
+        assertThat(output).contains("OK");
+    }
+
+    @Test
+    void cudaTensorsAreStagedInPinnedBuffersOrTheCheckSaysItWasSkipped() throws Exception {
+        String output = PythonCheck.run(TESTS + "test_cuda_staging.py");
+        assertThat(output).contains("OK").containsAnyOf("CUDA staging: skipped, no CUDA device", "the copy was done after");
+    }
+
+    @Test
     void emaOfATrainingLoopEqualsModelEmaV2AndLoadsStrictly() throws Exception {
         try (ServiceUnderTest service = started()) {
             String output = PythonCheck.run(TESTS + "it_training_loop.py", arguments(service));
             assertThat(output).contains("EMA matches ModelEmaV2", "checkpointed on request", "averaged as expected",
-                    "resumed:", "failure surfaces");
+                    "resumed:", "wrapped names:", "failure surfaces");
         }
     }
 

@@ -92,7 +92,7 @@ class TornSnapshotTest {
     private static List<SpecificRecordBase> tornRecords(String run) throws IOException {
         List<SpecificRecordBase> records = new ArrayList<>();
         records.add(new SnapshotHeader(run, TORN, SnapshotMode.UPDATE,
-                TestModel.TENSORS.stream().map(Tensors::info).toList(), GRID, 15, false, false, Map.of()));
+                TestModel.TENSORS.stream().map(Tensors::info).toList(), GRID, 15, false, false, Map.of(), List.of()));
         for (TensorSource t : sources(TORN)) {
             TensorSpec spec = t.spec();
             for (long offset = 0; offset < spec.numel(); offset += GRID) {

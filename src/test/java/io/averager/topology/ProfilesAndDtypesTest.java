@@ -123,4 +123,49 @@ class ProfilesAndDtypesTest {
         assertThat(TensorData.readI64(counter.getData())).containsExactly(1L << 40);
         assertChunk(out.get(1), "w", 0, emaF32(0.9, new float[] {1, 1}, new float[] {3, 3}));
     }
+
+    @Test
+    void tensorsTheHeaderNamesAreCopiedUntilAHeaderNoLongerNamesThem() {
+        driver = new AveragerDriver(stateDir, 0, 0, profile("ema", 0.9));
+
+        driver.publish(TestSnapshot.of("run-a", 10).f32("w", 1, 1).f32("bn.running_mean", 1, 1).copy("bn.running_mean"));
+        driver.publish(TestSnapshot.of("run-a", 20).f32("w", 3, 3).f32("bn.running_mean", 3, -3).copy("bn.running_mean"));
+
+        float[] w = emaF32(0.9, new float[] {1, 1}, new float[] {3, 3});
+        assertThat(driver.emaF32("run-a", "ema", "w", 0)).containsExactly(w);
+        assertThat(driver.emaF32("run-a", "ema", "bn.running_mean", 0)).containsExactly(3, -3);
+
+        driver.publish(TestSnapshot.of("run-a", 30).endOfRun().f32("w", 5, 5).f32("bn.running_mean", 5, 5));
+
+        assertThat(driver.emaF32("run-a", "ema", "bn.running_mean", 0))
+                .as("averaged again from the copy").containsExactly(emaF32(0.9, new float[] {3, -3}, new float[] {5, 5}));
+        assertThat(driver.deadLetters()).isEmpty();
+    }
+
+    @Test
+    void aProfileCopiesTheTensorsItsExpressionFinds() {
+        Profile copying = Profile.builder("bn").decay(0.9).copy("running_(mean|var)$").build();
+        driver = new AveragerDriver(stateDir, 0, 0, copying, profile("plain", 0.9));
+
+        driver.publish(TestSnapshot.of("run-a", 10).f32("layer.running_var", 1).f32("layer.running_var.w", 1));
+        driver.publish(TestSnapshot.of("run-a", 20).endOfRun().f32("layer.running_var", 3).f32("layer.running_var.w", 3));
+
+        float[] averaged = emaF32(0.9, new float[] {1}, new float[] {3});
+        assertThat(driver.emaF32("run-a", "bn", "layer.running_var", 0)).containsExactly(3);
+        assertThat(driver.emaF32("run-a", "bn", "layer.running_var.w", 0)).containsExactly(averaged);
+        assertThat(driver.emaF32("run-a", "plain", "layer.running_var", 0)).containsExactly(averaged);
+        assertThat(((CheckpointHeader) driver.checkpoints().get(0)).getMetadata())
+                .containsEntry("ema.copy", "running_(mean|var)$");
+    }
+
+    @Test
+    void aHeaderThatCopiesATensorItDoesNotHoldIsDeadLettered() {
+        driver = new AveragerDriver(stateDir, 0, 0, profile("ema", 0.9));
+
+        driver.publish(TestSnapshot.of("run-a", 10).f32("w", 1).copy("bn.running_mean"));
+
+        assertThat(driver.deadLetters()).first().satisfies(d -> assertThat(d.reason())
+                .contains("run run-a step 10", "copy names tensor bn.running_mean, which the snapshot does not hold"));
+        assertThat(driver.checkpoints()).isEmpty();
+    }
 }

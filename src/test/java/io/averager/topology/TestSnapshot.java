@@ -33,6 +33,7 @@ public final class TestSnapshot {
     private final List<TensorInfo> tensors = new ArrayList<>();
     private final List<byte[]> data = new ArrayList<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
+    private final List<String> copy = new ArrayList<>();
     private long grid = DEFAULT_GRID;
     private SnapshotMode mode = SnapshotMode.UPDATE;
     private boolean endOfRun;
@@ -75,6 +76,12 @@ public final class TestSnapshot {
         return this;
     }
 
+    /** Names tensors whose EMA is to be their latest weights. */
+    public TestSnapshot copy(String... names) {
+        copy.addAll(List.of(names));
+        return this;
+    }
+
     public TestSnapshot metadata(String key, String value) {
         metadata.put(key, value);
         return this;
@@ -107,7 +114,7 @@ public final class TestSnapshot {
 
     public SnapshotHeader header() {
         return new SnapshotHeader(run, step, mode, List.copyOf(tensors), grid, chunks().size(), endOfRun, checkpoint,
-                Map.copyOf(metadata));
+                Map.copyOf(metadata), List.copyOf(copy));
     }
 
     public List<SnapshotChunk> chunks() {

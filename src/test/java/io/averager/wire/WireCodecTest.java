@@ -11,6 +11,7 @@ import io.averager.wire.avro.Dtype;
 import io.averager.wire.avro.PendingSnapshot;
 import io.averager.wire.avro.RestorePoint;
 import io.averager.wire.avro.RestorePoints;
+import io.averager.wire.avro.RunLayout;
 import io.averager.wire.avro.RunProgress;
 import io.averager.wire.avro.RunState;
 import io.averager.wire.avro.SnapshotChunk;
@@ -44,8 +45,8 @@ class WireCodecTest {
     static Stream<SpecificRecordBase> everyRecordType() {
         return Stream.of(
                 new SnapshotHeader("run-1", 1200L, SnapshotMode.SET, TENSORS, 4096L, 3, true, true,
-                        Map.of("epoch", "3", "git", "abc")),
-                new SnapshotHeader("run-1", 0L, SnapshotMode.UPDATE, TENSORS, 1L, 0, false, false, Map.of()),
+                        Map.of("epoch", "3", "git", "abc"), List.of("layer1.0.bn1.running_mean")),
+                new SnapshotHeader("run-1", 0L, SnapshotMode.UPDATE, TENSORS, 1L, 0, false, false, Map.of(), List.of()),
                 new SnapshotChunk("run-1", 1200L, "poids.é", 8192L, ByteBuffer.wrap(new byte[] {0, 1, (byte) 0xFF, 3})),
                 new SnapshotChunk("run-1", 1200L, "empty", 0L, ByteBuffer.allocate(0)),
                 new SnapshotCommit("run-1", 1200L, 3, -1L),
@@ -107,7 +108,7 @@ class WireCodecTest {
         SnapshotHeader header = WireCodec.decode(message, SnapshotHeader.class);
 
         assertThat(header).isEqualTo(new SnapshotHeader("r", 7L, SnapshotMode.UPDATE, List.of(), 1L, 0, true, false,
-                Map.of()));
+                Map.of(), List.of()));
         assertThat(Arrays.copyOf(WireCodec.encode(header), WireCodec.PREFIX_LENGTH))
                 .as("the current schema's prefix").isNotEqualTo(Arrays.copyOf(message, WireCodec.PREFIX_LENGTH));
     }
@@ -173,6 +174,42 @@ class WireCodecTest {
     }
 
     @Test
+    void readsALayoutAndAHeaderWrittenBeforeCopyListsAsOnesThatCopyNothing() throws Exception {
+        org.apache.avro.Schema layoutV1;
+        org.apache.avro.Schema headerV2;
+        try (var a = WireCodec.class.getResourceAsStream("RunLayout-v1.avsc");
+             var b = WireCodec.class.getResourceAsStream("SnapshotHeader-v2.avsc")) {
+            layoutV1 = new org.apache.avro.Schema.Parser().parse(a);
+            headerV2 = new org.apache.avro.Schema.Parser().parse(b);
+        }
+        org.apache.avro.generic.GenericRecord layout = new org.apache.avro.generic.GenericData.Record(layoutV1);
+        layout.put("step", 3L);
+        layout.put("tensors", List.of());
+        layout.put("grid", 4L);
+        layout.put("chunkCount", 0);
+        org.apache.avro.generic.GenericRecord header = new org.apache.avro.generic.GenericData.Record(headerV2);
+        header.put("run", "r");
+        header.put("step", 7L);
+        header.put("mode", new org.apache.avro.generic.GenericData.EnumSymbol(
+                headerV2.getField("mode").schema(), "UPDATE"));
+        header.put("tensors", List.of());
+        header.put("grid", 1L);
+        header.put("chunkCount", 0);
+        header.put("endOfRun", false);
+        header.put("checkpoint", true);
+        header.put("metadata", Map.of());
+        byte[] published = encode(headerV2, header);
+
+        assertThat(WireCodec.decode(encode(layoutV1, layout), RunLayout.class))
+                .isEqualTo(new RunLayout(3L, List.of(), 4L, 0, List.of()));
+        // The prefix headers had before copy lists, as docs/wire-format.md prints it.
+        assertThat(HexFormat.ofDelimiter(" ").withUpperCase().formatHex(published, 0, WireCodec.PREFIX_LENGTH))
+                .isEqualTo("C3 01 01 43 34 30 4F A2 76 C6");
+        assertThat(WireCodec.decode(published, SnapshotHeader.class)).isEqualTo(
+                new SnapshotHeader("r", 7L, SnapshotMode.UPDATE, List.of(), 1L, 0, false, true, Map.of(), List.of()));
+    }
+
+    @Test
     void readsAManifestPublishedBeforeRewindsAsOneOfBranchZero() throws Exception {
         org.apache.avro.Schema v1;
         try (var in = WireCodec.class.getResourceAsStream("CheckpointManifest-v1.avsc")) {
@@ -201,7 +238,7 @@ class WireCodecTest {
     @Test
     void readsASnapshotRecordsStepWithoutDecodingItsData() {
         assertThat(WireCodec.snapshotStep(WireCodec.encode(
-                new SnapshotHeader("run-1", 1200L, SnapshotMode.UPDATE, TENSORS, 4096L, 3, false, false, Map.of())))).isEqualTo(1200);
+                new SnapshotHeader("run-1", 1200L, SnapshotMode.UPDATE, TENSORS, 4096L, 3, false, false, Map.of(), List.of())))).isEqualTo(1200);
         assertThat(WireCodec.snapshotStep(WireCodec.encode(
                 new SnapshotChunk("run-1", 1201L, "w", 0L, ByteBuffer.wrap(new byte[] {1, 2, 3, 4}))))).isEqualTo(1201);
         assertThat(WireCodec.snapshotStep(WireCodec.encode(new SnapshotCommit("run-1", 1202L, 3, -1L)))).isEqualTo(1202);
@@ -292,7 +329,7 @@ class WireCodecTest {
         byte[] prefix = Arrays.copyOf(WireCodec.encode(new SnapshotCommit("r", 5L, 3, 7L)), WireCodec.PREFIX_LENGTH);
         byte[] hugeString = concat(prefix, zigZagVarint(Integer.MAX_VALUE - 8));
         byte[] headerPrefix = Arrays.copyOf(WireCodec.encode(new SnapshotHeader("r", 7L, SnapshotMode.UPDATE, List.of(),
-                1L, 0, false, false, Map.of())), WireCodec.PREFIX_LENGTH);
+                1L, 0, false, false, Map.of(), List.of())), WireCodec.PREFIX_LENGTH);
         // run "r", step 7, mode UPDATE, then a tensors array block claiming 2^31 - 9 items.
         byte[] hugeArray = concat(headerPrefix, new byte[] {0x02, 'r', 0x0E, 0x00}, zigZagVarint(Integer.MAX_VALUE - 8));
 
