@@ -1,9 +1,11 @@
 """Publishing snapshots of a model's weights from a training loop.
 
 A snapshot is a header, one chunk per grid cell of every tensor and a commit, keyed by the run id
-and sent in one Kafka transaction (docs/wire-format.md). ``Publisher.publish`` copies the
-tensors to host memory on the caller's thread and leaves the sending to a background thread, so
-training waits for the copy only, unless ``queue_size`` snapshots are already waiting.
+and sent in one Kafka transaction (docs/wire-format.md). ``Publisher.publish`` starts the copy of
+the tensors to host memory on the caller's thread and leaves the sending to a background thread:
+CPU tensors are copied once, there and then; CUDA tensors go into reused pinned host buffers by
+non-blocking copies on a side stream, which the caller's thread does not wait for. Training
+waits only for that, unless ``queue_size`` snapshots are already waiting.
 """
 
 import atexit
@@ -22,6 +24,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from . import wire
 from .dtypes import wire_dtype
 from .errors import PublishError
+from .names import WRAPPER_PREFIXES, NameRules
 from .shards import aligned, check_shards, resolve
 from .tensors import grid_cells, layout, numel
 
@@ -35,10 +38,78 @@ DEFAULT_GRID = 1 << 20
 class _Transaction:
     """Records sent in one transaction; the worker fills in ``result`` = (chunks, digest sum)."""
 
-    def __init__(self, what, step, header=None, shards=(), commit=None, auto_commit=False):
+    def __init__(self, what, step, header=None, shards=(), commit=None, auto_commit=False, staged=None):
         self.what, self.step = what, step
         self.header, self.shards, self.commit, self.auto_commit = header, shards, commit, auto_commit
+        self.staged = staged  # _Staged host copies: wait before reading them, give them back after
         self.result = None
+
+
+class _Staged:
+    """The host buffers a snapshot's tensors are copied into, and the events that say the copies
+    of CUDA tensors are done."""
+
+    def __init__(self, pool, key, buffers, events):
+        self.pool, self.key, self.buffers, self.events = pool, key, buffers, events
+
+    def wait(self):
+        for event in self.events:
+            event.synchronize()
+
+    def give_back(self):
+        self.pool.give(self.key, self.buffers)
+
+
+class _HostBuffers:
+    """Host buffers for the tensors of a state dict, reused from snapshot to snapshot: a set is
+    taken for each snapshot and given back once it is sent, so at most ``queue_size`` + 2 sets
+    exist (one being filled, those queued, the one being sent). Fresh memory costs a page fault
+    every 4 KiB, about as much as the copy itself, and pinned memory is slow to allocate: hence
+    kept. A layout change starts new ones and lets the old ones go. CUDA tensors get pinned
+    buffers."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._free = {}
+        self._streams = {}
+
+    def stage(self, tensors):
+        """Copies ``(name, tensor)`` pairs into host buffers, contiguous; returns the buffers in
+        order and the ``_Staged`` to wait on before reading them. CPU tensors are copied there
+        and then. CUDA tensors are copied by non-blocking copies on a side stream: the caller's
+        stream waits for them before its next kernels, so that the weights cannot change under
+        the copy; the caller's thread does not."""
+        key = tuple((name, t.device, t.dtype, tuple(t.shape)) for name, t in tensors)
+        with self._lock:
+            if key not in self._free:
+                self._free = {key: []}  # sets of another layout are freed when given back
+            free = self._free[key]
+            buffers = free.pop() if free else None
+        if buffers is None:
+            buffers = [torch.empty(t.shape, dtype=t.dtype, pin_memory=t.device.type == "cuda") for _, t in tensors]
+        for (_, t), buffer in zip(tensors, buffers):
+            if t.device.type != "cuda":
+                buffer.copy_(t.detach())
+        events = []
+        for device in {t.device for _, t in tensors if t.device.type == "cuda"}:
+            side = self._streams.setdefault(device, torch.cuda.Stream(device))
+            caller = torch.cuda.current_stream(device)
+            side.wait_stream(caller)  # the weights as of this call, whatever the caller queued before
+            with torch.cuda.stream(side):
+                for (_, t), buffer in zip(tensors, buffers):
+                    if t.device == device:
+                        buffer.copy_(t.detach(), non_blocking=True)
+                        t.record_stream(side)
+                done = torch.cuda.Event()
+                done.record(side)
+            caller.wait_event(done)
+            events.append(done)
+        return buffers, _Staged(self, key, buffers, events)
+
+    def give(self, key, buffers):
+        with self._lock:
+            if key in self._free:
+                self._free[key].append(buffers)
 
 
 class Publisher:
@@ -64,6 +135,15 @@ class Publisher:
     the dead trainer's ``transactional_id`` so that Kafka fences it first. Of ranks publishing the
     shards of one snapshot together, only rank 0 passes it, before the first barrier.
 
+    Names: the tensors of a state dict are published under the bare model's names, the wrapper
+    prefixes ``strip_prefixes`` (DDP's ``module.``, ``torch.compile``'s ``_orig_mod.``) removed,
+    so that checkpoints load into the unwrapped model with ``strict=True``; ``strip_prefixes=()``
+    keeps names as they are. ``exclude``: regular expressions (``re.search`` on the bare name) of
+    tensors left out of the EMA and its checkpoints, as ema-pytorch's ``ignore_names``. ``copy``:
+    regular expressions of floating tensors whose EMA is their latest weights rather than an
+    average, as ema-pytorch's ``param_or_buffer_names_no_ema`` (integer tensors, such as
+    BatchNorm's ``num_batches_tracked``, always are).
+
     ``fork_from=(RUN, S)`` starts this run, which has no snapshot yet, from run RUN's EMA at step
     S (fine-tuning from a checkpoint, a hyperparameter branch): every profile's EMA of this run
     becomes RUN's live checkpoint at S, and this publisher's snapshots, at steps after S and on
@@ -75,7 +155,7 @@ class Publisher:
 
     def __init__(self, bootstrap_servers, run_id, every=1, topic="snapshots", grid=DEFAULT_GRID, queue_size=2,
                  transactional_id=None, timeout=60.0, resume_from_step=None, run_events_topic="run-events",
-                 fork_from=None, **producer_config):
+                 fork_from=None, strip_prefixes=WRAPPER_PREFIXES, exclude=None, copy=None, **producer_config):
         if sys.byteorder != "little":
             raise PublishError("the wire format is little-endian and this client sends native bytes")
         if not isinstance(run_id, str) or not run_id:
@@ -94,6 +174,8 @@ class Publisher:
             if resume_from_step is not None:
                 raise ValueError("fork_from starts a new run; resume_from_step resumes one: give one of them")
         self.run_id, self.every, self.topic, self.grid, self.timeout = run_id, every, topic, grid, timeout
+        self.names = NameRules(strip_prefixes, exclude, copy)
+        self._buffers = _HostBuffers()
         self._key = run_id.encode("utf-8")
         config = {
             "bootstrap.servers": bootstrap_servers,
@@ -154,10 +236,11 @@ class Publisher:
         step = self._check_step(step)
         if step % self.every and not end_of_run and not checkpoint:
             return False
-        header = self._header(step, mode, end_of_run, checkpoint, metadata, model_or_state_dict, copy=True)
-        tensors = header.pop("_tensors")
+        header = self._header(step, mode, end_of_run, checkpoint, metadata, model_or_state_dict, state=True)
+        tensors, staged = header.pop("_tensors"), header.pop("_staged")
         self._submit(_Transaction(f"snapshot of run {self.run_id} step {step}", step, header=header,
-                                  shards=[(name, 0, t) for name, t in tensors], auto_commit=True))
+                                  shards=[(name, 0, t.reshape(-1)) for name, t in tensors], auto_commit=True,
+                                  staged=staged))
         self._last_step = step
         return True
 
@@ -194,7 +277,8 @@ class Publisher:
         ``layout``), ``mode``, ``end_of_run``, ``checkpoint`` and ``metadata``, and its own
         ``shards``: triples ``(name, offset, tensor)`` where ``tensor`` holds elements
         ``[offset, offset + tensor.numel())`` of the flattened tensor ``name``, on any device.
-        Between them, the ranks' shards must hold every element of every tensor once.
+        Between them, the ranks' shards must hold every element of every tensor once. Names go
+        through the publisher's ``strip_prefixes``, ``exclude`` and ``copy`` as in ``publish``.
 
         Shards may start and end anywhere (FSDP2's uneven dim-0 shards, a ZeRO flat partition:
         ``local_shards`` and ``split_flat`` make them). With torch.distributed initialized, the
@@ -213,8 +297,9 @@ class Publisher:
         step = self._check_step(step)
         if step % self.every and not end_of_run and not checkpoint:
             return False
-        infos = layout(tensors)
-        shards = check_shards(shards, infos)
+        infos = self._named(layout(tensors))
+        shards = [(self.names.bare(n), o, t) for n, o, t in shards]
+        shards = check_shards([s for s in shards if not self.names.excluded(s[0])], infos)
         import torch.distributed as dist
         if dist.is_available() and dist.is_initialized():
             shards = resolve(shards, infos, self.grid, group)
@@ -237,8 +322,9 @@ class Publisher:
         return True
 
     def send_header(self, step, tensors, mode="update", end_of_run=False, metadata=None, checkpoint=False):
-        """Sends and commits the header of a snapshot of ``tensors`` (see ``layout``); waits."""
-        header = self._header(self._check_step(step), mode, end_of_run, checkpoint, metadata, tensors, copy=False)
+        """Sends and commits the header of a snapshot of ``tensors`` (see ``layout``; names as in
+        ``publish``); waits."""
+        header = self._header(self._check_step(step), mode, end_of_run, checkpoint, metadata, tensors, state=False)
         header.pop("_tensors")
         self._run(_Transaction(f"header of run {self.run_id} step {step}", step, header=header))
 
@@ -249,8 +335,11 @@ class Publisher:
         for name, offset, tensor in shards:
             if offset % self.grid:
                 raise ValueError(f"shard of {name} starts at element {offset}, not a multiple of the grid {self.grid}")
+            name = self.names.bare(name)
+            if self.names.excluded(name):
+                continue
             wire_dtype(name, tensor)
-            host.append((name, int(offset), tensor.detach().to("cpu").contiguous().reshape(-1)))
+            host.append((name, int(offset), _host_copy(tensor).reshape(-1)))
         transaction = _Transaction(f"chunks of run {self.run_id} step {step}", int(step), shards=host)
         self._run(transaction)
         return transaction.result
@@ -320,28 +409,37 @@ class Publisher:
             raise ValueError(f"run {self.run_id}: step {step} after step {self._last_step}; steps must increase")
         return step
 
-    def _header(self, step, mode, end_of_run, checkpoint, metadata, source, copy):
+    def _header(self, step, mode, end_of_run, checkpoint, metadata, source, state):
+        """The header of a snapshot of ``source``: a model or state dict whose tensors are copied
+        to host memory (``state``) or a layout."""
         if mode not in ("update", "set"):
             raise ValueError(f"mode must be 'update' or 'set', got {mode!r}")
         metadata = dict(metadata or {})
         for k, v in metadata.items():
             if not isinstance(k, str) or not isinstance(v, str):
                 raise TypeError(f"metadata must map str to str, got {k!r}: {v!r}")
-        tensors = []
-        if copy:
-            state = source.state_dict() if hasattr(source, "state_dict") else source
-            for name, t in state.items():
+        tensors, staged = [], None
+        if state:
+            state_dict = source.state_dict() if hasattr(source, "state_dict") else source
+            named = self.names.rename(state_dict.items())
+            for name, t in named:
                 if not isinstance(t, torch.Tensor):
                     raise TypeError(f"state dict entry {name} is a {type(t).__name__}, not a tensor")
                 wire_dtype(name, t)
-                tensors.append((name, t.detach().to("cpu", copy=True).contiguous()))
+            buffers, staged = self._buffers.stage(named)
+            tensors = list(zip((name for name, _ in named), buffers))
             infos = layout(collections.OrderedDict(tensors))
         else:
-            infos = layout(source)
+            infos = self._named(layout(source))
         chunks = sum(wire.chunk_count(numel(i), self.grid) for i in infos)
+        copied = [i["name"] for i in infos if i["dtype"] in _FLOATING and self.names.copied(i["name"])]
         return {"run": self.run_id, "step": step, "mode": mode.upper(), "tensors": infos, "grid": self.grid,
                 "chunkCount": chunks, "endOfRun": bool(end_of_run), "checkpoint": bool(checkpoint), "metadata": metadata,
-                "_tensors": tensors}
+                "copy": copied, "_tensors": tensors, "_staged": staged}
+
+    def _named(self, infos):
+        """The header's tensor list under the bare names, excluded tensors left out."""
+        return [{**i, "name": name} for name, i in self.names.rename((i["name"], i) for i in infos)]
 
     def _submit(self, transaction):
         self._queue.put(transaction)
@@ -374,6 +472,8 @@ class Publisher:
 
     def _send(self, t):
         p = self._producer
+        if t.staged is not None:
+            t.staged.wait()
         p.begin_transaction()
         try:
             if t.header is not None:
@@ -381,9 +481,8 @@ class Publisher:
             count, digest = 0, 0
             for name, start, tensor in t.shards:
                 for offset, data in grid_cells(tensor, start, self.grid):
-                    record = wire.chunk_header(self.run_id, t.step, name, offset, len(data))
-                    record += data
-                    self._produce(bytes(record))
+                    # One copy into the record (librdkafka takes bytes only, and copies them again).
+                    self._produce(b"".join((wire.chunk_header(self.run_id, t.step, name, offset, len(data)), data)))
                     count += 1
                     digest += wire.digest_term(name, offset, data)
             if t.auto_commit:
@@ -398,6 +497,9 @@ class Publisher:
             except KafkaException:
                 pass
             raise
+        finally:
+            if t.staged is not None:
+                t.staged.give_back()
 
     def _produce(self, value):
         while True:
@@ -408,6 +510,18 @@ class Publisher:
                 # librdkafka's queue is full: let it send, then try again.
                 self._producer.poll(0.1)
         self._producer.poll(0)
+
+
+_FLOATING = ("F32", "F16", "BF16", "F64")
+
+
+def _host_copy(tensor):
+    """A contiguous copy of ``tensor`` in host memory, made in one copy whatever its device and
+    strides (``.to("cpu", copy=True).contiguous()`` copies a strided CPU tensor twice)."""
+    tensor = tensor.detach()
+    if tensor.device.type == "cpu":
+        return tensor.clone(memory_format=torch.contiguous_format)
+    return tensor.to("cpu", memory_format=torch.contiguous_format)
 
 
 def _close_at_exit(ref):

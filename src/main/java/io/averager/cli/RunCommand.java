@@ -3,12 +3,14 @@ package io.averager.cli;
 import io.averager.config.AveragerConfig;
 import io.averager.embedded.EmbeddedKafka;
 import io.averager.service.AveragerService;
+import io.averager.topology.TopicSpec;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -33,6 +35,10 @@ final class RunCommand implements Callable<Integer> {
             description = "With --embedded: the port clients connect to (default: the one used last on --data-dir, else a free one).")
     int port;
 
+    @Option(names = "--broker-only", description = "With --embedded: run the broker and create the service's topics, but average"
+            + " nothing: a cluster to try publishers and subscribers on, or to time them without the service's load.")
+    boolean brokerOnly;
+
     @Option(names = {"-D", "--set"}, paramLabel = "KEY=VALUE", description = "A setting that overrides the config file.")
     Map<String, String> overrides = new HashMap<>();
 
@@ -40,6 +46,10 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (config == null && !embedded) {
             System.err.println("Give --config FILE to join a cluster, or --embedded to run one here.");
+            return 2;
+        }
+        if (brokerOnly && !embedded) {
+            System.err.println("--broker-only runs the embedded broker: give --embedded too.");
             return 2;
         }
         CountDownLatch stop = new CountDownLatch(1);
@@ -62,6 +72,15 @@ final class RunCommand implements Callable<Integer> {
             }
             settings.putAll(overrides);
             AveragerConfig cfg = config != null ? AveragerConfig.load(config, settings) : new AveragerConfig(settings);
+            if (brokerOnly) {
+                try (Admin admin = Admin.create(cfg.clientProperties())) {
+                    TopicSpec.createMissing(admin, AveragerService.topics(cfg),
+                            cfg.getShort(AveragerConfig.TOPIC_REPLICATION_FACTOR_CONFIG));
+                }
+                System.out.println("broker only: topics created, nothing averaged; stop with Ctrl-C or SIGTERM");
+                stop.await();
+                return 0;
+            }
             try (AveragerService service = AveragerService.start(cfg, m -> System.out.println(Format.manifest(m)))) {
                 service.failure().thenRun(stop::countDown);
                 stop.await();
