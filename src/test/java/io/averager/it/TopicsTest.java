@@ -7,6 +7,7 @@ import io.averager.config.AveragerConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -40,8 +41,10 @@ class TopicsTest {
             admin.incrementalAlterConfigs(Map.of(snapshots, List.of(new AlterConfigOp(
                     new ConfigEntry("retention.ms", "86400000"), AlterConfigOp.OpType.SET)))).all().get();
         }
-        assertThat(topics("check", names)).startsWith("1\n")
-                .contains("DIFFERS " + prefix + "-snapshots: retention.ms is 86400000, spec says -1");
+        // The broker answers the alteration before every reader of configs sees it.
+        String drifted = Await.waitingFor("the altered retention to show in a check", Duration.ofSeconds(10))
+                .every(Duration.ofMillis(100)).until(() -> topics("check", names), out -> out.startsWith("1\n"));
+        assertThat(drifted).contains("DIFFERS " + prefix + "-snapshots: retention.ms is 86400000, spec says -1");
     }
 
     /** Exit status, a newline, then what the command printed. */
