@@ -102,6 +102,35 @@ public final class AveragerConfig extends AbstractConfig {
             + " instance's HTTP endpoint; set as Kafka Streams' application.server, so that a request for a run another"
             + " instance owns is redirected there. Without a port, the port served is used; empty: this machine's host"
             + " name. Only used when averager.http.port is on.";
+    public static final String HTTP_BIND_CONFIG = "averager.http.bind";
+    private static final String HTTP_BIND_DOC = "Address the HTTP endpoint listens on. The default, 127.0.0.1, serves this"
+            + " machine only: an endpoint that serves every run's weights is opened to a network on purpose. Set the"
+            + " address other instances, Prometheus and users reach (0.0.0.0: every interface), with TLS and an access"
+            + " file where that network is shared (docs/security.md).";
+    public static final String HTTP_TLS_KEYSTORE_CONFIG = "averager.http.tls.keystore";
+    private static final String HTTP_TLS_KEYSTORE_DOC = "Serve HTTPS with this key and certificate chain: a PKCS12 file"
+            + " (.p12, .pfx) or PEM (the certificates and an unencrypted PKCS#8 PRIVATE KEY in one file). Empty: plain HTTP.";
+    public static final String HTTP_TLS_KEYSTORE_PASSWORD_CONFIG = "averager.http.tls.keystore.password";
+    private static final String HTTP_TLS_KEYSTORE_PASSWORD_DOC = "Password of the PKCS12 keystore.";
+    public static final String HTTP_TLS_TRUSTSTORE_CONFIG = "averager.http.tls.truststore";
+    private static final String HTTP_TLS_TRUSTSTORE_DOC = "Certificate authorities (PKCS12, or PEM certificates) that client"
+            + " certificates must be issued by, and other instances' server certificates. Set, clients may authenticate with"
+            + " a certificate whose common name the access file lists. Empty: no client certificates; the JDK's authorities"
+            + " for other instances.";
+    public static final String HTTP_TLS_TRUSTSTORE_PASSWORD_CONFIG = "averager.http.tls.truststore.password";
+    private static final String HTTP_TLS_TRUSTSTORE_PASSWORD_DOC = "Password of the PKCS12 truststore.";
+    public static final String HTTP_ACCESS_FILE_CONFIG = "averager.http.access.file";
+    private static final String HTTP_ACCESS_FILE_DOC = "Tokens and client certificates that may use the HTTP endpoint, with"
+            + " their grants (metrics, read[:RUN-PREFIX], synthesize[:RUN-PREFIX], peer), one a line; read again when it"
+            + " changes. /health/live, /health/ready and the status page's HTML stay open. Empty: everything open to"
+            + " whoever reaches the endpoint (docs/security.md).";
+    public static final String HTTP_PEER_TOKEN_CONFIG = "averager.http.peer.token";
+    private static final String HTTP_PEER_TOKEN_DOC = "A secret every instance of the service is given alike: they send it"
+            + " to each other as a bearer token (for /runs), and sign with it the redirects to the instance owning a run,"
+            + " so that clients need not send their credentials to a host they did not address. At least 16 characters.";
+    public static final String HTTP_MAX_DOWNLOADS_CONFIG = "averager.http.max.downloads";
+    private static final String HTTP_MAX_DOWNLOADS_DOC = "EMA downloads (/runs/{run}/ema) served at once by an instance;"
+            + " more are answered 429 with Retry-After, so that downloads never take every thread from health probes.";
     public static final String STATE_CHANGELOG_CONFIG = "averager.state.changelog";
     private static final String STATE_CHANGELOG_DOC = "Back the state stores with changelog topics (the default, and the only"
             + " crash-safe choice). false is for measuring what the changelog costs (averager bench pipeline): state is then"
@@ -156,6 +185,14 @@ public final class AveragerConfig extends AbstractConfig {
             .define(MAX_TENSOR_ELEMENTS_CONFIG, Type.LONG, 1L << 36, Range.atLeast(1), Importance.LOW, MAX_TENSOR_ELEMENTS_DOC)
             .define(HTTP_PORT_CONFIG, Type.INT, -1, Range.between(-1, 65535), Importance.MEDIUM, HTTP_PORT_DOC)
             .define(HTTP_ADVERTISED_CONFIG, Type.STRING, "", Importance.MEDIUM, HTTP_ADVERTISED_DOC)
+            .define(HTTP_BIND_CONFIG, Type.STRING, "127.0.0.1", Importance.MEDIUM, HTTP_BIND_DOC)
+            .define(HTTP_TLS_KEYSTORE_CONFIG, Type.STRING, "", Importance.MEDIUM, HTTP_TLS_KEYSTORE_DOC)
+            .define(HTTP_TLS_KEYSTORE_PASSWORD_CONFIG, Type.PASSWORD, null, Importance.MEDIUM, HTTP_TLS_KEYSTORE_PASSWORD_DOC)
+            .define(HTTP_TLS_TRUSTSTORE_CONFIG, Type.STRING, "", Importance.MEDIUM, HTTP_TLS_TRUSTSTORE_DOC)
+            .define(HTTP_TLS_TRUSTSTORE_PASSWORD_CONFIG, Type.PASSWORD, null, Importance.LOW, HTTP_TLS_TRUSTSTORE_PASSWORD_DOC)
+            .define(HTTP_ACCESS_FILE_CONFIG, Type.STRING, "", Importance.MEDIUM, HTTP_ACCESS_FILE_DOC)
+            .define(HTTP_PEER_TOKEN_CONFIG, Type.PASSWORD, null, Importance.MEDIUM, HTTP_PEER_TOKEN_DOC)
+            .define(HTTP_MAX_DOWNLOADS_CONFIG, Type.INT, 2, Range.atLeast(1), Importance.LOW, HTTP_MAX_DOWNLOADS_DOC)
             .define(STATE_CHANGELOG_CONFIG, Type.BOOLEAN, true, Importance.MEDIUM, STATE_CHANGELOG_DOC)
             .define(NONFINITE_CONFIG, Type.STRING, "reject", ConfigDef.CaseInsensitiveValidString.in("reject", "allow"),
                     Importance.MEDIUM, NONFINITE_DOC);

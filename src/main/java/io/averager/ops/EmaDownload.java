@@ -22,6 +22,7 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Semaphore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,14 +49,32 @@ final class EmaDownload {
     private final StateQueries state;
     private final Owners owners;
     private final List<Profile> profiles;
+    private final Semaphore downloads;
+    private final int maxDownloads;
 
-    EmaDownload(StateQueries state, Owners owners, List<Profile> profiles) {
+    /** @param maxDownloads the most downloads served at once; more are refused with 429 */
+    EmaDownload(StateQueries state, Owners owners, List<Profile> profiles, int maxDownloads) {
         this.state = state;
         this.owners = owners;
         this.profiles = profiles;
+        this.downloads = new Semaphore(maxDownloads);
+        this.maxDownloads = maxDownloads;
     }
 
     void serve(HttpExchange exchange, String run) throws IOException, InterruptedException {
+        if (!downloads.tryAcquire()) {
+            exchange.getResponseHeaders().set("Retry-After", "5");
+            throw new Http.Refusal(429, maxDownloads + " EMA downloads are being served by this instance"
+                    + " (averager.http.max.downloads); retry shortly");
+        }
+        try {
+            download(exchange, run);
+        } finally {
+            downloads.release();
+        }
+    }
+
+    private void download(HttpExchange exchange, String run) throws IOException, InterruptedException {
         String name = Http.query(exchange.getRequestURI().getRawQuery()).get("profile");
         if (name == null || name.isEmpty()) {
             throw new Http.Refusal(400, "Missing query parameter profile: one of " + names());

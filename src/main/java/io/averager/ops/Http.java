@@ -10,6 +10,7 @@ import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
 import org.apache.kafka.streams.errors.InvalidStateStoreException;
@@ -97,6 +98,58 @@ final class Http {
     static void sendError(HttpExchange exchange, int status, String message) throws IOException {
         ObjectNode error = JSON.createObjectNode().put("error", message).put("status", status);
         sendJson(exchange, status, error);
+    }
+
+    /** Longest query string served: parameters are short (a profile name, a number). */
+    static final int MAX_QUERY_CHARS = 2048;
+    /** Longest run id in a path, in UTF-8 bytes: the longest record key the service takes. */
+    static final int MAX_RUN_BYTES = 512;
+
+    /**
+     * Refuses, with 400, a query string longer than {@value #MAX_QUERY_CHARS} characters or with
+     * a parameter other than {@code allowed}, which the route would ignore: a typo (profil=)
+     * should not quietly get the default.
+     */
+    static void parameters(HttpExchange exchange, String... allowed) {
+        String raw = exchange.getRequestURI().getRawQuery();
+        if (raw == null || raw.isEmpty()) {
+            return;
+        }
+        if (raw.length() > MAX_QUERY_CHARS) {
+            throw new Refusal(400, "Query string of " + raw.length() + " characters; at most " + MAX_QUERY_CHARS + " are served");
+        }
+        Map<String, String> params;
+        try {
+            params = query(raw);
+        } catch (IllegalArgumentException e) {
+            throw new Refusal(400, "Query string does not decode: " + e.getMessage());
+        }
+        for (String name : params.keySet()) {
+            if (!List.of(allowed).contains(name)) {
+                throw new Refusal(400, "Unknown query parameter '" + name + "' for " + exchange.getRequestURI().getRawPath()
+                        + (allowed.length == 0 ? ": it takes none" : ": expected " + String.join(", ", allowed)));
+            }
+        }
+    }
+
+    /**
+     * The run id of a path segment: percent-decoded, as UTF-8, up to {@value #MAX_RUN_BYTES}
+     * bytes; 400 otherwise.
+     */
+    static String decodeRun(String raw) {
+        String run;
+        try {
+            run = decodeSegment(raw);
+        } catch (IllegalArgumentException e) {
+            throw new Refusal(400, "Run id '" + raw + "' does not decode: " + e.getMessage());
+        }
+        if (run.indexOf('\uFFFD') >= 0) {
+            throw new Refusal(400, "Run id '" + raw + "' is not percent-encoded UTF-8");
+        }
+        if (run.getBytes(StandardCharsets.UTF_8).length > MAX_RUN_BYTES) {
+            throw new Refusal(400, "Run id of more than " + MAX_RUN_BYTES + " bytes: no run has one that long");
+        }
+        return run;
     }
 
     /** Decodes one percent-encoded path segment; {@code +} stays a plus sign, as in paths it is one. */

@@ -2,6 +2,9 @@ package io.averager.ops;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsParameters;
+import com.sun.net.httpserver.HttpsServer;
 import io.averager.ema.Profile;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -15,10 +18,15 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.X509TrustManager;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.state.HostInfo;
 import org.slf4j.Logger;
@@ -43,30 +51,73 @@ public final class OpsServer implements AutoCloseable {
     /** More than {@link SynthesisDownload#CONCURRENT}: long syntheses leave threads for health checks. */
     private static final int THREADS = 4;
 
+    /** Seconds a client has to send a request's headers and body: a slow client loses its connection. */
+    private static final String MAX_REQUEST_SECONDS = "20";
+
     private final HttpServer server;
     private final ExecutorService executor;
+    private final HttpSettings settings;
+    private final Guard guard;
+    private final HttpClient peers;
     private PrometheusMeterRegistry registry;
     private KafkaStreamsMetrics streamsMetrics;
     private CheckpointCatalog catalog;
 
-    private OpsServer(HttpServer server, ExecutorService executor) {
+    private OpsServer(HttpServer server, ExecutorService executor, HttpSettings settings, Guard guard, HttpClient peers) {
         this.server = server;
         this.executor = executor;
+        this.settings = settings;
+        this.guard = guard;
+        this.peers = peers;
     }
 
-    /** Binds {@code port} (0: any free port) without serving yet. */
-    public static OpsServer bind(int port) {
+    /**
+     * Binds the address and port of {@code settings} without serving yet, with TLS if it names a
+     * keystore and for the principals of its access file if it names one.
+     *
+     * @throws IllegalArgumentException naming the setting whose file cannot be used
+     */
+    public static OpsServer bind(HttpSettings settings) {
+        // The JDK's server reads these once; a setting given to the JVM wins.
+        System.setProperty("sun.net.httpserver.maxReqTime",
+                System.getProperty("sun.net.httpserver.maxReqTime", MAX_REQUEST_SECONDS));
+        X509TrustManager trusted = Tls.trustManager(settings.truststore(), settings.truststorePassword());
+        Access access = settings.accessFile() == null ? null : Access.read(settings.accessFile(), Clock.systemUTC());
+        Guard guard = new Guard(access, settings.truststore() == null ? null : trusted, settings.peerToken(),
+                Clock.systemUTC());
+        InetSocketAddress address = new InetSocketAddress(settings.bind(), settings.port());
         try {
-            HttpServer server = HttpServer.create(new InetSocketAddress(port), 0);
+            HttpServer server;
+            if (settings.tls()) {
+                HttpsServer https = HttpsServer.create(address, 0);
+                SSLContext context = Tls.serverContext(settings.keystore(), settings.keystorePassword(), trusted);
+                boolean clientCertificates = settings.truststore() != null;
+                https.setHttpsConfigurator(new HttpsConfigurator(context) {
+                    @Override
+                    public void configure(HttpsParameters params) {
+                        SSLParameters p = context.getDefaultSSLParameters();
+                        p.setWantClientAuth(clientCertificates);
+                        params.setSSLParameters(p);
+                    }
+                });
+                server = https;
+            } else {
+                server = HttpServer.create(address, 0);
+            }
             ExecutorService executor = Executors.newFixedThreadPool(THREADS, r -> {
                 Thread t = new Thread(r, "averager-http");
                 t.setDaemon(true);
                 return t;
             });
             server.setExecutor(executor);
-            return new OpsServer(server, executor);
+            HttpClient.Builder client = HttpClient.newBuilder().connectTimeout(RunsApi.PEER_TIMEOUT);
+            if (settings.tls()) {
+                client.sslContext(Tls.clientContext(trusted));
+            }
+            return new OpsServer(server, executor, settings, guard, client.build());
         } catch (IOException e) {
-            throw new UncheckedIOException("Cannot serve HTTP on port " + port + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("Cannot serve HTTP on " + settings.bind() + ":" + settings.port() + " (averager.http.bind,"
+                    + " averager.http.port): " + e.getMessage(), e);
         }
     }
 
@@ -112,13 +163,18 @@ public final class OpsServer implements AutoCloseable {
                 checkpoints.runEventsTopic());
         catalog.start();
         StateQueries state = new StateQueries(streams);
-        Owners owners = new Owners(streams, self);
-        Routes routes = new Routes(streams, restoration, registry, new RunsApi(state, owners, profiles, catalog),
-                new EmaDownload(state, owners, profiles), SynthesisDownload.clearingLeftovers(checkpoints), statusPage());
+        String scheme = settings.tls() ? "https" : "http";
+        Owners owners = new Owners(streams, self, scheme, guard);
+        Routes routes = new Routes(streams, restoration, registry, guard,
+                new RunsApi(state, owners, profiles, catalog, peers, scheme, settings.peerToken()),
+                new EmaDownload(state, owners, profiles, settings.maxDownloads()),
+                SynthesisDownload.clearingLeftovers(checkpoints), statusPage());
         server.createContext("/", routes::handle);
         server.start();
-        log.info("HTTP on port {} as {}:{}: status page /, /runs, /metrics, /health/live, /health/ready",
-                port(), self.host(), self.port());
+        log.info("HTTP{} on {}:{} as {}:{}, {}: status page /, /runs, /metrics, /health/live, /health/ready",
+                settings.tls() ? "S" : "", settings.bind(), port(), self.host(), self.port(), guard.open()
+                        ? "open to anyone who reaches it (no averager.http.access.file)"
+                        : "for the tokens and certificates of " + settings.accessFile());
     }
 
     private static String statusPage() {
@@ -147,8 +203,8 @@ public final class OpsServer implements AutoCloseable {
     }
 
     /** Dispatches requests by method and path. */
-    private record Routes(KafkaStreams streams, Restoration restoration, PrometheusMeterRegistry registry, RunsApi runs, EmaDownload ema,
-                          SynthesisDownload synthesis, String statusPage) {
+    private record Routes(KafkaStreams streams, Restoration restoration, PrometheusMeterRegistry registry, Guard guard,
+                          RunsApi runs, EmaDownload ema, SynthesisDownload synthesis, String statusPage) {
 
         void handle(HttpExchange exchange) throws IOException {
             Http.handle(exchange, this::route, () -> "Kafka Streams is " + streams.state());
@@ -162,8 +218,15 @@ public final class OpsServer implements AutoCloseable {
             String path = exchange.getRequestURI().getRawPath();
             KafkaStreams.State state = streams.state();
             switch (path) {
-                case "/", "/index.html" -> Http.send(exchange, 200, "text/html; charset=utf-8", statusPage);
-                case "/metrics" -> Http.send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape());
+                case "/", "/index.html" -> {
+                    Http.parameters(exchange);
+                    Http.send(exchange, 200, "text/html; charset=utf-8", statusPage);
+                }
+                case "/metrics" -> {
+                    Http.parameters(exchange);
+                    guard.check(exchange, Access.Role.METRICS, null);
+                    Http.send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8", registry.scrape());
+                }
                 case "/health/live" -> Http.send(exchange, live(state) ? 200 : 503, Http.JSON_TYPE,
                         "{\"state\":\"" + state + "\"}");
                 case "/health/ready" -> {
@@ -171,7 +234,10 @@ public final class OpsServer implements AutoCloseable {
                     Http.send(exchange, state == KafkaStreams.State.RUNNING && restoring == 0 ? 200 : 503,
                             Http.JSON_TYPE, "{\"state\":\"" + state + "\",\"restoring_partitions\":" + restoring + "}");
                 }
-                case "/runs", "/runs/" -> runs.list(exchange);
+                case "/runs", "/runs/" -> {
+                    Http.parameters(exchange, "scope");
+                    runs.list(exchange, guard.check(exchange, Access.Role.READ, null));
+                }
                 default -> runRoute(exchange, path);
             }
         }
@@ -179,17 +245,23 @@ public final class OpsServer implements AutoCloseable {
         private void runRoute(HttpExchange exchange, String path) throws IOException, InterruptedException {
             String[] parts = path.split("/", -1);
             if (parts.length == 4 && parts[1].equals("runs") && !parts[2].isEmpty()) {
-                String run = Http.decodeSegment(parts[2]);
+                String run = Http.decodeRun(parts[2]);
                 switch (parts[3]) {
                     case "ema" -> {
+                        Http.parameters(exchange, "profile", Guard.GRANT);
+                        guard.check(exchange, Access.Role.READ, run);
                         ema.serve(exchange, run);
                         return;
                     }
                     case "distance" -> {
+                        Http.parameters(exchange, Guard.GRANT);
+                        guard.check(exchange, Access.Role.READ, run);
                         runs.distance(exchange, run);
                         return;
                     }
                     case "synthesize" -> {
+                        Http.parameters(exchange, "sigma_rel", "step", Guard.GRANT);
+                        guard.check(exchange, Access.Role.SYNTHESIZE, run);
                         synthesis.serve(exchange, run);
                         return;
                     }

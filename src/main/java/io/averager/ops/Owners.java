@@ -3,6 +3,8 @@ package io.averager.ops;
 import com.sun.net.httpserver.HttpExchange;
 import io.averager.store.Stores;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
@@ -19,10 +21,18 @@ final class Owners {
 
     private final KafkaStreams streams;
     private final HostInfo self;
+    private final String scheme;
+    private final Guard guard;
 
-    Owners(KafkaStreams streams, HostInfo self) {
+    /**
+     * @param scheme of the redirects' locations: the instances serve alike
+     * @param guard signs the redirects, so that the owner serves them without the client's credentials
+     */
+    Owners(KafkaStreams streams, HostInfo self, String scheme, Guard guard) {
         this.streams = streams;
         this.self = self;
+        this.scheme = scheme;
+        this.guard = guard;
     }
 
     /**
@@ -44,9 +54,18 @@ final class Owners {
         if (owner.activeHost().equals(self)) {
             return owner.partition();
         }
-        String location = "http://" + owner.activeHost().host() + ":" + owner.activeHost().port()
-                + exchange.getRequestURI().getRawPath()
-                + (exchange.getRequestURI().getRawQuery() == null ? "" : "?" + exchange.getRequestURI().getRawQuery());
+        String path = exchange.getRequestURI().getRawPath();
+        List<String> query = new ArrayList<>();
+        String raw = exchange.getRequestURI().getRawQuery();
+        if (raw != null && !raw.isEmpty()) {
+            Arrays.stream(raw.split("&")).filter(p -> !p.startsWith(Guard.GRANT + "=")).forEach(query::add);
+        }
+        String grant = guard.grantFor(path);
+        if (grant != null) {
+            query.add(grant);
+        }
+        String location = scheme + "://" + owner.activeHost().host() + ":" + owner.activeHost().port() + path
+                + (query.isEmpty() ? "" : "?" + String.join("&", query));
         exchange.getResponseHeaders().set("Location", location);
         Http.sendError(exchange, 307, "Run " + run + " is served by " + owner.activeHost().host() + ":"
                 + owner.activeHost().port());

@@ -23,6 +23,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Predicate;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.errors.InvalidStateStoreException;
 import org.apache.kafka.streams.state.HostInfo;
@@ -34,7 +35,7 @@ import org.apache.kafka.streams.state.HostInfo;
  */
 final class RunsApi {
 
-    private static final Duration PEER_TIMEOUT = Duration.ofSeconds(5);
+    static final Duration PEER_TIMEOUT = Duration.ofSeconds(5);
     private static final String ACTIVE = "active";
     private static final String STANDBY = "standby";
     private static final String CHECKPOINTS = "checkpoints";
@@ -43,25 +44,37 @@ final class RunsApi {
     private final Owners owners;
     private final List<Profile> profiles;
     private final CheckpointCatalog catalog;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(PEER_TIMEOUT).build();
+    private final HttpClient http;
+    private final String scheme;
+    private final String peerToken;
 
-    RunsApi(StateQueries state, Owners owners, List<Profile> profiles, CheckpointCatalog catalog) {
+    /**
+     * @param http the client that asks the other instances, over {@code scheme}, with
+     *     {@code peerToken} as its bearer token when not null
+     */
+    RunsApi(StateQueries state, Owners owners, List<Profile> profiles, CheckpointCatalog catalog, HttpClient http,
+            String scheme, String peerToken) {
         this.state = state;
         this.owners = owners;
         this.profiles = profiles;
         this.catalog = catalog;
+        this.http = http;
+        this.scheme = scheme;
+        this.peerToken = peerToken == null || peerToken.isEmpty() ? null : peerToken;
     }
 
     /**
      * {@code GET /runs[?scope=local]}: scope local lists the runs whose state this instance holds,
      * active or standby. Gathered, each run is listed once, from its active copy where one answers,
      * else from a standby, else (its state moving between instances) from its checkpoints alone.
+     * Only the runs {@code principal} may read are listed.
      */
-    void list(HttpExchange exchange) throws IOException {
+    void list(HttpExchange exchange, Access.Principal principal) throws IOException {
         boolean local = "local".equals(Http.query(exchange.getRequestURI().getRawQuery()).get("scope"));
+        Predicate<String> readable = run -> principal.may(Access.Role.READ, run);
         if (local) {
             ObjectNode body = Http.JSON.createObjectNode();
-            body.putArray("runs").addAll(localRuns());
+            body.putArray("runs").addAll(localRuns().stream().filter(r -> readable.test(r.get("run").asText())).toList());
             Http.sendJson(exchange, 200, body);
             return;
         }
@@ -87,6 +100,7 @@ final class RunsApi {
         for (String run : catalog.runs()) {
             runs.computeIfAbsent(run, this::fromCheckpoints);
         }
+        runs.keySet().removeIf(readable.negate());
         body.putArray("runs").addAll(runs.values());
         Http.sendJson(exchange, 200, body);
     }
@@ -111,9 +125,12 @@ final class RunsApi {
     }
 
     private List<JsonNode> peerRuns(HostInfo peer) throws IOException, InterruptedException {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(
-                        URI.create("http://" + peer.host() + ":" + peer.port() + "/runs?scope=local"))
-                .timeout(PEER_TIMEOUT).build(), HttpResponse.BodyHandlers.ofString());
+        HttpRequest.Builder request = HttpRequest.newBuilder(
+                URI.create(scheme + "://" + peer.host() + ":" + peer.port() + "/runs?scope=local")).timeout(PEER_TIMEOUT);
+        if (peerToken != null) {
+            request.header("Authorization", "Bearer " + peerToken);
+        }
+        HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() != 200) {
             throw new IOException("answered " + response.statusCode() + ": " + response.body());
         }

@@ -8,6 +8,7 @@ import io.averager.kernel.Kernels;
 import io.averager.lifecycle.NonFinitePolicy;
 import io.averager.metrics.RunMeters;
 import io.averager.ops.CheckpointAccess;
+import io.averager.ops.HttpSettings;
 import io.averager.ops.OpsServer;
 import io.averager.rebuild.ParentCheckpoints;
 import io.averager.rebuild.Rebuilder;
@@ -104,6 +105,26 @@ public final class AveragerService implements AutoCloseable {
         return start(config, selection, observer, onCheckpoint, false);
     }
 
+    /** The HTTP endpoint's settings: address, TLS and who may use it. */
+    static HttpSettings httpSettings(AveragerConfig config) {
+        return new HttpSettings(config.getString(AveragerConfig.HTTP_BIND_CONFIG), config.getInt(AveragerConfig.HTTP_PORT_CONFIG),
+                file(config, AveragerConfig.HTTP_TLS_KEYSTORE_CONFIG), password(config, AveragerConfig.HTTP_TLS_KEYSTORE_PASSWORD_CONFIG),
+                file(config, AveragerConfig.HTTP_TLS_TRUSTSTORE_CONFIG),
+                password(config, AveragerConfig.HTTP_TLS_TRUSTSTORE_PASSWORD_CONFIG),
+                file(config, AveragerConfig.HTTP_ACCESS_FILE_CONFIG), password(config, AveragerConfig.HTTP_PEER_TOKEN_CONFIG),
+                config.getInt(AveragerConfig.HTTP_MAX_DOWNLOADS_CONFIG));
+    }
+
+    private static Path file(AveragerConfig config, String key) {
+        String value = config.getString(key);
+        return value.isEmpty() ? null : Path.of(value);
+    }
+
+    private static String password(AveragerConfig config, String key) {
+        Password p = config.getPassword(key);
+        return p == null ? null : p.value();
+    }
+
     private static AveragerService start(AveragerConfig config, Selection selection, TopologyObserver observer,
                                          Consumer<CheckpointManifest> onCheckpoint, boolean rebuilds) {
         createTopics(config);
@@ -112,7 +133,7 @@ public final class AveragerService implements AutoCloseable {
         Topology topology = AveragerTopology.build(settings(config).scoped(selection, observer).withMeters(meters));
         Properties properties = streamsProperties(config);
         int port = config.getInt(AveragerConfig.HTTP_PORT_CONFIG);
-        OpsServer ops = port >= 0 ? OpsServer.bind(port) : null;
+        OpsServer ops = port >= 0 ? OpsServer.bind(httpSettings(config)) : null;
         HostInfo self = null;
         if (ops != null) {
             String advertised = config.getString(AveragerConfig.HTTP_ADVERTISED_CONFIG);

@@ -2,6 +2,7 @@ package io.averager.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.averager.config.AveragerConfig;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.wire.avro.SnapshotMode;
 import java.nio.file.Files;
@@ -65,6 +66,34 @@ class StatusPageTest {
             Path png = Path.of(System.getProperty("averager.test.artifacts", "target/test-artifacts"), "status.png");
             chromium.screenshot(url, 5000, png, 1200, 800);
             assertThat(Files.size(png)).isGreaterThan(10_000);
+        }
+    }
+
+    @Test
+    void withAnAccessFileThePageAsksForATokenAndShowsOnlyTheRunsItMayRead() throws Exception {
+        Chromium chromium = new Chromium(Files.createDirectories(dir.resolve("browser")));
+        String token = "page-token-5b8e2f0c9d1a7364";
+        String mine = SharedKafka.unique("page-mine");
+        String theirs = SharedKafka.unique("page-theirs");
+        Path access = Files.writeString(dir.resolve("access"), "token viewer " + token + " read:page-mine\n");
+        try (ServiceUnderTest service = new ServiceUnderTest(dir)) {
+            HttpApiTest.configure(service.settings);
+            service.settings.put(AveragerConfig.HTTP_ACCESS_FILE_CONFIG, access.toString());
+            service.start();
+            HttpApi api = new HttpApi(service.service().opsPort());
+            api.awaitReady(Duration.ofSeconds(60));
+            HttpApiTest.publish(service.snapshotsTopic(), mine, theirs);
+            service.awaitCheckpoints(mine, 100, List.of("ema", "fast"), Duration.ofSeconds(60));
+            service.awaitCheckpoints(theirs, 100, List.of("ema", "fast"), Duration.ofSeconds(60));
+            String url = "http://127.0.0.1:" + api.port + "/";
+
+            String refused = chromium.dumpDom(url, 5000);
+            assertThat(refused).contains("<form id=\"login\">", "Unauthorized").doesNotContain(mine);
+
+            String dom = chromium.dumpDom(url + "#token=" + token, 5000);
+            assertThat(dom).contains("<form id=\"login\" hidden=\"\">", "<td>" + mine + "</td>")
+                    .doesNotContain(theirs);
+            assertThat(section(dom, mine)).contains("data-profile=\"ema\"");
         }
     }
 
