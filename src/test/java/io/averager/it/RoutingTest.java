@@ -3,7 +3,10 @@ package io.averager.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.averager.config.AveragerConfig;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -95,6 +98,68 @@ class RoutingTest {
                 }
             }
         }
+    }
+
+    @Test
+    void withTlsAndTokensARedirectServesTheOwnersEmaWithoutTheClientsToken() throws Exception {
+        TestCertificates certs = TestCertificates.authority(dir, "averager-ca");
+        Path server = certs.issue("averager-ca", "localhost", "dns:localhost,ip:127.0.0.1");
+        String token = "reader-token-6c2d9e0f1b3a4758";
+        Path access = Files.writeString(dir.resolve("access"), "token reader " + token + " read:routed\n");
+        List<String> runs = onBothPartitions();
+        try (ServiceUnderTest a = new ServiceUnderTest(dir.resolve("a"));
+             ServiceUnderTest b = new ServiceUnderTest(dir.resolve("b"))) {
+            HttpApiTest.configure(a.settings);
+            a.settings.put(AveragerConfig.HTTP_TLS_KEYSTORE_CONFIG, server.toString());
+            a.settings.put(AveragerConfig.HTTP_TLS_TRUSTSTORE_CONFIG, certs.pem("averager-ca").toString());
+            a.settings.put(AveragerConfig.HTTP_ACCESS_FILE_CONFIG, access.toString());
+            a.settings.put(AveragerConfig.HTTP_PEER_TOKEN_CONFIG, "peer-token-0a1b2c3d4e5f6071");
+            String stateB = b.settings.get("state.dir");
+            b.settings.putAll(a.settings);
+            b.settings.put("state.dir", stateB);
+            a.start();
+            b.start();
+            HttpClient client = HttpClient.newBuilder().sslContext(certs.context("averager-ca", null)).build();
+            List<Integer> ports = List.of(a.service().opsPort(), b.service().opsPort());
+            HttpApiTest.publish(a.snapshotsTopic(), runs.toArray(String[]::new));
+            JsonNode listed = Await.waitingFor("/runs over HTTPS to list both runs, owned and checkpointed", Duration.ofSeconds(90))
+                    .every(Duration.ofMillis(200))
+                    .until(() -> HttpApi.JSON.readTree(get(client, "https://127.0.0.1:" + ports.get(0) + "/runs", token).body()),
+                            j -> j.path("runs").size() == 2 && owners(j).size() == 2 && checkpointed(j));
+            assertThat(listed.path("unreachable").size()).as("the instances reach each other with the peer token").isZero();
+
+            int redirected = 0;
+            for (JsonNode run : listed.path("runs")) {
+                String path = "/runs/" + HttpApi.segment(run.path("run").asText()) + "/ema?profile=fast";
+                byte[] checkpoint = Files.readAllBytes(Path.of(URI.create(
+                        run.path("profiles").get(1).path("lastCheckpoint").path("uri").asText())));
+                for (int port : ports) {
+                    HttpResponse<byte[]> direct = get(client, "https://127.0.0.1:" + port + path, token);
+                    if (direct.statusCode() == 307) {
+                        redirected++;
+                        String location = direct.headers().firstValue("Location").orElseThrow();
+                        assertThat(location).startsWith("https://" + run.path("owner").asText() + path + "&grant=");
+                        HttpResponse<byte[]> owner = get(client, location, null);
+                        assertThat(owner.statusCode()).as("the owner, without the client's token").isEqualTo(200);
+                        assertThat(Arrays.equals(owner.body(), checkpoint)).isTrue();
+                        HttpResponse<byte[]> stripped = get(client, location.substring(0, location.indexOf("&grant=")), null);
+                        assertThat(stripped.statusCode()).as("the owner, without a grant or a token").isEqualTo(401);
+                    } else {
+                        assertThat(direct.statusCode()).isEqualTo(200);
+                        assertThat(Arrays.equals(direct.body(), checkpoint)).isTrue();
+                    }
+                }
+            }
+            assertThat(redirected).as("each instance redirected the other's run").isEqualTo(2);
+        }
+    }
+
+    private static HttpResponse<byte[]> get(HttpClient client, String uri, String token) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(uri)).timeout(Duration.ofSeconds(60));
+        if (token != null) {
+            request.header("Authorization", "Bearer " + token);
+        }
+        return client.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
     }
 
     /** Two run ids that the default partitioner puts on partitions 0 and 1 of two. */
