@@ -10,8 +10,10 @@ waits only for that, unless ``queue_size`` snapshots are already waiting.
 
 import atexit
 import collections
+import hmac
 import operator
 import queue
+import struct
 import sys
 import threading
 import time
@@ -144,6 +146,11 @@ class Publisher:
     average, as ema-pytorch's ``param_or_buffer_names_no_ema`` (integer tensors, such as
     BatchNorm's ``num_batches_tracked``, always are).
 
+    ``signing_key``: the secret key of the run's prefix, where the service requires signed
+    snapshots (``averager.snapshot.signing.keys``): bytes, or hex as the service's keys file has
+    it. Every record then carries the HMAC-SHA256 of its key and value in its ``averager-mac``
+    header; a record without it is dead-lettered by the service.
+
     ``fork_from=(RUN, S)`` starts this run, which has no snapshot yet, from run RUN's EMA at step
     S (fine-tuning from a checkpoint, a hyperparameter branch): every profile's EMA of this run
     becomes RUN's live checkpoint at S, and this publisher's snapshots, at steps after S and on
@@ -155,7 +162,8 @@ class Publisher:
 
     def __init__(self, bootstrap_servers, run_id, every=1, topic="snapshots", grid=DEFAULT_GRID, queue_size=2,
                  transactional_id=None, timeout=60.0, resume_from_step=None, run_events_topic="run-events",
-                 fork_from=None, strip_prefixes=WRAPPER_PREFIXES, exclude=None, copy=None, **producer_config):
+                 fork_from=None, strip_prefixes=WRAPPER_PREFIXES, exclude=None, copy=None, signing_key=None,
+                 **producer_config):
         if sys.byteorder != "little":
             raise PublishError("the wire format is little-endian and this client sends native bytes")
         if not isinstance(run_id, str) or not run_id:
@@ -177,6 +185,7 @@ class Publisher:
         self.names = NameRules(strip_prefixes, exclude, copy)
         self._buffers = _HostBuffers()
         self._key = run_id.encode("utf-8")
+        self._mac = _record_mac(signing_key, self._key)
         config = {
             "bootstrap.servers": bootstrap_servers,
             "transactional.id": transactional_id or f"averager-py-{uuid.uuid4()}",
@@ -371,7 +380,8 @@ class Publisher:
             answers.assign(ends)
             try:
                 self._producer.begin_transaction()
-                self._producer.produce(self.topic, key=self._key, value=wire.encode_record(request_type, request))
+                value = wire.encode_record(request_type, request)
+                self._producer.produce(self.topic, key=self._key, value=value, headers=self._headers(value))
                 self._producer.commit_transaction(self.timeout)
             except KafkaException as e:
                 raise PublishError(f"{at} on {self.topic}: {e}") from e
@@ -501,10 +511,17 @@ class Publisher:
             if t.staged is not None:
                 t.staged.give_back()
 
+    def _headers(self, value):
+        if self._mac is None:
+            return None
+        mac = self._mac.copy()
+        mac.update(value)
+        return [(MAC_HEADER, mac.digest())]
+
     def _produce(self, value):
         while True:
             try:
-                self._producer.produce(self.topic, value=value, key=self._key)
+                self._producer.produce(self.topic, value=value, key=self._key, headers=self._headers(value))
                 break
             except BufferError:
                 # librdkafka's queue is full: let it send, then try again.
@@ -513,6 +530,26 @@ class Publisher:
 
 
 _FLOATING = ("F32", "F16", "BF16", "F64")
+
+MAC_HEADER = "averager-mac"
+"""The Kafka record header of a signed record's MAC (docs/security.md)."""
+
+
+def _record_mac(signing_key, record_key):
+    """The HMAC-SHA256 of a run's records under ``signing_key``, fed with the record key already:
+    ``HMAC(key, uint32be(len(record key)) || record key || value)``; None without a key."""
+    if signing_key is None:
+        return None
+    if isinstance(signing_key, str):
+        try:
+            signing_key = bytes.fromhex(signing_key.strip())
+        except ValueError:
+            raise ValueError("signing_key must be bytes or hex digits") from None
+    if not isinstance(signing_key, (bytes, bytearray)) or len(signing_key) < 32:
+        raise ValueError("signing_key must be at least 32 bytes (openssl rand -hex 32)")
+    mac = hmac.new(bytes(signing_key), digestmod="sha256")
+    mac.update(struct.pack(">I", len(record_key)) + record_key)
+    return mac
 
 
 def _host_copy(tensor):

@@ -316,6 +316,38 @@ def wrapped_names(args):
     print(f"wrapped names: {list(loaded)} load into the bare model, head excluded, BatchNorm statistics copied")
 
 
+def signed(args):
+    """A run of a prefix the service takes signed records only for: snapshots published with the
+    prefix's key average as before; an unsigned SET into the run, by a publisher without the key,
+    changes nothing."""
+    if not args.signing_key:
+        return
+    run = args.signed_run
+
+    def weights(step):
+        return {"w": torch.arange(6, dtype=torch.float32) * step, "n": torch.tensor(step)}
+
+    expected = None
+    with Publisher(args.bootstrap_servers, run, topic=args.snapshots_topic, signing_key=args.signing_key) as publisher:
+        for step in (1, 2, 3):
+            publisher.publish(weights(step), step)
+    with Publisher(args.bootstrap_servers, run, topic=args.snapshots_topic) as intruder:
+        intruder.publish({"w": torch.full((6,), 1000.0), "n": torch.tensor(4)}, 4, mode="set")
+    with Publisher(args.bootstrap_servers, run, topic=args.snapshots_topic, signing_key=args.signing_key) as publisher:
+        publisher.publish(weights(5), 5, end_of_run=True)
+    for step in (1, 2, 3, 5):
+        w = weights(step)
+        if expected is None:
+            expected = {n: t.clone() for n, t in w.items()}
+        else:
+            expected["w"] = args.decay * expected["w"] + (1. - args.decay) * w["w"]
+            expected["n"] = w["n"].clone()
+    loaded = load_ema(args.bootstrap_servers, run, step=5, topic=args.manifests_topic, timeout=90)
+    for name, want in expected.items():
+        assert_close(name, loaded[name], want)
+    print("signed: the EMA of steps 1, 2, 3 and 5, published with the key; the unsigned SET of step 4 changed nothing")
+
+
 def failure_surfaces(args):
     publisher = Publisher(args.bootstrap_servers, args.run + "-failing", topic=args.snapshots_topic,
                           **{"message.max.bytes": 1000})
@@ -346,12 +378,15 @@ def main():
     parser.add_argument("--run-events-topic", default="run-events")
     parser.add_argument("--run", required=True)
     parser.add_argument("--decay", type=float, required=True)
+    parser.add_argument("--signing-key", help="hex key of --signed-run's prefix")
+    parser.add_argument("--signed-run")
     args = parser.parse_args()
     training_loop(args)
     every_dtype(args)
     resumed(args)
     forked(args)
     wrapped_names(args)
+    signed(args)
     failure_surfaces(args)
 
 

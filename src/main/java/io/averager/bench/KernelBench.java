@@ -8,9 +8,11 @@ import io.averager.kernel.Kernels;
 import io.averager.kernel.NonFinite;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.store.EmaEntry;
+import io.averager.wire.Signatures;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -87,6 +89,31 @@ public final class KernelBench {
             String what = String.format("non-finite scan, %s (%d B/elem read)", input, input.size());
             row(what, triad, (long) input.size() * elements, scans(input, elements / GRID));
         }
+        // What a signed run costs: the MAC of every record, checked before anything else.
+        row("signature check, HMAC-SHA256 (B read)", triad, 4L * elements, macs(elements / GRID));
+    }
+
+    private static Runnable macs(int chunks) {
+        byte[][] xs = new byte[chunks][];
+        SplittableRandom random = new SplittableRandom(5);
+        for (int c = 0; c < chunks; c++) {
+            ByteBuffer b = chunk(Dtype.F32, random);
+            xs[c] = new byte[b.remaining()];
+            b.get(xs[c]);
+        }
+        byte[] secret = new byte[Signatures.MIN_KEY_BYTES];
+        byte[] key = "team-a/run".getBytes(StandardCharsets.UTF_8);
+        byte[][] macs = new byte[chunks][];
+        for (int c = 0; c < chunks; c++) {
+            macs[c] = Signatures.mac(secret, key, xs[c]);
+        }
+        return () -> {
+            for (int c = 0; c < chunks; c++) {
+                if (!Signatures.verify(secret, key, xs[c], macs[c])) {
+                    throw new IllegalStateException("Kernel bench chunk " + c + " fails its own MAC");
+                }
+            }
+        };
     }
 
     /**

@@ -5,9 +5,11 @@ import io.averager.format.SafetensorsReader;
 import io.averager.publish.SnapshotOptions;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.publish.TensorSource;
+import io.averager.wire.Signatures;
 import io.averager.wire.avro.SnapshotMode;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -55,6 +57,10 @@ final class PublishCommand implements Callable<Integer> {
     @Option(names = {"-X", "--producer"}, paramLabel = "KEY=VALUE", description = "A Kafka producer setting (security, say).")
     Map<String, String> producer = new HashMap<>();
 
+    @Option(names = "--signing-key-file", paramLabel = "FILE", description = "A file holding the hex secret key of the run's"
+            + " prefix (averager.snapshot.signing.keys): every record is signed with it.")
+    Path signingKeyFile;
+
     @Parameters(paramLabel = "FILE.safetensors", description = "The weights to publish, a safetensors file (e.g. from safetensors.torch.save_file).")
     Path file;
 
@@ -62,8 +68,10 @@ final class PublishCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Map<String, Object> props = new HashMap<>(producer);
         props.put("bootstrap.servers", bootstrapServers);
+        byte[] signingKey = signingKeyFile == null ? null
+                : Signatures.key(signingKeyFile + ": ", Files.readString(signingKeyFile).trim());
         try (SafetensorsReader reader = SafetensorsReader.open(file);
-             SnapshotPublisher publisher = new SnapshotPublisher(props, topic, grid)) {
+             SnapshotPublisher publisher = new SnapshotPublisher(props, topic, grid, signingKey)) {
             List<TensorSource> tensors = new ArrayList<>();
             for (TensorSpec spec : reader.tensors()) {
                 tensors.add(new TensorSource() {

@@ -131,6 +131,11 @@ public final class AveragerConfig extends AbstractConfig {
     public static final String HTTP_MAX_DOWNLOADS_CONFIG = "averager.http.max.downloads";
     private static final String HTTP_MAX_DOWNLOADS_DOC = "EMA downloads (/runs/{run}/ema) served at once by an instance;"
             + " more are answered 429 with Retry-After, so that downloads never take every thread from health probes.";
+    public static final String SNAPSHOT_SIGNING_KEYS_CONFIG = "averager.snapshot.signing.keys";
+    private static final String SNAPSHOT_SIGNING_KEYS_DOC = "File of run-id prefixes and their secret keys ('PREFIX HEX-KEY' a"
+            + " line, keys of at least 32 bytes): every record into a run of such a prefix (header, chunk, commit, rewind,"
+            + " fork) must carry in its averager-mac header the HMAC-SHA256 of its key and value under the prefix's key;"
+            + " one that does not is dead-lettered before it touches any state (docs/security.md). Empty: no run is signed.";
     public static final String STATE_CHANGELOG_CONFIG = "averager.state.changelog";
     private static final String STATE_CHANGELOG_DOC = "Back the state stores with changelog topics (the default, and the only"
             + " crash-safe choice). false is for measuring what the changelog costs (averager bench pipeline): state is then"
@@ -185,6 +190,7 @@ public final class AveragerConfig extends AbstractConfig {
             .define(MAX_TENSOR_ELEMENTS_CONFIG, Type.LONG, 1L << 36, Range.atLeast(1), Importance.LOW, MAX_TENSOR_ELEMENTS_DOC)
             .define(HTTP_PORT_CONFIG, Type.INT, -1, Range.between(-1, 65535), Importance.MEDIUM, HTTP_PORT_DOC)
             .define(HTTP_ADVERTISED_CONFIG, Type.STRING, "", Importance.MEDIUM, HTTP_ADVERTISED_DOC)
+            .define(SNAPSHOT_SIGNING_KEYS_CONFIG, Type.STRING, "", Importance.MEDIUM, SNAPSHOT_SIGNING_KEYS_DOC)
             .define(HTTP_BIND_CONFIG, Type.STRING, "127.0.0.1", Importance.MEDIUM, HTTP_BIND_DOC)
             .define(HTTP_TLS_KEYSTORE_CONFIG, Type.STRING, "", Importance.MEDIUM, HTTP_TLS_KEYSTORE_DOC)
             .define(HTTP_TLS_KEYSTORE_PASSWORD_CONFIG, Type.PASSWORD, null, Importance.MEDIUM, HTTP_TLS_KEYSTORE_PASSWORD_DOC)

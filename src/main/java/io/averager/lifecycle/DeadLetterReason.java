@@ -10,6 +10,8 @@ import java.util.Locale;
 public enum DeadLetterReason {
     /** Not a snapshot record this service can read: no or bad key, undecodable, invalid header. */
     MALFORMED,
+    /** A record into a signed run without the MAC of its prefix's key (averager.snapshot.signing.keys). */
+    UNSIGNED,
     /** A step not newer than the run's last one (or, for a header, than its open snapshot's). */
     STALE_STEP,
     /** A chunk or commit without an open snapshot of its step. */

@@ -4,10 +4,10 @@ import io.averager.AveragerException;
 import io.averager.ema.TensorSpec;
 import io.averager.wire.ChunkDigest;
 import io.averager.wire.RecordLimits;
+import io.averager.wire.Signatures;
 import io.averager.wire.Tensors;
 import io.averager.wire.WireCodec;
 import io.averager.wire.WireException;
-import io.averager.wire.WireSerializer;
 import io.averager.wire.avro.ForkAnswer;
 import io.averager.wire.avro.ForkRequest;
 import io.averager.wire.avro.RewindAnswer;
@@ -19,6 +19,7 @@ import io.averager.wire.avro.SnapshotMode;
 import io.averager.wire.avro.TensorInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -37,9 +38,10 @@ import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * Publishes snapshots: for each, a header, the chunks of every tensor on the grid, and a commit,
@@ -56,11 +58,12 @@ public final class SnapshotPublisher implements AutoCloseable {
     /** How long {@link #rewind(String, long)} waits for the service's answer. */
     public static final Duration DEFAULT_ANSWER_TIMEOUT = Duration.ofSeconds(60);
 
-    private final KafkaProducer<String, SpecificRecordBase> producer;
+    private final KafkaProducer<byte[], byte[]> producer;
     private final String topic;
     private final long grid;
     private final String transactionalId;
     private final Map<String, Object> consumerSettings;
+    private final byte[] signingKey;
     private boolean failed;
 
     /**
@@ -71,6 +74,21 @@ public final class SnapshotPublisher implements AutoCloseable {
      *     broker unreachable within max.block.ms, say); nothing is left running
      */
     public SnapshotPublisher(Map<String, Object> producerProperties, String topic, long grid) {
+        this(producerProperties, topic, grid, null);
+    }
+
+    /**
+     * A publisher whose every record carries the MAC of {@code signingKey}, as the service
+     * requires of the runs of a signed prefix (averager.snapshot.signing.keys; docs/security.md).
+     *
+     * @param signingKey the prefix's secret key, at least 32 bytes; null to sign nothing
+     */
+    public SnapshotPublisher(Map<String, Object> producerProperties, String topic, long grid, byte[] signingKey) {
+        if (signingKey != null && signingKey.length < Signatures.MIN_KEY_BYTES) {
+            throw new IllegalArgumentException("the signing key has " + signingKey.length + " bytes; give at least "
+                    + Signatures.MIN_KEY_BYTES);
+        }
+        this.signingKey = signingKey == null ? null : signingKey.clone();
         if (grid < 1) {
             throw new IllegalArgumentException("grid must be positive, got " + grid);
         }
@@ -80,7 +98,7 @@ public final class SnapshotPublisher implements AutoCloseable {
         p.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);
         p.putIfAbsent(ProducerConfig.SEND_BUFFER_CONFIG, RecordLimits.SEND_BUFFER_BYTES);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        this.producer = new KafkaProducer<>(p, new StringSerializer(), new WireSerializer());
+        this.producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
         this.topic = topic;
         this.grid = grid;
         this.transactionalId = String.valueOf(p.get(ProducerConfig.TRANSACTIONAL_ID_CONFIG));
@@ -301,7 +319,13 @@ public final class SnapshotPublisher implements AutoCloseable {
     }
 
     private void send(String run, SpecificRecordBase record) {
-        producer.send(new ProducerRecord<>(topic, run, record));
+        byte[] key = run.getBytes(StandardCharsets.UTF_8);
+        byte[] value = WireCodec.encode(record);
+        RecordHeaders headers = new RecordHeaders();
+        if (signingKey != null) {
+            headers.add(Signatures.HEADER, Signatures.mac(signingKey, key, value));
+        }
+        producer.send(new ProducerRecord<>(topic, null, key, value, headers));
     }
 
     /** Aborts the open transaction if Kafka allows it; either way {@code cause} is what the caller sees. */

@@ -3,6 +3,7 @@ package io.averager.rebuild;
 import io.averager.AveragerException;
 import io.averager.ema.TensorSpec;
 import io.averager.wire.Rebuilds;
+import io.averager.wire.Signatures;
 import io.averager.wire.StrictUtf8;
 import io.averager.wire.WireCodec;
 import io.averager.wire.WireException;
@@ -71,6 +72,7 @@ public final class Rebuilder implements Runnable, AutoCloseable {
     private final String runEventsTopic;
     private final String snapshotsTopic;
     private final ParentCheckpoints parents;
+    private final Signatures signatures;
     private volatile boolean closed;
 
     /**
@@ -80,11 +82,14 @@ public final class Rebuilder implements Runnable, AutoCloseable {
      * @param transactionalId unique to this instance and the same across its restarts
      * @param maxRequestSize the largest snapshot record to publish again
      * @param parents where forks find their parents' checkpoints
+     * @param signatures the keys of signed runs: the records published again keep their MACs, and
+     *     the rebuilder's own are signed with their run's key
      */
     public Rebuilder(Map<String, Object> consumerProperties, Map<String, Object> producerProperties, String groupId,
                      String transactionalId, String runEventsTopic, String snapshotsTopic, int maxRequestSize,
-                     ParentCheckpoints parents) {
+                     ParentCheckpoints parents, Signatures signatures) {
         this.runEventsTopic = runEventsTopic;
+        this.signatures = signatures;
         this.snapshotsTopic = snapshotsTopic;
         this.parents = parents;
         Map<String, Object> c = new HashMap<>(consumerProperties);
@@ -300,6 +305,10 @@ public final class Rebuilder implements Runnable, AutoCloseable {
                 }
                 RecordHeaders headers = new RecordHeaders();
                 headers.add(Rebuilds.HEADER, requestId);
+                Header mac = r.headers().lastHeader(Signatures.HEADER);
+                if (mac != null) {
+                    headers.add(mac);
+                }
                 producer.send(new ProducerRecord<>(snapshotsTopic, partition.partition(), r.timestamp(), r.key(), r.value(),
                         headers));
                 records++;
@@ -316,8 +325,14 @@ public final class Rebuilder implements Runnable, AutoCloseable {
 
     /** Sends one record of the rebuilder's own, keyed by the run, on the run's partition of snapshots. */
     private void send(int partition, String run, SpecificRecordBase record) {
-        producer.send(new ProducerRecord<>(snapshotsTopic, partition, run.getBytes(StandardCharsets.UTF_8),
-                WireCodec.encode(record)));
+        byte[] key = run.getBytes(StandardCharsets.UTF_8);
+        byte[] value = WireCodec.encode(record);
+        RecordHeaders headers = new RecordHeaders();
+        byte[] secret = signatures.keyOf(run);
+        if (secret != null) {
+            headers.add(Signatures.HEADER, Signatures.mac(secret, key, value));
+        }
+        producer.send(new ProducerRecord<>(snapshotsTopic, partition, key, value, headers));
     }
 
     @Override

@@ -25,6 +25,7 @@ import io.averager.topology.TopicSpec;
 import io.averager.topology.TopologyObserver;
 import io.averager.topology.TopologySettings;
 import io.averager.wire.RecordLimits;
+import io.averager.wire.Signatures;
 import io.averager.wire.avro.CheckpointManifest;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -105,6 +106,12 @@ public final class AveragerService implements AutoCloseable {
         return start(config, selection, observer, onCheckpoint, false);
     }
 
+    /** The runs whose snapshots must be signed, from averager.snapshot.signing.keys. */
+    public static Signatures signatures(AveragerConfig config) {
+        Path keys = file(config, AveragerConfig.SNAPSHOT_SIGNING_KEYS_CONFIG);
+        return keys == null ? Signatures.none() : Signatures.read(keys);
+    }
+
     /** The HTTP endpoint's settings: address, TLS and who may use it. */
     static HttpSettings httpSettings(AveragerConfig config) {
         return new HttpSettings(config.getString(AveragerConfig.HTTP_BIND_CONFIG), config.getInt(AveragerConfig.HTTP_PORT_CONFIG),
@@ -159,7 +166,8 @@ public final class AveragerService implements AutoCloseable {
                     new ParentCheckpoints(config.consumerProperties(), config.getString(AveragerConfig.TOPIC_MANIFESTS_CONFIG),
                             config.getString(AveragerConfig.TOPIC_RUN_EVENTS_CONFIG),
                             config.profiles().stream().map(Profile::name).toList(),
-                            location -> objectStore(location, config), config.spoolDir().resolve("seeds")));
+                            location -> objectStore(location, config), config.spoolDir().resolve("seeds")),
+                    signatures(config));
         }
         AveragerService service = new AveragerService(streams, sink, rebuilder, store, registry);
         streams.setUncaughtExceptionHandler(e -> {
@@ -200,6 +208,7 @@ public final class AveragerService implements AutoCloseable {
                 RecordLimits.MAX_MESSAGE_BYTES,
                 NonFinitePolicy.valueOf(config.getString(AveragerConfig.NONFINITE_CONFIG).toUpperCase(Locale.ROOT)),
                 config.getBoolean(AveragerConfig.STATE_CHANGELOG_CONFIG),
+                signatures(config),
                 Selection.ALL, TopologyObserver.NONE, new RunMeters(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)));
     }
 

@@ -4,6 +4,7 @@ import io.averager.ema.Profile;
 import io.averager.kernel.Kernel;
 import io.averager.lifecycle.NonFinitePolicy;
 import io.averager.metrics.RunMeters;
+import io.averager.wire.Signatures;
 import java.util.List;
 import java.util.Objects;
 
@@ -18,6 +19,7 @@ import java.util.Objects;
  * @param maxMessageBytes largest record produced, and largest value kept in a state store
  * @param nonFinite what to do with chunks holding NaN or infinities
  * @param changelog back the state stores with changelog topics; false keeps state on local disk only
+ * @param signatures the runs whose records must be signed, and their keys
  * @param selection the runs and steps averaged: {@link Selection#ALL} for the live service
  * @param observer told of progress: {@link TopologyObserver#NONE} for the live service
  * @param meters the meters of the service instance running the topology
@@ -37,6 +39,7 @@ public record TopologySettings(
         int maxMessageBytes,
         NonFinitePolicy nonFinite,
         boolean changelog,
+        Signatures signatures,
         Selection selection,
         TopologyObserver observer,
         RunMeters meters) {
@@ -44,6 +47,7 @@ public record TopologySettings(
     public TopologySettings {
         profiles = List.copyOf(profiles);
         Objects.requireNonNull(nonFinite, "nonFinite");
+        Objects.requireNonNull(signatures, "signatures");
         Objects.requireNonNull(selection, "selection");
         Objects.requireNonNull(observer, "observer");
         Objects.requireNonNull(meters, "meters");
@@ -59,13 +63,13 @@ public record TopologySettings(
     public TopologySettings scoped(Selection selection, TopologyObserver observer) {
         return new TopologySettings(snapshotsTopic, checkpointsTopic, deadLettersTopic, runEventsTopic, profiles, kernel,
                 checkpointEverySteps, checkpointEveryMs, restorePoints, maxGrid, maxTensorElements, maxMessageBytes,
-                nonFinite, changelog, selection, observer, meters);
+                nonFinite, changelog, signatures, selection, observer, meters);
     }
 
     /** These settings recording to {@code meters}. */
     public TopologySettings withMeters(RunMeters meters) {
         return new TopologySettings(snapshotsTopic, checkpointsTopic, deadLettersTopic, runEventsTopic, profiles, kernel,
                 checkpointEverySteps, checkpointEveryMs, restorePoints, maxGrid, maxTensorElements, maxMessageBytes,
-                nonFinite, changelog, selection, observer, meters);
+                nonFinite, changelog, signatures, selection, observer, meters);
     }
 }

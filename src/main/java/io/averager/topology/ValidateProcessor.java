@@ -3,6 +3,7 @@ package io.averager.topology;
 import io.averager.lifecycle.DeadLetterReason;
 import io.averager.lifecycle.SnapshotRules;
 import io.averager.metrics.RunMeters;
+import io.averager.wire.Signatures;
 import io.averager.wire.StrictUtf8;
 import io.averager.wire.WireCodec;
 import io.averager.wire.WireException;
@@ -15,6 +16,7 @@ import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
 import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -30,6 +32,7 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
     static final int MAX_RUN_BYTES = 512;
 
     private final SnapshotRules rules;
+    private final Signatures signatures;
     private final Selection selection;
     private final TopologyObserver observer;
     private final RunMeters meters;
@@ -37,6 +40,7 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
 
     ValidateProcessor(TopologySettings settings) {
         this.rules = new SnapshotRules(settings.maxGrid(), settings.maxTensorElements());
+        this.signatures = settings.signatures();
         this.selection = settings.selection();
         this.observer = settings.observer();
         this.meters = settings.meters();
@@ -70,6 +74,9 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
             problem = "record key of " + record.key().length + " bytes: expected a run id of 1 to " + MAX_RUN_BYTES + " bytes";
         } else if (!selection.keepsRun(run)) {
             return;
+        } else if ((problem = unsigned(run, record)) != null) {
+            DeadLetter.send(context, meters, record, record.key(), record.value(), DeadLetterReason.UNSIGNED, problem);
+            return;
         } else {
             try {
                 message = WireCodec.decode(record.value());
@@ -88,6 +95,27 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
         }
         context.forward(record.withKey((Object) run).withValue(new Inbound(record.key(), record.value(), message)),
                 AveragerTopology.APPLY);
+    }
+
+    /**
+     * Why a record of a signed run is refused, or null: it must carry the MAC of its key and
+     * value under its prefix's key. Checked before the value is even decoded.
+     */
+    private String unsigned(String run, Record<byte[], byte[]> record) {
+        byte[] secret = signatures.keyOf(run);
+        if (secret == null) {
+            return null;
+        }
+        Header mac = record.headers().lastHeader(Signatures.HEADER);
+        if (mac == null) {
+            return "Record for run " + run + " has no " + Signatures.HEADER + " header; runs of prefix "
+                    + signatures.prefixOf(run) + " take signed records only (averager.snapshot.signing.keys)";
+        }
+        if (record.value() == null || !Signatures.verify(secret, record.key(), record.value(), mac.value())) {
+            return "Record for run " + run + " is not signed with the key of prefix " + signatures.prefixOf(run)
+                    + ": its " + Signatures.HEADER + " does not match its key and value";
+        }
+        return null;
     }
 
     private String check(String key, SpecificRecordBase message) {

@@ -143,6 +143,43 @@ class PipelineTest {
         }
     }
 
+    /**
+     * {@code averager publish --signing-key-file} into a run of a signed prefix: its snapshots
+     * are averaged, while the same command without the key is refused with reason unsigned and
+     * leaves the run's checkpoint as it would be without it.
+     */
+    @Test
+    void publishCommandSignsForARunOfASignedPrefix() throws Exception {
+        String key = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+        String run = "signed-" + SharedKafka.unique("cli-run");
+        Path keyFile = Files.writeString(dir.resolve("team.key"), key + "\n");
+        try (ServiceUnderTest service = new ServiceUnderTest(dir)) {
+            service.settings.put(AveragerConfig.SNAPSHOT_SIGNING_KEYS_CONFIG,
+                    Files.writeString(dir.resolve("signing.keys"), "signed- " + key + "\n").toString());
+            service.settings.put(AveragerConfig.PROFILES_CONFIG, "ema");
+            service.settings.put("averager.profile.ema.decay", Double.toString(DECAY));
+            service.start();
+            ExpectedEma expected = new ExpectedEma(DECAY, 0);
+            for (long step : new long[] {3, 5, 7}) {
+                Path file = dir.resolve("step-" + step + ".safetensors");
+                TestModel.write(TestModel.weights(step), file);
+                List<String> args = new ArrayList<>(List.of("publish", "--bootstrap-servers", SharedKafka.bootstrapServers(),
+                        "--topic", service.snapshotsTopic(), "--run", run, "--step", Long.toString(step)));
+                if (step != 5) {
+                    args.addAll(List.of("--signing-key-file", keyFile.toString()));
+                    expected.add(TestModel.weights(step), step);
+                }
+                if (step == 7) {
+                    args.add("--end-of-run");
+                }
+                args.add(file.toString());
+                assertThat(Main.commandLine().execute(args.toArray(String[]::new))).as("publish of step %d", step).isZero();
+            }
+            CheckpointManifest at7 = service.awaitCheckpoints(run, 7, List.of("ema"), Duration.ofSeconds(60)).get("ema");
+            assertMatches(verifiedFile(at7), expected, 0);
+        }
+    }
+
     /** The manifest's file, after checking its size and SHA-256. */
     static Path verifiedFile(CheckpointManifest m) throws Exception {
         Path file = Path.of(URI.create(m.getUri()));

@@ -3,7 +3,12 @@ package io.averager.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.averager.config.AveragerConfig;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -22,6 +27,9 @@ class PythonClientTest {
 
     private static final String TESTS = "clients/python/tests/";
     private static final double DECAY = 0.9;
+    /** Runs whose ids start with this take records signed with {@link #SIGNING_KEY} only. */
+    private static final String SIGNED_PREFIX = "py-signed-";
+    private static final String SIGNING_KEY = "5a1c9e0b7d3f24681357924680ace1bd5a1c9e0b7d3f24681357924680ace1bd";
 
     @TempDir
     Path dir;
@@ -53,9 +61,11 @@ class PythonClientTest {
     @Test
     void emaOfATrainingLoopEqualsModelEmaV2AndLoadsStrictly() throws Exception {
         try (ServiceUnderTest service = started()) {
-            String output = PythonCheck.run(TESTS + "it_training_loop.py", arguments(service));
+            List<String> args = new ArrayList<>(List.of(arguments(service)));
+            args.addAll(List.of("--signing-key", SIGNING_KEY, "--signed-run", SIGNED_PREFIX + SharedKafka.unique("run")));
+            String output = PythonCheck.run(TESTS + "it_training_loop.py", args.toArray(String[]::new));
             assertThat(output).contains("EMA matches ModelEmaV2", "checkpointed on request", "averaged as expected",
-                    "resumed:", "wrapped names:", "failure surfaces");
+                    "resumed:", "wrapped names:", "signed: the EMA of steps 1, 2, 3 and 5", "failure surfaces");
         }
     }
 
@@ -93,6 +103,12 @@ class PythonClientTest {
         service.settings.put(AveragerConfig.PROFILES_CONFIG, "ema");
         service.settings.put("averager.profile.ema.decay", Double.toString(DECAY));
         service.settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "0");
+        try {
+            Path keys = Files.writeString(dir.resolve("signing.keys"), SIGNED_PREFIX + " " + SIGNING_KEY + "\n");
+            service.settings.put(AveragerConfig.SNAPSHOT_SIGNING_KEYS_CONFIG, keys.toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
         return service.start();
     }
 

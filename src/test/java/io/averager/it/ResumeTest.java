@@ -25,6 +25,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -48,6 +49,9 @@ import picocli.CommandLine;
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class ResumeTest {
+
+    private static final byte[] SIGNING_KEY = HexFormat.of().parseHex("8e7d6c5b4a3928170615243342516070"
+            + "8e7d6c5b4a3928170615243342516070");
 
     private static final List<String> PROFILES = List.of("ema", "slow", "power");
     private static final long LAST = 48;
@@ -217,7 +221,7 @@ class ResumeTest {
      * 24 on request and 30 by cadence): the service's rebuilder publishes the snapshot of 33
      * again after the restore point of 30, and the run ends bitwise as one never interrupted.
      * A run whose history after its restore point is gone is refused, naming that restore point,
-     * and goes on unchanged.
+     * and goes on unchanged. Every run here is of a signed prefix.
      */
     @Test
     void aResumeBetweenEmaCheckpointsIsRebuiltAndOneWhoseHistoryIsGoneIsRefusedChangingNothing() throws Exception {
@@ -226,9 +230,13 @@ class ResumeTest {
         try (ServiceUnderTest service = new ServiceUnderTest(dir)) {
             service.withEveryKindOfProfile();
             service.settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "30");
+            // Every run signed: the rebuild publishes the snapshots again with their MACs, and its marks with the run's.
+            service.settings.put(AveragerConfig.SNAPSHOT_SIGNING_KEYS_CONFIG, Files.writeString(dir.resolve("signing.keys"),
+                    String.join("", List.of("rebuilt", "uninterrupted", "gone", "kept").stream()
+                            .map(prefix -> prefix + " " + HexFormat.of().formatHex(SIGNING_KEY) + "\n").toList())).toString());
             service.start();
             Map<String, Object> producer = Map.of("bootstrap.servers", SharedKafka.bootstrapServers());
-            try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024)) {
+            try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024, SIGNING_KEY)) {
                 for (long step = 3; step <= 39; step += 3) {
                     publish(publisher, live, step, step);
                 }
@@ -272,7 +280,7 @@ class ResumeTest {
             // Retention takes the history of both runs' partitions; the restore points stay.
             String gone = SharedKafka.unique("gone");
             String kept = SharedKafka.unique("kept");
-            try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024)) {
+            try (SnapshotPublisher publisher = new SnapshotPublisher(producer, service.snapshotsTopic(), 1024, SIGNING_KEY)) {
                 for (long step = 3; step <= 36; step += 3) {
                     publish(publisher, gone, step, step);
                     publish(publisher, kept, step, step);

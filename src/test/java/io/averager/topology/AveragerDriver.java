@@ -9,6 +9,7 @@ import io.averager.store.EmaKey;
 import io.averager.store.DistanceHistory;
 import io.averager.store.Stores;
 import io.averager.wire.Rebuilds;
+import io.averager.wire.Signatures;
 import io.averager.wire.WireCodec;
 import io.averager.wire.avro.RewindAnswer;
 import io.averager.wire.avro.CheckpointCommit;
@@ -71,9 +72,14 @@ final class AveragerDriver implements AutoCloseable {
 
     AveragerDriver(Path stateDir, NonFinitePolicy nonFinite, long checkpointEverySteps, long checkpointEveryMs,
                    Profile... profiles) {
+        this(stateDir, nonFinite, Signatures.none(), checkpointEverySteps, checkpointEveryMs, profiles);
+    }
+
+    AveragerDriver(Path stateDir, NonFinitePolicy nonFinite, Signatures signatures, long checkpointEverySteps,
+                   long checkpointEveryMs, Profile... profiles) {
         TopologySettings settings = new TopologySettings(SNAPSHOTS, CHECKPOINTS, DEAD_LETTERS, RUN_EVENTS, List.of(profiles),
                 Kernels.byName(Kernels.JAVA), checkpointEverySteps, checkpointEveryMs, RESTORE_POINTS, 16L << 20, 1L << 36,
-                64 * 1024 * 1024 + 64 * 1024, nonFinite, true, Selection.ALL, TopologyObserver.NONE,
+                64 * 1024 * 1024 + 64 * 1024, nonFinite, true, signatures, Selection.ALL, TopologyObserver.NONE,
                 new RunMeters(meters));
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "averager-test");
@@ -121,6 +127,22 @@ final class AveragerDriver implements AutoCloseable {
 
     void send(SpecificRecordBase record, long timestamp) {
         sendRaw(utf8(runOf(record)), WireCodec.encode(record), timestamp);
+    }
+
+    /** Sends a record with the MAC of {@code secret}, as a publisher of a signed run does. */
+    void sendSigned(SpecificRecordBase record, byte[] secret) {
+        byte[] key = utf8(runOf(record));
+        byte[] value = WireCodec.encode(record);
+        RecordHeaders headers = new RecordHeaders();
+        headers.add(Signatures.HEADER, Signatures.mac(secret, key, value));
+        snapshots.pipeInput(new TestRecord<>(key, value, headers, TestSnapshot.DEFAULT_TIMESTAMP));
+    }
+
+    /** Sends raw bytes with {@code mac} as their MAC header, right or not. */
+    void sendRawSigned(byte[] key, byte[] value, byte[] mac) {
+        RecordHeaders headers = new RecordHeaders();
+        headers.add(Signatures.HEADER, mac);
+        snapshots.pipeInput(new TestRecord<>(key, value, headers, TestSnapshot.DEFAULT_TIMESTAMP));
     }
 
     /** Sends the snapshot's records as a rebuild of request {@code requestId} publishes them again: with its header. */
