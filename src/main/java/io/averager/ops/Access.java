@@ -1,5 +1,6 @@
 package io.averager.ops;
 
+import io.averager.wire.FieldLines;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -158,14 +159,9 @@ final class Access {
     private static Entries parse(Path file, List<String> lines) {
         Map<String, Principal> tokens = new HashMap<>();
         Map<String, Principal> certificates = new HashMap<>();
-        for (int i = 0; i < lines.size(); i++) {
-            String line = lines.get(i);
-            int hash = line.indexOf('#');
-            String[] fields = (hash < 0 ? line : line.substring(0, hash)).trim().split("\\s+");
-            if (fields.length == 1 && fields[0].isEmpty()) {
-                continue;
-            }
-            String at = file + " line " + (i + 1) + ": ";
+        for (FieldLines line : FieldLines.of(file, lines)) {
+            String at = line.at();
+            String[] fields = line.fields();
             boolean token = fields[0].equals("token");
             if (!token && !fields[0].equals("cert")) {
                 throw new IllegalArgumentException(at + "'" + fields[0] + "' is neither 'token' nor 'cert'");

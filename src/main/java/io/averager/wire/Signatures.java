@@ -60,14 +60,9 @@ public final class Signatures {
             throw new UncheckedIOException("Cannot read the snapshot signing keys " + file + ": " + e.getMessage(), e);
         }
         List<Entry> entries = new ArrayList<>();
-        for (int i = 0; i < lines.size(); i++) {
-            String line = lines.get(i);
-            int hash = line.indexOf('#');
-            String[] fields = (hash < 0 ? line : line.substring(0, hash)).trim().split("\\s+");
-            if (fields.length == 1 && fields[0].isEmpty()) {
-                continue;
-            }
-            String at = file + " line " + (i + 1) + ": ";
+        for (FieldLines line : FieldLines.of(file, lines)) {
+            String at = line.at();
+            String[] fields = line.fields();
             if (fields.length != 2) {
                 throw new IllegalArgumentException(at + "expected 'RUN-PREFIX HEX-KEY'");
             }
