@@ -11,7 +11,6 @@ where it does not (Debian's torch 1.13).
 The service must average with one profile. Exit status 0 when every run matches.
 """
 
-import argparse
 import multiprocessing
 import sys
 import tempfile
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from averager_client import PublishError, Publisher, layout, load_ema, local_shards, split_flat  # noqa: E402
+import service_args  # noqa: E402
 
 GRID = 16
 STEPS = 3
@@ -135,13 +135,7 @@ def same_bits(a, b):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bootstrap-servers", required=True)
-    parser.add_argument("--snapshots-topic", required=True)
-    parser.add_argument("--manifests-topic", required=True)
-    parser.add_argument("--run-events-topic", default="run-events")
-    parser.add_argument("--run", required=True)
-    parser.add_argument("--decay", type=float)
+    parser = service_args.parser()
     args = parser.parse_args()
 
     whole_run = args.run + "-whole"

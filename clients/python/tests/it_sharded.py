@@ -10,7 +10,6 @@ torch.distributed's barrier and all_reduce. Chunks of 1 MiB check that records a
 default size limit go through. Exit status 0 when the EMAs match.
 """
 
-import argparse
 import multiprocessing
 import sys
 import time
@@ -21,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from averager_client import Publisher, grid_range, layout, load_ema  # noqa: E402
+import service_args  # noqa: E402
 
 GRID = 1 << 18
 STEPS = 4
@@ -57,13 +57,7 @@ def rank_main(rank, ranks, args, barrier, partials):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bootstrap-servers", required=True)
-    parser.add_argument("--snapshots-topic", required=True)
-    parser.add_argument("--manifests-topic", required=True)
-    parser.add_argument("--run-events-topic", default="run-events")
-    parser.add_argument("--run", required=True)
-    parser.add_argument("--decay", type=float, required=True)
+    parser = service_args.parser()
     parser.add_argument("--ranks", type=int, default=3)
     args = parser.parse_args()
 

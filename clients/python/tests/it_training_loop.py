@@ -12,7 +12,6 @@ The service must average with one profile of that decay, unit snapshot, no warmu
 when everything matches.
 """
 
-import argparse
 import copy
 import sys
 import time
@@ -26,6 +25,7 @@ from torch import nn  # noqa: E402
 from averager_client import (CheckpointError, Publisher, PublishError, find_checkpoint, list_checkpoints,  # noqa: E402
                              load_ema, read_safetensors)
 from averager_client.loader import read_file  # noqa: E402
+import service_args  # noqa: E402
 
 STEPS = 30
 SAVED_AT = 12  # where the trainer saves its own checkpoint, and asks for the EMA's
@@ -371,13 +371,7 @@ def failure_surfaces(args):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bootstrap-servers", required=True)
-    parser.add_argument("--snapshots-topic", required=True)
-    parser.add_argument("--manifests-topic", required=True)
-    parser.add_argument("--run-events-topic", default="run-events")
-    parser.add_argument("--run", required=True)
-    parser.add_argument("--decay", type=float, required=True)
+    parser = service_args.parser()
     parser.add_argument("--signing-key", help="hex key of --signed-run's prefix")
     parser.add_argument("--signed-run")
     args = parser.parse_args()
