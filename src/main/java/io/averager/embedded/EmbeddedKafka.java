@@ -83,6 +83,21 @@ public final class EmbeddedKafka implements AutoCloseable {
                 "listener.name.sasl_plaintext.plain.sasl.jaas.config", jaas.append(';').toString()), "SASL_PLAINTEXT");
     }
 
+    /**
+     * {@link #startWithSaslPlain} with KRaft's {@code StandardAuthorizer}: clients may do only
+     * what ACLs allow them, but {@code superUser}, who may do all (and creates the ACLs). The
+     * broker's own plaintext loopback listeners act as a super user too.
+     */
+    public static EmbeddedKafka startWithAcls(Path dataDir, Map<String, String> users, String superUser) {
+        StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required");
+        users.forEach((user, password) -> jaas.append(" user_").append(user).append("=\"").append(password).append('"'));
+        return start(dataDir, 0, Map.of(
+                "sasl.enabled.mechanisms", "PLAIN",
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config", jaas.append(';').toString(),
+                "authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                "super.users", "User:ANONYMOUS;User:" + superUser), "SASL_PLAINTEXT");
+    }
+
     private static EmbeddedKafka start(Path dataDir, int port, Map<String, String> overrides, String clientProtocol) {
         try {
             Files.createDirectories(dataDir);
