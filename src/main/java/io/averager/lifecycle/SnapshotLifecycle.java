@@ -191,6 +191,7 @@ public final class SnapshotLifecycle {
             }
         }
         PendingDistances distance = null;
+        boolean copied = pending.getSet() || layout.getCopy().contains(c.getTensor());
         for (Profile profile : profiles) {
             EmaEntry entry = entries.apply(profile.name());
             if (entry != null && entry.lastStep() >= c.getStep()) {
@@ -199,8 +200,7 @@ public final class SnapshotLifecycle {
             if (distance == null) {
                 distance = distances.get();
             }
-            boolean copy = pending.getSet() || layout.getCopy().contains(c.getTensor()) || profile.copies(c.getTensor());
-            entry = update(copy, profile, entry, c.getStep(), run.progress().getBranch(), spec.dtype(), x, count, distance);
+            entry = update(copied || profile.copies(c.getTensor()), profile, entry, c.getStep(), run.progress().getBranch(), spec.dtype(), x, count, distance);
             d.entries.add(new Decision.EntryUpdate(profile.name(), c.getTensor(), c.getOffset(), entry, x.remaining()));
             if (pending.getCheckpoint()) {
                 d.checkpoint.add(new CheckpointEvent.Data(c.getRun(), profile.name(), c.getStep(), c.getTensor(),

@@ -49,7 +49,7 @@ final class Tls {
             SSLContext context = SSLContext.getInstance("TLS");
             // Client certificates are not checked in the handshake, where a failure would be a
             // dropped connection, but by the endpoint, which answers 401 and says why.
-            context.init(kmf.getKeyManagers(), new TrustManager[] {Trust.acceptingClients(peers)}, null);
+            context.init(kmf.getKeyManagers(), new TrustManager[] {new Trust(peers)}, null);
             return context;
         } catch (GeneralSecurityException | IOException e) {
             throw new IllegalArgumentException("Cannot serve TLS with " + keystore + ": " + e.getMessage(), e);
@@ -198,12 +198,8 @@ final class Tls {
     static final class Trust implements X509TrustManager {
         private final X509TrustManager peers;
 
-        private Trust(X509TrustManager peers) {
+        Trust(X509TrustManager peers) {
             this.peers = peers;
-        }
-
-        static Trust acceptingClients(X509TrustManager peers) {
-            return new Trust(peers);
         }
 
         @Override
