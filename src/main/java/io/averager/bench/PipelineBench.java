@@ -36,12 +36,16 @@ import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.common.TopicPartition;
 
 /**
  * The pipeline against the broker it runs on, in one run on one embedded broker or on a cluster
  * of the user's: a bare consumer and a bare pipe (producer and consumer at once), then for each
- * model the service, as its own JVM, averaging snapshots published while it runs (publish to checkpoint stored, with
- * the service's peak heap and RSS and the CPU time it spent a GiB), and for the model nearest
+ * model a bare changelogged EMA ({@link BareEma}, its own JVM) and the service, as its own JVM,
+ * averaging snapshots published while it runs (publish to checkpoint stored, with the service's
+ * peak heap and RSS, the CPU time it spent a GiB against the bare EMA's, and the bytes it sent to
+ * Kafka), and for the model nearest
  * 400 MB of float32 a replay and a run without changelog topics. Prints one table, rates as
  * ratios to the bare pipe, with the CPU each row cost a GiB, in the service and in the bench's
  * JVM (the broker and the clients), and how many of the machine's cores were busy.
@@ -123,25 +127,31 @@ public final class PipelineBench {
         BareKafka.Moved consumed = bare.consume("bench-bare");
         CpuUse consumerCpu = mark.since();
         deleteTopics(clients, "bench-bare"::equals);
-        row("bare consumer, read_committed (page cache)", consumed.rate(), pipe.rate(), "", "", Double.NaN, consumerCpu,
-                consumed.bytes(), "");
-        row("bare pipe: producer and consumer at once, best of " + PIPE_PASSES, pipe.rate(), pipe.rate(), "", "", Double.NaN,
-                pipeCpu, pipe.bytes(), "");
+        row("bare consumer, read_committed (page cache)", consumed.rate(), pipe.rate(), "", "", null, null, null,
+                consumerCpu, consumed.bytes(), "");
+        row("bare pipe: producer and consumer at once, best of " + PIPE_PASSES, pipe.rate(), pipe.rate(), "", "", null,
+                null, null, pipeCpu, pipe.bytes(), "");
         Model replayed = models.stream().filter(m -> m.dtype() == Dtype.F32)
                 .min(Comparator.comparingLong(m -> Math.abs(m.bytes() - (400L << 20)))).orElse(null);
         for (Model model : models) {
-            endToEnd(clients, model, pipe.rate(), true, model.equals(replayed));
+            Spent bareCpu = bareEma(clients, model, pipe.rate());
+            endToEnd(clients, model, pipe.rate(), bareCpu, true, model.equals(replayed));
             if (model.equals(replayed)) {
-                endToEnd(clients, model, pipe.rate(), false, false);
+                endToEnd(clients, model, pipe.rate(), bareCpu, false, false);
             }
         }
-        out.printf("%-58s %9s %6s %10s %10s %9s %9s %6s %10s%n", "", "", "", "service", "service", "service",
-                "bench JVM", "cores", "service");
-        out.printf("%-58s %9s %6s %10s %10s %9s %9s %6s %10s%n", "what", "MiB/s", "/pipe", "peak heap", "peak RSS", "CPU s/GiB",
-                "CPU s/GiB", "busy", "state dir");
+        String format = "%-58s %8s %6s %10s %10s %9s %9s %6s %7s %7s %9s %6s %6s %10s%n";
+        out.printf(format, "", "", "", "service", "service", "service", "applying", "of it", "bare /", "bare /", "bench JVM",
+                "cores", "Kafka", "service");
+        out.printf(format, "what", "MiB/s", "/pipe", "peak heap", "peak RSS", "CPU s/GiB", "CPU s/GiB", "JIT", "service",
+                "applying", "CPU s/GiB", "busy", "writes", "state dir");
         for (String[] r : rows) {
-            out.printf("%-58s %9s %6s %10s %10s %9s %9s %6s %10s%n", (Object[]) r);
+            out.printf(format, (Object[]) r);
         }
+        out.printf("Service CPU s/GiB: the service's to the last checkpoint stored, or the bare changelogged EMA's on its"
+                + " rows; applying: the service's to the last snapshot averaged, before its checkpoint; of it JIT: its JIT"
+                + " compilers'. Bare / service and bare / applying: the bare EMA's CPU a GiB over those. Kafka writes: bytes"
+                + " its producers sent a snapshot byte, which the brokers store once a replica, on top of the snapshot.%n");
         out.printf("The bench JVM runs the bench's own clients (bare clients, publisher, replay)%s; cores busy is this"
                 + " machine's average over the timed stretch, of %d.%n", cluster.isEmpty() ? " and the broker" : "",
                 Runtime.getRuntime().availableProcessors());
@@ -152,8 +162,8 @@ public final class PipelineBench {
      * {@value #WARMUP_SNAPSHOTS} snapshots of the same model that lets both JVMs compile their hot
      * code first; then, if asked, replays it.
      */
-    private void endToEnd(Map<String, String> clients, Model model, double pipe, boolean changelog, boolean replay)
-            throws IOException, InterruptedException {
+    private void endToEnd(Map<String, String> clients, Model model, double pipe, Spent bare, boolean changelog,
+                          boolean replay) throws IOException, InterruptedException {
         String id = "bench-" + model.dtype().name().toLowerCase() + "-" + model.params() + (changelog ? "" : "-local");
         Path dir = dataDir.resolve(id);
         Map<String, String> settings = new HashMap<>(clients);
@@ -178,31 +188,33 @@ public final class PipelineBench {
         out.printf("%s: %d snapshots of %s ...%n", label, snapshots, mib(synthetic.bytes()));
         long[] peak;
         double seconds;
-        long cpuNanos;
+        Spent spent;
+        Spent applying;
         CpuUse benchCpu;
-        try (Child service = Child.start(dir, settings, serviceJvm);
+        try (Child service = Child.start(dir, settings, serviceJvm, BenchService.class);
              SnapshotPublisher publisher = new SnapshotPublisher(Map.copyOf(clients),
                      id + "-snapshots", SnapshotPublisher.DEFAULT_GRID)) {
             service.await("ready");
             publish(publisher, "bench-warmup", warmup, WARMUP_SNAPSHOTS);
-            long cpuBefore = service.cpuAtCheckpoint("bench-warmup", WARMUP_SNAPSHOTS);
+            Spent before = service.atCheckpoint("bench-warmup", WARMUP_SNAPSHOTS);
             CpuUse.Mark mark = CpuUse.now();
             long start = System.nanoTime();
             publish(publisher, RUN, synthetic, snapshots);
-            cpuNanos = service.cpuAtCheckpoint(RUN, snapshots) - cpuBefore;
+            applying = service.atApplied(RUN, snapshots).minus(before);
+            spent = service.atCheckpoint(RUN, snapshots).minus(before);
             seconds = (System.nanoTime() - start) / 1e9;
             benchCpu = mark.since();
             peak = service.stop();
         }
         long bytes = synthetic.bytes() * snapshots;
         row("end to end " + label + ", publish to checkpoint", bytes / seconds, pipe, mib(peak[0]), mib(peak[1]),
-                cpuNanos / 1e9, benchCpu, bytes, mib(sizeOf(dir.resolve("state"))));
+                spent.perGib(bytes), applying.perGib(bytes), bare, benchCpu, bytes, mib(sizeOf(dir.resolve("state"))));
         if (replay) {
             CpuUse.Mark mark = CpuUse.now();
             Replay.Result result = new Replay(settings, new Selection(Set.of(RUN), Long.MIN_VALUE, Long.MAX_VALUE), true, false)
                     .run(new PrintStream(OutputStream.nullOutputStream()), false);
-            row("replay " + label + ", start to last checkpoint", result.bytes() / result.seconds(), pipe, "", "", Double.NaN,
-                    mark.since(), result.bytes(), "");
+            row("replay " + label + ", start to last checkpoint", result.bytes() / result.seconds(), pipe, "", "", null,
+                    null, null, mark.since(), result.bytes(), "");
         }
         deleteTopics(clients, t -> t.startsWith(id + "-"));
         deleteGroups(clients, g -> g.equals(id) || g.startsWith(id + "-"));
@@ -217,24 +229,105 @@ public final class PipelineBench {
         }
     }
 
+    /** What a child JVM spent: CPU seconds, of them its JIT compilers', and bytes its producers sent. */
+    record Spent(double cpu, double jit, double produced) {
+        Spent minus(Spent earlier) {
+            return new Spent(cpu - earlier.cpu, jit - earlier.jit, produced - earlier.produced);
+        }
+
+        /** The same a GiB of {@code bytes} (produced: a byte). */
+        Spent perGib(long bytes) {
+            return new Spent(CpuUse.perGib(cpu, bytes), CpuUse.perGib(jit, bytes), produced / bytes);
+        }
+    }
+
     /**
-     * A table row: {@code serviceCpu} is the CPU seconds the service spent (NaN for rows without
-     * it), {@code bench} the CPU this JVM and the machine spent, both moving {@code bytes}.
+     * A table row: {@code child} is what the service (or the bare EMA) spent a GiB, all in,
+     * {@code applying} what the service had spent when the last snapshot was averaged, before its
+     * checkpoint, {@code bare} what the bare EMA spent a GiB of the same model (null for rows
+     * without them), {@code bench} the CPU this JVM and the machine spent, all moving
+     * {@code bytes}.
      */
-    private void row(String what, double rate, double pipe, String heap, String rss, double serviceCpu, CpuUse bench,
-                     long bytes, String state) {
-        String service = Double.isNaN(serviceCpu) ? "" : String.format("%.1f", CpuUse.perGib(serviceCpu, bytes));
+    private void row(String what, double rate, double pipe, String heap, String rss, Spent child, Spent applying,
+                     Spent bare, CpuUse bench, long bytes, String state) {
+        boolean ratio = applying != null && bare != null;
         rows.add(new String[] {what, String.format("%.1f", rate / (1 << 20)), String.format("%.2f", rate / pipe), heap, rss,
-                service, String.format("%.1f", CpuUse.perGib(bench.processSeconds(), bytes)),
-                String.format("%.2f", bench.busyCores()), state});
+                child == null ? "" : String.format("%.1f", child.cpu()), applying == null ? "" : String.format("%.1f", applying.cpu()),
+                child == null ? "" : String.format("%.1f", child.jit()),
+                ratio ? String.format("%.2f", bare.cpu() / child.cpu()) : "",
+                ratio ? String.format("%.2f", bare.cpu() / applying.cpu()) : "",
+                String.format("%.1f", CpuUse.perGib(bench.processSeconds(), bytes)), String.format("%.2f", bench.busyCores()),
+                child == null ? "" : String.format("%.2f", child.produced()), state});
         out.printf("  %s: %.1f MiB/s (%.2f of the bare pipe)%n", what, rate / (1 << 20), rate / pipe);
+    }
+
+    /**
+     * The bare changelogged EMA ({@link BareEma}, a JVM of its own) on {@code model}'s snapshots,
+     * published as for the service, after the same warm-up; adds its row and returns its CPU
+     * seconds a GiB.
+     */
+    private Spent bareEma(Map<String, String> clients, Model model, double pipe) throws IOException, InterruptedException {
+        String id = "bench-bare-" + model.dtype().name().toLowerCase() + "-" + model.params();
+        Path dir = dataDir.resolve(id);
+        createTopic(clients, id + "-snapshots", Map.of());
+        createTopic(clients, id + "-state", Map.of("cleanup.policy", "compact"));
+        Map<String, String> settings = new HashMap<>(clients);
+        settings.put(BareEma.INPUT, id + "-snapshots");
+        settings.put(BareEma.STATE, id + "-state");
+        settings.put(BareEma.FACTOR, Integer.toString(Math.max(1, Dtype.F32.size() / model.dtype().size())));
+        SyntheticModel synthetic = new SyntheticModel(model.params(), model.dtype(), SnapshotPublisher.DEFAULT_GRID);
+        SyntheticModel warmup = new SyntheticModel(Math.min(model.params(), 16L << 20), model.dtype(), SnapshotPublisher.DEFAULT_GRID);
+        int snapshots = (int) Math.max(2, budgetBytes / synthetic.bytes());
+        out.printf("bare changelogged EMA %s: %d snapshots of %s ...%n", model.label(), snapshots, mib(synthetic.bytes()));
+        Spent spent;
+        double seconds;
+        CpuUse benchCpu;
+        try (Child bare = Child.start(dir, settings, serviceJvm, BareEma.class);
+             SnapshotPublisher publisher = new SnapshotPublisher(Map.copyOf(clients), id + "-snapshots",
+                     SnapshotPublisher.DEFAULT_GRID)) {
+            bare.await("ready");
+            publish(publisher, "bench-warmup", warmup, WARMUP_SNAPSHOTS);
+            Spent before = bare.atPosition(endOffset(clients, id + "-snapshots"));
+            CpuUse.Mark mark = CpuUse.now();
+            long start = System.nanoTime();
+            publish(publisher, RUN, synthetic, snapshots);
+            spent = bare.atPosition(endOffset(clients, id + "-snapshots")).minus(before);
+            seconds = (System.nanoTime() - start) / 1e9;
+            benchCpu = mark.since();
+            bare.stopInput();
+        }
+        long bytes = synthetic.bytes() * snapshots;
+        Spent perGib = spent.perGib(bytes);
+        row("bare changelogged EMA " + model.label() + ", read and write back", bytes / seconds, pipe, "", "", perGib, null, null,
+                benchCpu, bytes, "");
+        deleteTopics(clients, t -> t.startsWith(id + "-"));
+        deleteGroups(clients, g -> g.startsWith(id + "-"));
+        Files.move(dir.resolve("service.log"), dataDir.resolve(id + ".log"), StandardCopyOption.REPLACE_EXISTING);
+        Directories.deleteTree(dir);
+        return perGib;
+    }
+
+    /** The end offset of partition 0 of {@code topic}. */
+    private static long endOffset(Map<String, String> clients, String topic) throws InterruptedException {
+        try (Admin admin = Admin.create(Map.copyOf(clients))) {
+            TopicPartition partition = new TopicPartition(topic, 0);
+            return admin.listOffsets(Map.of(partition, OffsetSpec.latest())).partitionResult(partition).get().offset();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("Could not read the end offset of " + topic, e);
+        }
     }
 
     /** A one-partition topic, replicated as the cluster's default says. */
     private static void createTopic(Map<String, String> clients, String topic) throws InterruptedException {
+        createTopic(clients, topic, Map.of());
+    }
+
+    private static void createTopic(Map<String, String> clients, String topic, Map<String, String> configs)
+            throws InterruptedException {
+        Map<String, String> all = new HashMap<>(configs);
+        all.put("max.message.bytes", Integer.toString(RecordLimits.MAX_MESSAGE_BYTES));
         try (Admin admin = Admin.create(Map.copyOf(clients))) {
-            admin.createTopics(List.of(new NewTopic(topic, Optional.of(1), Optional.empty())
-                    .configs(Map.of("max.message.bytes", Integer.toString(RecordLimits.MAX_MESSAGE_BYTES))))).all().get();
+            admin.createTopics(List.of(new NewTopic(topic, Optional.of(1), Optional.empty()).configs(all))).all().get();
         } catch (ExecutionException e) {
             throw new IllegalStateException("Could not create " + topic, e);
         }
@@ -292,7 +385,7 @@ public final class PipelineBench {
             reader.start();
         }
 
-        static Child start(Path dir, Map<String, String> settings, List<String> jvm) throws IOException {
+        static Child start(Path dir, Map<String, String> settings, List<String> jvm, Class<?> main) throws IOException {
             Files.createDirectories(dir);
             Path config = dir.resolve("service.properties");
             Properties props = new Properties();
@@ -305,7 +398,7 @@ public final class PipelineBench {
             // The kernel's vector loops, as the launcher and the container run the service.
             command.addAll(List.of("--add-modules", JavaKernel.VECTOR_MODULE));
             command.addAll(jvm);
-            command.addAll(List.of("-cp", System.getProperty("java.class.path"), BenchService.class.getName(), config.toString()));
+            command.addAll(List.of("-cp", System.getProperty("java.class.path"), main.getName(), config.toString()));
             return new Child(new ProcessBuilder(command).redirectError(dir.resolve("service.log").toFile()).start());
         }
 
@@ -323,24 +416,59 @@ public final class PipelineBench {
             }
         }
 
-        /** Waits for the checkpoint of {@code run} at {@code step} and returns the service's CPU nanoseconds then. */
-        long cpuAtCheckpoint(String run, long step) throws InterruptedException {
-            return Long.parseLong(await("checkpoint " + run + " " + step + " ").split(" ")[3]);
+        /** Waits until the service has averaged the snapshot of {@code run} at {@code step} and returns what it had spent then. */
+        Spent atApplied(String run, long step) throws InterruptedException {
+            return spent(await("applied " + run + " " + step + " ").split(" "), 3);
         }
 
-        /** Stops the service and returns its peak heap and RSS in bytes. */
-        long[] stop() throws InterruptedException {
+        /**
+         * Waits for the checkpoint of {@code run} at {@code step} and returns what the service had
+         * spent then.
+         */
+        Spent atCheckpoint(String run, long step) throws InterruptedException {
+            return spent(await("checkpoint " + run + " " + step + " ").split(" "), 3);
+        }
+
+        /** The CPU nanoseconds, produced bytes and JIT nanoseconds at {@code from} in a child's line. */
+        private static Spent spent(String[] line, int from) {
+            return new Spent(Long.parseLong(line[from]) / 1e9, Long.parseLong(line[from + 2]) / 1e9, Long.parseLong(line[from + 1]));
+        }
+
+        /**
+         * Waits until the bare EMA has committed {@code position} and returns what it had spent then.
+         */
+        Spent atPosition(long position) throws InterruptedException {
+            while (true) {
+                String[] committed = await("committed ").split(" ");
+                if (Long.parseLong(committed[1]) >= position) {
+                    return spent(committed, 2);
+                }
+            }
+        }
+
+        /** Ends the child's input, which stops it. */
+        void stopInput() {
             try {
                 process.getOutputStream().close();
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
+        }
+
+        /** Stops the service and returns its peak heap and RSS in bytes. */
+        long[] stop() throws InterruptedException {
+            stopInput();
             String[] peak = await("peak").split(" ");
             return new long[] {Long.parseLong(peak[1]), Long.parseLong(peak[2])};
         }
 
         @Override
         public void close() throws InterruptedException {
+            try {
+                process.getOutputStream().close();
+            } catch (IOException e) {
+                // it has exited
+            }
             if (!process.waitFor(60, TimeUnit.SECONDS)) {
                 process.destroyForcibly().waitFor();
             }

@@ -23,9 +23,11 @@ import picocli.CommandLine.Parameters;
                 + " 'kernels': EMA kernel throughput for each floating input type against a plain-Java triad over"
                 + " memory. 'state': what a run's state costs a chunk (bytes written, CPU) against the chunk's update."
                 + " 'pipeline': on an embedded broker (or the cluster of --bootstrap-servers or --config), a bare"
-                + " consumer and a bare producer-and-consumer pipe,"
-                + " then the service (its own JVM) averaging each model from publish to stored checkpoint, with its"
-                + " peak heap and RSS, and a replay. 'all' (the default): all three.")
+                + " consumer and a bare producer-and-consumer pipe, then for each model a bare changelogged EMA"
+                + " (read the snapshots, write the state bytes back transactionally) and the service (each its own"
+                + " JVM) averaging it from publish to stored checkpoint, with the service's peak heap and RSS, its CPU"
+                + " a GiB against the bare EMA's and the bytes it writes to Kafka, and a replay. 'all' (the default):"
+                + " all three.")
 final class BenchCommand implements Callable<Integer> {
 
     enum Which { all, kernels, state, pipeline }

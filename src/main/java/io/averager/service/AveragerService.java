@@ -95,6 +95,17 @@ public final class AveragerService implements AutoCloseable {
     }
 
     /**
+     * Starts the service, reporting to {@code observer} (from its stream threads) what the
+     * topology does.
+     *
+     * @param onCheckpoint told of each checkpoint once its manifest is published (sink thread)
+     */
+    public static AveragerService start(AveragerConfig config, TopologyObserver observer,
+                                        Consumer<CheckpointManifest> onCheckpoint) {
+        return start(config, Selection.ALL, observer, onCheckpoint, true);
+    }
+
+    /**
      * Starts the service averaging only {@code selection}, reporting to {@code observer}: a replay.
      * It runs no rebuilder: the snapshots the live service's rebuilds published again are in the
      * history it reads.
