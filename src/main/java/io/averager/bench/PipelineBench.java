@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -134,10 +133,11 @@ public final class PipelineBench {
         Model replayed = models.stream().filter(m -> m.dtype() == Dtype.F32)
                 .min(Comparator.comparingLong(m -> Math.abs(m.bytes() - (400L << 20)))).orElse(null);
         for (Model model : models) {
-            Spent bareCpu = bareEma(clients, model, pipe.rate());
-            endToEnd(clients, model, pipe.rate(), bareCpu, true, model.equals(replayed));
+            Workload work = Workload.of(model, budgetBytes);
+            Spent bareSpent = bareEma(clients, model, work, pipe.rate());
+            endToEnd(clients, model, work, pipe.rate(), bareSpent, true, model.equals(replayed));
             if (model.equals(replayed)) {
-                endToEnd(clients, model, pipe.rate(), bareCpu, false, false);
+                endToEnd(clients, model, work, pipe.rate(), bareSpent, false, false);
             }
         }
         String format = "%-58s %8s %6s %10s %10s %9s %9s %6s %7s %7s %9s %6s %6s %10s%n";
@@ -162,8 +162,8 @@ public final class PipelineBench {
      * {@value #WARMUP_SNAPSHOTS} snapshots of the same model that lets both JVMs compile their hot
      * code first; then, if asked, replays it.
      */
-    private void endToEnd(Map<String, String> clients, Model model, double pipe, Spent bare, boolean changelog,
-                          boolean replay) throws IOException, InterruptedException {
+    private void endToEnd(Map<String, String> clients, Model model, Workload work, double pipe, Spent bare,
+                          boolean changelog, boolean replay) throws IOException, InterruptedException {
         String id = "bench-" + model.dtype().name().toLowerCase() + "-" + model.params() + (changelog ? "" : "-local");
         Path dir = dataDir.resolve(id);
         Map<String, String> settings = new HashMap<>(clients);
@@ -181,11 +181,8 @@ public final class PipelineBench {
         settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "0");
         settings.put(AveragerConfig.STATE_CHANGELOG_CONFIG, Boolean.toString(changelog));
         settings.putAll(serviceSettings);
-        SyntheticModel synthetic = new SyntheticModel(model.params(), model.dtype(), SnapshotPublisher.DEFAULT_GRID);
-        SyntheticModel warmup = new SyntheticModel(Math.min(model.params(), 16L << 20), model.dtype(), SnapshotPublisher.DEFAULT_GRID);
-        int snapshots = (int) Math.max(2, budgetBytes / synthetic.bytes());
         String label = model.label() + (changelog ? "" : ", no changelog");
-        out.printf("%s: %d snapshots of %s ...%n", label, snapshots, mib(synthetic.bytes()));
+        out.printf("%s: %d snapshots of %s ...%n", label, work.snapshots(), mib(work.model().bytes()));
         long[] peak;
         double seconds;
         Spent spent;
@@ -195,18 +192,18 @@ public final class PipelineBench {
              SnapshotPublisher publisher = new SnapshotPublisher(Map.copyOf(clients),
                      id + "-snapshots", SnapshotPublisher.DEFAULT_GRID)) {
             service.await("ready");
-            publish(publisher, "bench-warmup", warmup, WARMUP_SNAPSHOTS);
+            publish(publisher, "bench-warmup", work.warmup(), WARMUP_SNAPSHOTS);
             Spent before = service.atCheckpoint("bench-warmup", WARMUP_SNAPSHOTS);
             CpuUse.Mark mark = CpuUse.now();
             long start = System.nanoTime();
-            publish(publisher, RUN, synthetic, snapshots);
-            applying = service.atApplied(RUN, snapshots).minus(before);
-            spent = service.atCheckpoint(RUN, snapshots).minus(before);
+            publish(publisher, RUN, work.model(), work.snapshots());
+            applying = service.atApplied(RUN, work.snapshots()).minus(before);
+            spent = service.atCheckpoint(RUN, work.snapshots()).minus(before);
             seconds = (System.nanoTime() - start) / 1e9;
             benchCpu = mark.since();
             peak = service.stop();
         }
-        long bytes = synthetic.bytes() * snapshots;
+        long bytes = work.bytes();
         row("end to end " + label + ", publish to checkpoint", bytes / seconds, pipe, mib(peak[0]), mib(peak[1]),
                 spent.perGib(bytes), applying.perGib(bytes), bare, benchCpu, bytes, mib(sizeOf(dir.resolve("state"))));
         if (replay) {
@@ -216,8 +213,14 @@ public final class PipelineBench {
             row("replay " + label + ", start to last checkpoint", result.bytes() / result.seconds(), pipe, "", "", null,
                     null, null, mark.since(), result.bytes(), "");
         }
+        cleanUp(clients, id);
+    }
+
+    /** Deletes the topics and consumer groups of {@code id} and its directory, keeping the child's log. */
+    private void cleanUp(Map<String, String> clients, String id) throws IOException, InterruptedException {
         deleteTopics(clients, t -> t.startsWith(id + "-"));
         deleteGroups(clients, g -> g.equals(id) || g.startsWith(id + "-"));
+        Path dir = dataDir.resolve(id);
         Files.move(dir.resolve("service.log"), dataDir.resolve(id + ".log"), StandardCopyOption.REPLACE_EXISTING);
         Directories.deleteTree(dir);
     }
@@ -226,6 +229,25 @@ public final class PipelineBench {
     private static void publish(SnapshotPublisher publisher, String run, SyntheticModel model, int snapshots) throws IOException {
         for (int step = 1; step <= snapshots; step++) {
             publisher.publish(run, step, SnapshotMode.UPDATE, step == snapshots, Map.of(), model.snapshot(step));
+        }
+    }
+
+    /**
+     * What a model's rows publish: {@code snapshots} snapshots of {@code model} (at least two, as
+     * many as the budget holds) after {@value #WARMUP_SNAPSHOTS} of {@code warmup}, the same model
+     * cut to 16 Mi parameters.
+     */
+    private record Workload(SyntheticModel model, SyntheticModel warmup, int snapshots) {
+        static Workload of(Model m, long budgetBytes) {
+            SyntheticModel model = new SyntheticModel(m.params(), m.dtype(), SnapshotPublisher.DEFAULT_GRID);
+            return new Workload(model,
+                    new SyntheticModel(Math.min(m.params(), 16L << 20), m.dtype(), SnapshotPublisher.DEFAULT_GRID),
+                    (int) Math.max(2, budgetBytes / model.bytes()));
+        }
+
+        /** Snapshot bytes of the timed stretch. */
+        long bytes() {
+            return model.bytes() * snapshots;
         }
     }
 
@@ -263,22 +285,21 @@ public final class PipelineBench {
 
     /**
      * The bare changelogged EMA ({@link BareEma}, a JVM of its own) on {@code model}'s snapshots,
-     * published as for the service, after the same warm-up; adds its row and returns its CPU
-     * seconds a GiB.
+     * published as for the service, after the same warm-up; adds its row and returns what it spent
+     * a GiB.
      */
-    private Spent bareEma(Map<String, String> clients, Model model, double pipe) throws IOException, InterruptedException {
+    private Spent bareEma(Map<String, String> clients, Model model, Workload work, double pipe)
+            throws IOException, InterruptedException {
         String id = "bench-bare-" + model.dtype().name().toLowerCase() + "-" + model.params();
         Path dir = dataDir.resolve(id);
-        createTopic(clients, id + "-snapshots", Map.of());
+        createTopic(clients, id + "-snapshots");
         createTopic(clients, id + "-state", Map.of("cleanup.policy", "compact"));
         Map<String, String> settings = new HashMap<>(clients);
         settings.put(BareEma.INPUT, id + "-snapshots");
         settings.put(BareEma.STATE, id + "-state");
         settings.put(BareEma.FACTOR, Integer.toString(Math.max(1, Dtype.F32.size() / model.dtype().size())));
-        SyntheticModel synthetic = new SyntheticModel(model.params(), model.dtype(), SnapshotPublisher.DEFAULT_GRID);
-        SyntheticModel warmup = new SyntheticModel(Math.min(model.params(), 16L << 20), model.dtype(), SnapshotPublisher.DEFAULT_GRID);
-        int snapshots = (int) Math.max(2, budgetBytes / synthetic.bytes());
-        out.printf("bare changelogged EMA %s: %d snapshots of %s ...%n", model.label(), snapshots, mib(synthetic.bytes()));
+        out.printf("bare changelogged EMA %s: %d snapshots of %s ...%n", model.label(), work.snapshots(),
+                mib(work.model().bytes()));
         Spent spent;
         double seconds;
         CpuUse benchCpu;
@@ -286,24 +307,20 @@ public final class PipelineBench {
              SnapshotPublisher publisher = new SnapshotPublisher(Map.copyOf(clients), id + "-snapshots",
                      SnapshotPublisher.DEFAULT_GRID)) {
             bare.await("ready");
-            publish(publisher, "bench-warmup", warmup, WARMUP_SNAPSHOTS);
+            publish(publisher, "bench-warmup", work.warmup(), WARMUP_SNAPSHOTS);
             Spent before = bare.atPosition(endOffset(clients, id + "-snapshots"));
             CpuUse.Mark mark = CpuUse.now();
             long start = System.nanoTime();
-            publish(publisher, RUN, synthetic, snapshots);
+            publish(publisher, RUN, work.model(), work.snapshots());
             spent = bare.atPosition(endOffset(clients, id + "-snapshots")).minus(before);
             seconds = (System.nanoTime() - start) / 1e9;
             benchCpu = mark.since();
-            bare.stopInput();
         }
-        long bytes = synthetic.bytes() * snapshots;
+        long bytes = work.bytes();
         Spent perGib = spent.perGib(bytes);
         row("bare changelogged EMA " + model.label() + ", read and write back", bytes / seconds, pipe, "", "", perGib, null, null,
                 benchCpu, bytes, "");
-        deleteTopics(clients, t -> t.startsWith(id + "-"));
-        deleteGroups(clients, g -> g.startsWith(id + "-"));
-        Files.move(dir.resolve("service.log"), dataDir.resolve(id + ".log"), StandardCopyOption.REPLACE_EXISTING);
-        Directories.deleteTree(dir);
+        cleanUp(clients, id);
         return perGib;
     }
 
@@ -451,7 +468,7 @@ public final class PipelineBench {
             try {
                 process.getOutputStream().close();
             } catch (IOException e) {
-                throw new UncheckedIOException(e);
+                // it has exited
             }
         }
 
@@ -464,11 +481,7 @@ public final class PipelineBench {
 
         @Override
         public void close() throws InterruptedException {
-            try {
-                process.getOutputStream().close();
-            } catch (IOException e) {
-                // it has exited
-            }
+            stopInput();
             if (!process.waitFor(60, TimeUnit.SECONDS)) {
                 process.destroyForcibly().waitFor();
             }
