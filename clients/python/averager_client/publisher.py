@@ -519,9 +519,10 @@ class Publisher:
         return [(MAC_HEADER, mac.digest())]
 
     def _produce(self, value):
+        headers = self._headers(value)  # signed once, not again on each retry
         while True:
             try:
-                self._producer.produce(self.topic, value=value, key=self._key, headers=self._headers(value))
+                self._producer.produce(self.topic, value=value, key=self._key, headers=headers)
                 break
             except BufferError:
                 # librdkafka's queue is full: let it send, then try again.
