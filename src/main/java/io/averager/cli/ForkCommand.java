@@ -52,7 +52,8 @@ final class ForkCommand implements Callable<Integer> {
         AveragerConfig config = request.config(cluster);
         Map<String, Object> props = request.producerProperties(config);
         String snapshots = request.snapshotsTopic(config);
-        try (SnapshotPublisher publisher = new SnapshotPublisher(props, snapshots, grid)) {
+        try (SnapshotPublisher publisher = new SnapshotPublisher(props, snapshots, grid,
+                request.signingKey())) {
             ForkAnswer answer = publisher.fork(run, parent, step, request.runEventsTopic(config),
                     Duration.ofSeconds(timeoutSeconds));
             spec.commandLine().getOut().println(answer.getMessage());

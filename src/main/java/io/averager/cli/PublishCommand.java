@@ -5,11 +5,9 @@ import io.averager.format.SafetensorsReader;
 import io.averager.publish.SnapshotOptions;
 import io.averager.publish.SnapshotPublisher;
 import io.averager.publish.TensorSource;
-import io.averager.wire.Signatures;
 import io.averager.wire.avro.SnapshotMode;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -68,8 +66,7 @@ final class PublishCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         Map<String, Object> props = new HashMap<>(producer);
         props.put("bootstrap.servers", bootstrapServers);
-        byte[] signingKey = signingKeyFile == null ? null
-                : Signatures.key(signingKeyFile + ": ", Files.readString(signingKeyFile).trim());
+        byte[] signingKey = RequestOptions.signingKey(signingKeyFile);
         try (SafetensorsReader reader = SafetensorsReader.open(file);
              SnapshotPublisher publisher = new SnapshotPublisher(props, topic, grid, signingKey)) {
             List<TensorSource> tensors = new ArrayList<>();

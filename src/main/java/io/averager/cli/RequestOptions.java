@@ -1,6 +1,11 @@
 package io.averager.cli;
 
 import io.averager.config.AveragerConfig;
+import io.averager.wire.Signatures;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import picocli.CommandLine.Option;
@@ -17,6 +22,27 @@ final class RequestOptions {
 
     @Option(names = {"-X", "--producer"}, paramLabel = "KEY=VALUE", description = "A Kafka producer setting (security, say).")
     Map<String, String> producer = new HashMap<>();
+
+    @Option(names = "--signing-key-file", paramLabel = "FILE", description = "A file holding the hex secret key of the run's"
+            + " prefix (averager.snapshot.signing.keys), for a run whose records must be signed: the request is signed with it.")
+    Path signingKeyFile;
+
+    /** The key of {@code --signing-key-file}, or null. */
+    byte[] signingKey() {
+        return signingKey(signingKeyFile);
+    }
+
+    /** The hex key {@code file} holds, or null for no file. */
+    static byte[] signingKey(Path file) {
+        if (file == null) {
+            return null;
+        }
+        try {
+            return Signatures.key(file + ": ", Files.readString(file).trim());
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot read the signing key file " + file + ": " + e.getMessage(), e);
+        }
+    }
 
     /** The settings of {@code cluster} with the {@code -D} overrides. */
     AveragerConfig config(ClusterOptions cluster) {

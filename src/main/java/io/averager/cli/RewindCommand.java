@@ -54,7 +54,8 @@ final class RewindCommand implements Callable<Integer> {
             props.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
         }
         String snapshots = request.snapshotsTopic(config);
-        try (SnapshotPublisher publisher = new SnapshotPublisher(props, snapshots, SnapshotPublisher.DEFAULT_GRID)) {
+        try (SnapshotPublisher publisher = new SnapshotPublisher(props, snapshots, SnapshotPublisher.DEFAULT_GRID,
+                request.signingKey())) {
             RewindAnswer answer = publisher.rewind(run, toStep, request.runEventsTopic(config),
                     Duration.ofSeconds(timeoutSeconds));
             spec.commandLine().getOut().println(answer.getMessage());

@@ -130,7 +130,8 @@ public final class AveragerConfig extends AbstractConfig {
             + " so that clients need not send their credentials to a host they did not address. At least 16 characters.";
     public static final String HTTP_MAX_DOWNLOADS_CONFIG = "averager.http.max.downloads";
     private static final String HTTP_MAX_DOWNLOADS_DOC = "EMA downloads (/runs/{run}/ema) served at once by an instance;"
-            + " more are answered 429 with Retry-After, so that downloads never take every thread from health probes.";
+            + " more are answered 429 with Retry-After. The HTTP server has a thread for each of them, for each of its 2 concurrent"
+            + " syntheses and 2 more, so that slow clients never take every thread from health probes.";
     public static final String SNAPSHOT_SIGNING_KEYS_CONFIG = "averager.snapshot.signing.keys";
     private static final String SNAPSHOT_SIGNING_KEYS_DOC = "File of run-id prefixes and their secret keys ('PREFIX HEX-KEY' a"
             + " line, keys of at least 32 bytes): every record into a run of such a prefix (header, chunk, commit, rewind,"

@@ -62,19 +62,6 @@ final class EmaDownload {
     }
 
     void serve(HttpExchange exchange, String run) throws IOException, InterruptedException {
-        if (!downloads.tryAcquire()) {
-            exchange.getResponseHeaders().set("Retry-After", "5");
-            throw new Http.Refusal(429, maxDownloads + " EMA downloads are being served by this instance"
-                    + " (averager.http.max.downloads); retry shortly");
-        }
-        try {
-            download(exchange, run);
-        } finally {
-            downloads.release();
-        }
-    }
-
-    private void download(HttpExchange exchange, String run) throws IOException, InterruptedException {
         String name = Http.query(exchange.getRequestURI().getRawQuery()).get("profile");
         if (name == null || name.isEmpty()) {
             throw new Http.Refusal(400, "Missing query parameter profile: one of " + names());
@@ -85,6 +72,21 @@ final class EmaDownload {
         if (partition < 0) {
             return;
         }
+        // Taken only for a download this instance serves: a bad request or a redirect never waits for one.
+        if (!downloads.tryAcquire()) {
+            exchange.getResponseHeaders().set("Retry-After", "5");
+            throw new Http.Refusal(429, maxDownloads + " EMA downloads are being served by this instance"
+                    + " (averager.http.max.downloads); retry shortly");
+        }
+        try {
+            download(exchange, run, profile, partition);
+        } finally {
+            downloads.release();
+        }
+    }
+
+    private void download(HttpExchange exchange, String run, Profile profile, int partition)
+            throws IOException, InterruptedException {
         RunStore runs = RunStore.readOnly(state.local(Stores.RUNS, partition), state.local(Stores.LAYOUTS, partition));
         EmaEntries ema = EmaEntries.readOnly(state.local(Stores.EMA, partition));
         RestorePoints restorePoints = RestorePoints.readOnly(state.local(Stores.RESTORE_POINTS, partition));

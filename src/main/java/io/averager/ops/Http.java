@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
+import io.averager.wire.RecordLimits;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URLDecoder;
@@ -102,8 +103,6 @@ final class Http {
 
     /** Longest query string served: parameters are short (a profile name, a number). */
     static final int MAX_QUERY_CHARS = 2048;
-    /** Longest run id in a path, in UTF-8 bytes: the longest record key the service takes. */
-    static final int MAX_RUN_BYTES = 512;
 
     /**
      * Refuses, with 400, a query string longer than {@value #MAX_QUERY_CHARS} characters or with
@@ -133,7 +132,7 @@ final class Http {
     }
 
     /**
-     * The run id of a path segment: percent-decoded, as UTF-8, up to {@value #MAX_RUN_BYTES}
+     * The run id of a path segment: percent-decoded, as UTF-8, up to {@value RecordLimits#MAX_RUN_BYTES}
      * bytes; 400 otherwise.
      */
     static String decodeRun(String raw) {
@@ -146,8 +145,8 @@ final class Http {
         if (run.indexOf('\uFFFD') >= 0) {
             throw new Refusal(400, "Run id '" + raw + "' is not percent-encoded UTF-8");
         }
-        if (run.getBytes(StandardCharsets.UTF_8).length > MAX_RUN_BYTES) {
-            throw new Refusal(400, "Run id of more than " + MAX_RUN_BYTES + " bytes: no run has one that long");
+        if (run.getBytes(StandardCharsets.UTF_8).length > RecordLimits.MAX_RUN_BYTES) {
+            throw new Refusal(400, "Run id of more than " + RecordLimits.MAX_RUN_BYTES + " bytes: no run has one that long");
         }
         return run;
     }

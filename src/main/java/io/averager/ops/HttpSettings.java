@@ -24,11 +24,6 @@ import java.nio.file.Path;
 public record HttpSettings(String bind, int port, Path keystore, String keystorePassword, Path truststore,
                            String truststorePassword, Path accessFile, String peerToken, int maxDownloads) {
 
-    /** Plain HTTP on {@code bind}:{@code port}, open to all. */
-    public static HttpSettings plain(String bind, int port) {
-        return new HttpSettings(bind, port, null, null, null, null, null, null, 2);
-    }
-
     boolean tls() {
         return keystore != null;
     }

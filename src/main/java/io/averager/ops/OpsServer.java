@@ -48,8 +48,8 @@ import org.slf4j.LoggerFactory;
 public final class OpsServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(OpsServer.class);
-    /** More than {@link SynthesisDownload#CONCURRENT}: long syntheses leave threads for health checks. */
-    private static final int THREADS = 4;
+    /** Threads beyond the syntheses and downloads that may all run at once: for health probes and the rest of the API. */
+    private static final int SPARE_THREADS = 2;
 
     /** Seconds a client has to send a request's headers and body: a slow client loses its connection. */
     private static final String MAX_REQUEST_SECONDS = "20";
@@ -104,7 +104,10 @@ public final class OpsServer implements AutoCloseable {
             } else {
                 server = HttpServer.create(address, 0);
             }
-            ExecutorService executor = Executors.newFixedThreadPool(THREADS, r -> {
+            // Every synthesis and download allowed at once may be slow (a client reading nothing):
+            // the pool has threads for all of them and SPARE_THREADS more, so probes always answer.
+            int threads = SynthesisDownload.CONCURRENT + settings.maxDownloads() + SPARE_THREADS;
+            ExecutorService executor = Executors.newFixedThreadPool(threads, r -> {
                 Thread t = new Thread(r, "averager-http");
                 t.setDaemon(true);
                 return t;

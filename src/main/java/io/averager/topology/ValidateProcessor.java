@@ -3,6 +3,7 @@ package io.averager.topology;
 import io.averager.lifecycle.DeadLetterReason;
 import io.averager.lifecycle.SnapshotRules;
 import io.averager.metrics.RunMeters;
+import io.averager.wire.RecordLimits;
 import io.averager.wire.Signatures;
 import io.averager.wire.StrictUtf8;
 import io.averager.wire.WireCodec;
@@ -27,9 +28,6 @@ import org.apache.kafka.streams.processor.api.Record;
  * sane. Passes an {@link Inbound} on to apply, or dead-letters the record with the reason.
  */
 final class ValidateProcessor implements Processor<byte[], byte[], Object, Object> {
-
-    /** Longest run id accepted, in UTF-8 bytes: it names files and keys in object stores. */
-    static final int MAX_RUN_BYTES = 512;
 
     private final SnapshotRules rules;
     private final Signatures signatures;
@@ -70,8 +68,8 @@ final class ValidateProcessor implements Processor<byte[], byte[], Object, Objec
             problem = "record has no key: expected the run id";
         } else if ((run = StrictUtf8.decodeOrNull(record.key())) == null) {
             problem = "record key is not valid UTF-8: expected the run id";
-        } else if (run.isEmpty() || record.key().length > MAX_RUN_BYTES) {
-            problem = "record key of " + record.key().length + " bytes: expected a run id of 1 to " + MAX_RUN_BYTES + " bytes";
+        } else if (run.isEmpty() || record.key().length > RecordLimits.MAX_RUN_BYTES) {
+            problem = "record key of " + record.key().length + " bytes: expected a run id of 1 to " + RecordLimits.MAX_RUN_BYTES + " bytes";
         } else if (!selection.keepsRun(run)) {
             return;
         } else if ((problem = unsigned(run, record)) != null) {

@@ -9,6 +9,9 @@ public final class RecordLimits {
     /** Largest record the service produces or accepts (a chunk of 16M F32 elements plus framing). */
     public static final int MAX_MESSAGE_BYTES = 64 * 1024 * 1024 + 64 * 1024;
 
+    /** Longest run id, in UTF-8 bytes, a record key may hold or a request name: it names files and keys in object stores. */
+    public static final int MAX_RUN_BYTES = 512;
+
     /**
      * {@code send.buffer.bytes} of the producers that send chunks (the service's, the publisher's):
      * the operating system's default, which Linux grows as a connection needs. With Kafka's fixed

@@ -11,6 +11,8 @@ import io.averager.publish.SnapshotPublisher;
 import io.averager.wire.avro.CheckpointManifest;
 import io.averager.wire.avro.SnapshotMode;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -27,6 +29,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /**
  * End to end on a real broker: 20 snapshots of a mixed-dtype model published through the
@@ -177,6 +180,14 @@ class PipelineTest {
             }
             CheckpointManifest at7 = service.awaitCheckpoints(run, 7, List.of("ema"), Duration.ofSeconds(60)).get("ema");
             assertMatches(verifiedFile(at7), expected, 0);
+            // A rewind of a signed run is signed too: unsigned, it would be dead-lettered and never answered.
+            StringWriter out = new StringWriter();
+            CommandLine rewind = Main.commandLine();
+            rewind.setOut(new PrintWriter(out));
+            assertThat(rewind.execute("rewind", "--bootstrap-servers", SharedKafka.bootstrapServers(), "--topic",
+                    service.snapshotsTopic(), "-D", AveragerConfig.TOPIC_RUN_EVENTS_CONFIG + "=" + service.runEventsTopic(),
+                    "--run", run, "--to-step", "7", "--timeout", "60", "--signing-key-file", keyFile.toString())).isZero();
+            assertThat(out.toString()).contains("Run " + run + " rewound to step 7");
         }
     }
 
