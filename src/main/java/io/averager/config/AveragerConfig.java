@@ -138,12 +138,15 @@ public final class AveragerConfig extends AbstractConfig {
             + " fork) must carry in its averager-mac header the HMAC-SHA256 of its key and value under the prefix's key;"
             + " one that does not is dead-lettered before it touches any state (docs/security.md). Empty: no run is signed.";
     public static final String STATE_CHANGELOG_CONFIG = "averager.state.changelog";
-    private static final String STATE_CHANGELOG_DOC = "Back the state stores with changelog topics (the default, and the only"
-            + " crash-safe choice). false is for measuring what the changelog costs (averager bench pipeline): state is then"
-            + " kept on local disk only, with Kafka Streams' transactional state stores, but Kafka Streams writes RocksDB"
-            + " without its write-ahead log, so a killed instance restarts with state older than its committed input and"
-            + " dead-letters the snapshots it was in the middle of (seen with SIGKILL in CrashRecoveryTest's setup), and a"
-            + " run whose task moves to another instance starts its EMA over.";
+    private static final String STATE_CHANGELOG_DOC = "Back the EMA store with a changelog topic (the default, and the only"
+            + " choice that recovers from every crash). false keeps the EMA on the instance's local disk only, in Kafka"
+            + " Streams' transactional state stores, and saves the brokers the state's bytes a snapshot byte; the other"
+            + " stores (runs, layouts, distances, restore points) keep their changelogs. With each change the EMA store"
+            + " keeps a copy of the run's progress: a task whose local EMA is not the state its committed progress was"
+            + " reached with (it moved to an instance without it, its state directory was lost, or the instance was killed:"
+            + " Kafka Streams writes RocksDB without its write-ahead log) stops the service with an error naming the run and"
+            + " its step, rather than average onto a stale EMA. Rebuilding it from the last checkpoint and the retained"
+            + " snapshots is not built yet (docs/performance.md#sizing).";
     public static final String NONFINITE_CONFIG = "averager.nonfinite";
     private static final String NONFINITE_DOC = "What to do with a chunk of a floating tensor holding NaN or an infinity:"
             + " 'reject' (dead-letter it, naming the first bad element, and checkpoint nothing of its snapshot)"

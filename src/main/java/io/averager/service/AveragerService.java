@@ -262,9 +262,9 @@ public final class AveragerService implements AutoCloseable {
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000);
         p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, EmaRocksDbConfig.class);
         if (!config.getBoolean(AveragerConfig.STATE_CHANGELOG_CONFIG)) {
-            log.warn("{}=false: state has no changelog and is not crash-safe; use it only to measure what the changelog costs",
-                    AveragerConfig.STATE_CHANGELOG_CONFIG);
-            // Without a changelog, local state is all there is: it must not be wiped after a crash.
+            log.warn("{}=false: the EMA store has no changelog; a task whose local EMA is lost or behind its committed"
+                    + " input stops the service, naming the run", AveragerConfig.STATE_CHANGELOG_CONFIG);
+            // Without a changelog, the local EMA is all there is: it must not be wiped after a crash.
             p.put(StreamsConfig.TRANSACTIONAL_STATE_STORES_CONFIG, true);
         }
         p.putAll(config.kafkaProperties());

@@ -51,6 +51,20 @@ public final class EmaEntries {
         }
     }
 
+    /**
+     * The copy of the run's progress kept with its entries by {@link #putProgress}, or null.
+     * Written in the same store transaction as the entries, it tells whether they are the state
+     * the progress in the runs store was reached with.
+     */
+    public byte[] progress(String run) {
+        return store.get(EmaKey.progressOf(run));
+    }
+
+    /** Keeps a copy of the run's progress, as the runs store holds it, with the run's entries. */
+    public void putProgress(String run, byte[] progress) {
+        writable.put(EmaKey.progressOf(run), progress);
+    }
+
     /** Stores the entry, sealed; returns the bytes stored, for a copy kept elsewhere. */
     public byte[] put(String run, String profile, String tensor, long offset, EmaEntry entry) {
         byte[] sealed = entry.bytes();

@@ -14,6 +14,15 @@ public final class EmaKey {
     private EmaKey() {
     }
 
+    /**
+     * Key of the copy of the run's progress that a store without a changelog keeps next to the
+     * run's entries: a profile length of -1, which no entry's key has.
+     */
+    public static Bytes progressOf(String run) {
+        byte[] r = run.getBytes(StandardCharsets.UTF_8);
+        return Bytes.wrap(ByteBuffer.allocate(8 + r.length).putInt(r.length).put(r).putInt(-1).array());
+    }
+
     public static Bytes of(String run, String profile, String tensor, long offset) {
         byte[] r = run.getBytes(StandardCharsets.UTF_8);
         byte[] p = profile.getBytes(StandardCharsets.UTF_8);

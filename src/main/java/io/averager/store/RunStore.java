@@ -95,13 +95,22 @@ public final class RunStore {
         }
     }
 
-    /** Writes the run's progress, and its layout too when {@code layoutChanged}. */
-    public void put(String run, Run state, boolean layoutChanged) {
+    /** Writes the run's progress, and its layout too when {@code layoutChanged}; returns the progress as stored. */
+    public byte[] put(String run, Run state, boolean layoutChanged) {
         if (layoutChanged) {
             writableLayouts.put(run, WireCodec.encode(state.layout()));
             cache.put(run, state.layout());
         }
-        writableProgress.put(run, WireCodec.encode(state.progress()));
+        byte[] stored = WireCodec.encode(state.progress());
+        writableProgress.put(run, stored);
+        return stored;
+    }
+
+    /** Every run's progress as stored, in key order, undecoded. */
+    public void forEachStored(BiConsumer<String, byte[]> action) {
+        try (KeyValueIterator<String, byte[]> it = progress.all()) {
+            it.forEachRemaining(kv -> action.accept(kv.key, kv.value));
+        }
     }
 
     /**
@@ -127,7 +136,7 @@ public final class RunStore {
         if (record instanceof RunState legacy) {
             Run migrated = new Run(new RunLayout(MIGRATED, legacy.getTensors(), legacy.getGrid(), legacy.getChunkCount(), List.of()),
                     new RunProgress(MIGRATED, legacy.getLastStep(), legacy.getSnapshots(), legacy.getLastCheckpointStep(),
-                            legacy.getLastCheckpointTime(), legacy.getPending(), 0, -1L, -1L, null, null, -1L, false));
+                            legacy.getLastCheckpointTime(), legacy.getPending(), 0, -1L, -1L, null, null, -1L, false, -1L));
             if (writableProgress != null) {
                 put(run, migrated, true);
             }

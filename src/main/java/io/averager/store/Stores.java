@@ -7,7 +7,10 @@ import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
 
-/** Names and builders of the service's persistent, changelog-backed state stores. */
+/**
+ * Names and builders of the service's persistent, changelog-backed state stores. The EMA store
+ * alone may be kept on local disk only ({@code averager.state.changelog=false}).
+ */
 public final class Stores {
 
     /** EMA entries: {@link EmaKey} to {@link EmaEntry} bytes. */
@@ -36,29 +39,29 @@ public final class Stores {
                 changelog, Map.of("max.message.bytes", Integer.toString(maxMessageBytes)));
     }
 
-    /** Built like the EMA store: its values are EMA entries too. */
-    public static StoreBuilder<KeyValueStore<Bytes, byte[]>> restorePoints(int maxMessageBytes, boolean changelog) {
+    /** Built like the EMA store, as its values are EMA entries too, but always with a changelog: written once a checkpoint. */
+    public static StoreBuilder<KeyValueStore<Bytes, byte[]>> restorePoints(int maxMessageBytes) {
         return logged(org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
                 EmaStore.supplier(RESTORE_POINTS), Serdes.Bytes(), Serdes.ByteArray()),
-                changelog, Map.of("max.message.bytes", Integer.toString(maxMessageBytes)));
+                true, Map.of("max.message.bytes", Integer.toString(maxMessageBytes)));
     }
 
-    public static StoreBuilder<KeyValueStore<String, byte[]>> runs(int maxMessageBytes, boolean changelog) {
+    public static StoreBuilder<KeyValueStore<String, byte[]>> runs(int maxMessageBytes) {
         return logged(org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
                 org.apache.kafka.streams.state.Stores.persistentKeyValueStore(RUNS), Serdes.String(), Serdes.ByteArray()),
-                changelog, Map.of("max.message.bytes", Integer.toString(maxMessageBytes)));
+                true, Map.of("max.message.bytes", Integer.toString(maxMessageBytes)));
     }
 
-    public static StoreBuilder<KeyValueStore<String, byte[]>> layouts(int maxMessageBytes, boolean changelog) {
+    public static StoreBuilder<KeyValueStore<String, byte[]>> layouts(int maxMessageBytes) {
         return logged(org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
                 org.apache.kafka.streams.state.Stores.persistentKeyValueStore(LAYOUTS), Serdes.String(), Serdes.ByteArray()),
-                changelog, Map.of("max.message.bytes", Integer.toString(maxMessageBytes)));
+                true, Map.of("max.message.bytes", Integer.toString(maxMessageBytes)));
     }
 
-    public static StoreBuilder<KeyValueStore<String, byte[]>> distances(boolean changelog) {
+    public static StoreBuilder<KeyValueStore<String, byte[]>> distances() {
         return logged(org.apache.kafka.streams.state.Stores.keyValueStoreBuilder(
                 org.apache.kafka.streams.state.Stores.persistentKeyValueStore(DISTANCES), Serdes.String(), Serdes.ByteArray()),
-                changelog, Map.of());
+                true, Map.of());
     }
 
     private static <K> StoreBuilder<KeyValueStore<K, byte[]>> logged(StoreBuilder<KeyValueStore<K, byte[]>> store,

@@ -1,5 +1,6 @@
 package io.averager.topology;
 
+import io.averager.AveragerException;
 import io.averager.ema.Profile;
 import io.averager.lifecycle.Decision;
 import io.averager.lifecycle.Decision.DistanceChange;
@@ -16,6 +17,7 @@ import io.averager.store.RunStore;
 import io.averager.store.Stores;
 import io.averager.wire.Rebuilds;
 import io.averager.wire.StrictUtf8;
+import io.averager.wire.WireCodec;
 import io.averager.wire.avro.ForkAnswer;
 import io.averager.wire.avro.ForkRequest;
 import io.averager.wire.avro.RebuildMark;
@@ -23,6 +25,7 @@ import io.averager.wire.avro.RebuildRequest;
 import io.averager.wire.avro.RestorePoint;
 import io.averager.wire.avro.RewindAnswer;
 import io.averager.wire.avro.RewindRequest;
+import io.averager.wire.avro.RunProgress;
 import io.averager.wire.avro.SeedChunk;
 import io.averager.wire.avro.SeedMark;
 import io.averager.wire.avro.SeedRequest;
@@ -30,6 +33,7 @@ import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.common.header.Header;
@@ -53,6 +57,8 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
     private final TopologyObserver observer;
     private final RunMeters meters;
     private final int restorePointsKept;
+    /** The EMA store has no changelog: it keeps a copy of each run's progress, checked when the task starts. */
+    private final boolean localEma;
     private ProcessorContext<Object, Object> context;
     private RunStore runs;
     private EmaEntries ema;
@@ -66,6 +72,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         this.observer = settings.observer();
         this.meters = settings.meters();
         this.restorePointsKept = settings.restorePoints();
+        this.localEma = !settings.changelog();
     }
 
     @Override
@@ -75,6 +82,32 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         this.ema = EmaEntries.writable(context.getStateStore(Stores.EMA));
         this.distances = Distances.writable(context.getStateStore(Stores.DISTANCES), profiles);
         this.restorePoints = RestorePoints.writable(context.getStateStore(Stores.RESTORE_POINTS));
+        if (localEma) {
+            runs.forEachStored(this::checkLocalEma);
+        }
+    }
+
+    /**
+     * Stops the task if the run's EMA on local disk is not the state its committed progress was
+     * reached with: the copy of the progress kept with the entries differs. Averaging onto it
+     * would corrupt the run's EMA without a trace.
+     */
+    private void checkLocalEma(String run, byte[] committed) {
+        byte[] local = ema.progress(run);
+        if (Arrays.equals(local, committed)) {
+            return;
+        }
+        RunProgress at = WireCodec.decode(committed, RunProgress.class);
+        String held = local == null ? "holds none of it"
+                : "holds it as of step " + WireCodec.decode(local, RunProgress.class).getLastStep();
+        throw new AveragerException("Run " + run + " (task " + context.taskId() + "): its committed progress is step "
+                + at.getLastStep() + " (" + at.getSnapshots() + " snapshots averaged, last checkpoint at step "
+                + at.getLastCheckpointStep() + "), but the EMA on this instance's disk " + held + ". With "
+                + "averager.state.changelog=false the EMA is kept in the local state directory only, and this one was lost"
+                + " or left behind: the task moved to an instance without it, the state directory was deleted, or the"
+                + " instance was killed (Kafka Streams writes RocksDB without its write-ahead log). The service stops rather than"
+                + " average onto a stale EMA. Restore the state directory, or fork the run from its last checkpoint"
+                + " (averager fork --from " + run + " --step " + at.getLastCheckpointStep() + " --to NEW_RUN)");
     }
 
     @Override
@@ -158,8 +191,13 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         if (d.restorePointCompleted() != null || !d.restorePointsDropped().isEmpty()) {
             putRestorePoints(run, d, offset);
         }
-        if (d.progressChanged()) {
-            runs.put(run, d.run(), d.layoutChanged());
+        if (d.progressChanged() || !d.entries().isEmpty()) {
+            // Every change, a fork's seed chunks too, moves the offset: the copy beside a local EMA tells each apart.
+            d.run().progress().setAppliedOffset(offset);
+            byte[] progress = runs.put(run, d.run(), d.layoutChanged());
+            if (localEma) {
+                ema.putProgress(run, progress);
+            }
         }
     }
 

@@ -27,10 +27,11 @@ public final class AveragerTopology {
         topology.addProcessor(VALIDATE, () -> new ValidateProcessor(settings), SOURCE);
         topology.addProcessor(APPLY, () -> new ApplyProcessor(settings), VALIDATE);
         topology.addStateStore(Stores.ema(settings.maxMessageBytes(), settings.changelog()), APPLY);
-        topology.addStateStore(Stores.runs(settings.maxMessageBytes(), settings.changelog()), APPLY);
-        topology.addStateStore(Stores.layouts(settings.maxMessageBytes(), settings.changelog()), APPLY);
-        topology.addStateStore(Stores.distances(settings.changelog()), APPLY);
-        topology.addStateStore(Stores.restorePoints(settings.maxMessageBytes(), settings.changelog()), APPLY);
+        // Only the EMA store may go without a changelog: what the others hold is small, or written once a checkpoint.
+        topology.addStateStore(Stores.runs(settings.maxMessageBytes()), APPLY);
+        topology.addStateStore(Stores.layouts(settings.maxMessageBytes()), APPLY);
+        topology.addStateStore(Stores.distances(), APPLY);
+        topology.addStateStore(Stores.restorePoints(settings.maxMessageBytes()), APPLY);
         topology.addProcessor(EMIT, () -> new EmitProcessor(settings.profiles(), settings.observer()), APPLY);
         topology.addSink(CHECKPOINTS, settings.checkpointsTopic(), new StringSerializer(), new WireSerializer(), EMIT);
         topology.addSink(DEAD_LETTERS, settings.deadLettersTopic(), new ByteArraySerializer(), new ByteArraySerializer(),

@@ -18,7 +18,8 @@ import java.util.Objects;
  * @param maxTensorElements largest tensor a snapshot may declare
  * @param maxMessageBytes largest record produced, and largest value kept in a state store
  * @param nonFinite what to do with chunks holding NaN or infinities
- * @param changelog back the state stores with changelog topics; false keeps state on local disk only
+ * @param changelog back the EMA store with a changelog topic; false keeps it on local disk only, with a
+ *     copy of each run's progress to tell whether it is the state the committed progress was reached with
  * @param signatures the runs whose records must be signed, and their keys
  * @param selection the runs and steps averaged: {@link Selection#ALL} for the live service
  * @param observer told of progress: {@link TopologyObserver#NONE} for the live service

@@ -78,7 +78,7 @@ public final class WireCodec {
      */
     private static final List<String> EARLIER_SCHEMAS = List.of("SnapshotHeader-v1.avsc", "RunProgress-v1.avsc",
             "CheckpointHeader-v1.avsc", "CheckpointManifest-v1.avsc", "RunProgress-v2.avsc", "RestorePoints-v1.avsc",
-            "SnapshotHeader-v2.avsc", "RunLayout-v1.avsc");
+            "SnapshotHeader-v2.avsc", "RunLayout-v1.avsc", "RunProgress-v3.avsc");
 
     /** The records of a snapshot, whose first fields are the run and the step. */
     private static final Set<String> SNAPSHOT_RECORDS = Set.of("SnapshotHeader", "SnapshotChunk", "SnapshotCommit");

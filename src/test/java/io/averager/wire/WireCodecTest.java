@@ -131,7 +131,7 @@ class WireCodecTest {
 
         RunProgress progress = WireCodec.decode(message, RunProgress.class);
 
-        assertThat(progress).isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 0, -1L, -1L, null, null, -1L, false));
+        assertThat(progress).isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 0, -1L, -1L, null, null, -1L, false, -1L));
     }
 
     @Test
@@ -163,9 +163,27 @@ class WireCodecTest {
         points.put("points", List.of(point));
 
         assertThat(WireCodec.decode(encode(progressV2, progress), RunProgress.class))
-                .isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 2, 24L, -1L, null, null, -1L, false));
+                .isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 2, 24L, -1L, null, null, -1L, false, -1L));
         assertThat(WireCodec.decode(encode(pointsV1, points), RestorePoints.class).getPoints())
                 .containsExactly(new RestorePoint(30L, 5L, 9L, 3L, null, -1L));
+    }
+
+    @Test
+    void readsProgressStoredBeforeItsAppliedOffsetAsUnknown() throws Exception {
+        org.apache.avro.Schema progressV3;
+        try (var in = WireCodec.class.getResourceAsStream("RunProgress-v3.avsc")) {
+            progressV3 = new org.apache.avro.Schema.Parser().parse(in);
+        }
+        org.apache.avro.generic.GenericRecord progress = new org.apache.avro.generic.GenericData.Record(progressV3);
+        for (org.apache.avro.Schema.Field f : progressV3.getFields()) {
+            progress.put(f.name(), f.defaultVal() == org.apache.avro.JsonProperties.NULL_VALUE ? null : f.defaultVal());
+        }
+        progress.put("layoutStep", 3L);
+        progress.put("lastStep", 40L);
+        progress.put("snapshots", 9L);
+
+        assertThat(WireCodec.decode(encode(progressV3, progress), RunProgress.class))
+                .isEqualTo(new RunProgress(3L, 40L, 9L, -1L, -1L, null, 0, -1L, -1L, null, null, -1L, false, -1L));
     }
 
     private static byte[] encode(org.apache.avro.Schema schema, org.apache.avro.generic.GenericRecord record) throws Exception {
