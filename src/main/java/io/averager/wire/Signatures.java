@@ -93,22 +93,19 @@ public final class Signatures {
 
     /** The key the records of {@code run} must be signed with, or null if the run is not signed. */
     public byte[] keyOf(String run) {
-        for (Entry e : entries) {
-            if (run.startsWith(e.prefix())) {
-                return e.key();
-            }
-        }
-        return null;
+        Entry e = entryOf(run);
+        return e == null ? null : e.key();
     }
 
     /** The prefix whose key signs {@code run}, or null. */
     public String prefixOf(String run) {
-        for (Entry e : entries) {
-            if (run.startsWith(e.prefix())) {
-                return e.prefix();
-            }
-        }
-        return null;
+        Entry e = entryOf(run);
+        return e == null ? null : e.prefix();
+    }
+
+    /** The entry of the longest prefix of {@code run}: they are sorted longest first. */
+    private Entry entryOf(String run) {
+        return entries.stream().filter(e -> run.startsWith(e.prefix())).findFirst().orElse(null);
     }
 
     /** The MAC of a record's key and value under {@code secret}. */
