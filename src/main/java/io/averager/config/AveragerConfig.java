@@ -142,11 +142,12 @@ public final class AveragerConfig extends AbstractConfig {
             + " choice that recovers from every crash). false keeps the EMA on the instance's local disk only, in Kafka"
             + " Streams' transactional state stores, and saves the brokers the state's bytes a snapshot byte; the other"
             + " stores (runs, layouts, distances, restore points) keep their changelogs. With each change the EMA store"
-            + " keeps a copy of the run's progress: a task whose local EMA is not the state its committed progress was"
-            + " reached with (it moved to an instance without it, its state directory was lost, or the instance was killed:"
-            + " Kafka Streams writes RocksDB without its write-ahead log) stops the service with an error naming the run and"
-            + " its step, rather than average onto a stale EMA. Rebuilding it from the last checkpoint and the retained"
-            + " snapshots is not built yet (docs/performance.md#sizing).";
+            + " keeps a copy of the run's small state. A killed instance restarts with the EMA of an earlier commit (Kafka"
+            + " Streams writes RocksDB without its write-ahead log): its runs catch up, applying their snapshots since then"
+            + " again from the snapshots topic, checked to reach the committed state byte for byte. A run with no local"
+            + " EMA (its task moved to an instance without it, or its state directory was lost), or with a rewind, rebuild"
+            + " or fork to catch up on, stops the service with an error naming the run and its step, rather than average"
+            + " onto a stale EMA (docs/performance.md#sizing).";
     public static final String NONFINITE_CONFIG = "averager.nonfinite";
     private static final String NONFINITE_DOC = "What to do with a chunk of a floating tensor holding NaN or an infinity:"
             + " 'reject' (dead-letter it, naming the first bad element, and checkpoint nothing of its snapshot)"

@@ -83,19 +83,29 @@ final class Access {
     private record Entries(Map<String, Principal> tokens, Map<String, Principal> certificates) {
     }
 
+    /** The file's entries, with the modification time and size the file had when they were read. */
+    private record Loaded(Entries entries, FileTime modified, long size) {
+        static Loaded from(Path file) throws IOException {
+            FileTime modified = Files.getLastModifiedTime(file);
+            long size = Files.size(file);
+            return new Loaded(parse(file, Files.readAllLines(file, StandardCharsets.UTF_8)), modified, size);
+        }
+
+        /** Whether the file looks as it did when read: the same modification time and size. */
+        boolean isCurrent(Path file) throws IOException {
+            return Files.getLastModifiedTime(file).equals(modified) && Files.size(file) == size;
+        }
+    }
+
     private final Path file;
     private final Clock clock;
-    private volatile Entries entries;
-    private volatile FileTime modified;
-    private volatile long size;
+    private volatile Loaded loaded;
     private volatile long checkedMs;
 
-    private Access(Path file, Clock clock, Entries entries, FileTime modified, long size) {
+    private Access(Path file, Clock clock, Loaded loaded) {
         this.file = file;
         this.clock = clock;
-        this.entries = entries;
-        this.modified = modified;
-        this.size = size;
+        this.loaded = loaded;
         this.checkedMs = clock.millis();
     }
 
@@ -106,9 +116,7 @@ final class Access {
      */
     static Access read(Path file, Clock clock) {
         try {
-            FileTime modified = Files.getLastModifiedTime(file);
-            long size = Files.size(file);
-            return new Access(file, clock, parse(file, Files.readAllLines(file, StandardCharsets.UTF_8)), modified, size);
+            return new Access(file, clock, Loaded.from(file));
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot read the HTTP access file " + file + ": " + e.getMessage(), e);
         }
@@ -131,28 +139,24 @@ final class Access {
     private Entries current() {
         long now = clock.millis();
         if (now - checkedMs < RECHECK_MS) {
-            return entries;
+            return loaded.entries();
         }
         synchronized (this) {
             if (now - checkedMs < RECHECK_MS) {
-                return entries;
+                return loaded.entries();
             }
             checkedMs = now;
             try {
-                FileTime m = Files.getLastModifiedTime(file);
-                long s = Files.size(file);
-                if (!m.equals(modified) || s != size) {
-                    entries = parse(file, Files.readAllLines(file, StandardCharsets.UTF_8));
-                    modified = m;
-                    size = s;
+                if (!loaded.isCurrent(file)) {
+                    loaded = Loaded.from(file);
                     log.info("HTTP access file {} read again: {} tokens, {} certificates", file,
-                            entries.tokens().size(), entries.certificates().size());
+                            loaded.entries().tokens().size(), loaded.entries().certificates().size());
                 }
             } catch (IOException | RuntimeException e) {
                 log.error("HTTP access file {} could not be read again; the previous entries stay in force: {}",
                         file, e.getMessage());
             }
-            return entries;
+            return loaded.entries();
         }
     }
 

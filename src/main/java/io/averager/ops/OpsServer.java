@@ -21,6 +21,7 @@ import java.net.UnknownHostException;
 import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -251,20 +252,17 @@ public final class OpsServer implements AutoCloseable {
                 String run = Http.decodeRun(parts[2]);
                 switch (parts[3]) {
                     case "ema" -> {
-                        Http.parameters(exchange, "profile", Guard.GRANT);
-                        guard.check(exchange, Access.Role.READ, run);
+                        checkRunRequest(exchange, Access.Role.READ, run, "profile");
                         ema.serve(exchange, run);
                         return;
                     }
                     case "distance" -> {
-                        Http.parameters(exchange, Guard.GRANT);
-                        guard.check(exchange, Access.Role.READ, run);
+                        checkRunRequest(exchange, Access.Role.READ, run);
                         runs.distance(exchange, run);
                         return;
                     }
                     case "synthesize" -> {
-                        Http.parameters(exchange, "sigma_rel", "step", Guard.GRANT);
-                        guard.check(exchange, Access.Role.SYNTHESIZE, run);
+                        checkRunRequest(exchange, Access.Role.SYNTHESIZE, run, "sigma_rel", "step");
                         synthesis.serve(exchange, run);
                         return;
                     }
@@ -275,6 +273,17 @@ public final class OpsServer implements AutoCloseable {
             }
             throw new Http.Refusal(404, "No such path " + path + "; try /, /runs, /runs/{run}/ema?profile=P,"
                     + " /runs/{run}/distance, /runs/{run}/synthesize?sigma_rel=S, /metrics, /health/live or /health/ready");
+        }
+
+        /**
+         * Refuses a request of a run's resource with parameters other than {@code parameters} (and
+         * the grant of a redirect, which any run route takes) or from a client without {@code role} on the run.
+         */
+        private void checkRunRequest(HttpExchange exchange, Access.Role role, String run, String... parameters) {
+            String[] allowed = Arrays.copyOf(parameters, parameters.length + 1);
+            allowed[parameters.length] = Guard.GRANT;
+            Http.parameters(exchange, allowed);
+            guard.check(exchange, role, run);
         }
 
         private static boolean live(KafkaStreams.State state) {

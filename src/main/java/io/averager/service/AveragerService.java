@@ -21,6 +21,7 @@ import io.averager.sink.S3Settings;
 import io.averager.store.EmaRocksDbConfig;
 import io.averager.topology.AveragerTopology;
 import io.averager.topology.Selection;
+import io.averager.topology.SnapshotHistory;
 import io.averager.topology.TopicSpec;
 import io.averager.topology.TopologyObserver;
 import io.averager.topology.TopologySettings;
@@ -219,6 +220,7 @@ public final class AveragerService implements AutoCloseable {
                 RecordLimits.MAX_MESSAGE_BYTES,
                 NonFinitePolicy.valueOf(config.getString(AveragerConfig.NONFINITE_CONFIG).toUpperCase(Locale.ROOT)),
                 config.getBoolean(AveragerConfig.STATE_CHANGELOG_CONFIG),
+                new SnapshotHistory(config.consumerProperties(), config.getString(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG)),
                 signatures(config),
                 Selection.ALL, TopologyObserver.NONE, new RunMeters(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)));
     }

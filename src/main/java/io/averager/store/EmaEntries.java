@@ -52,17 +52,23 @@ public final class EmaEntries {
     }
 
     /**
-     * The copy of the run's progress kept with its entries by {@link #putProgress}, or null.
-     * Written in the same store transaction as the entries, it tells whether they are the state
-     * the progress in the runs store was reached with.
+     * The copy named {@code name} of the run's state (its progress, layout, distances, restore
+     * points, as their stores hold them) kept with its entries by {@link #putCopy}, or null.
+     * Written in the same store transaction as the entries, the copies are the state the entries
+     * belong with: the progress tells whether that is the committed one, and the rest is where a
+     * run left behind catches up from.
      */
-    public byte[] progress(String run) {
-        return store.get(EmaKey.progressOf(run));
+    public byte[] copy(String run, String name) {
+        return store.get(EmaKey.copyOf(run, name));
     }
 
-    /** Keeps a copy of the run's progress, as the runs store holds it, with the run's entries. */
-    public void putProgress(String run, byte[] progress) {
-        writable.put(EmaKey.progressOf(run), progress);
+    /** Keeps a copy of some of the run's state with its entries; null deletes it. */
+    public void putCopy(String run, String name, byte[] stored) {
+        if (stored == null) {
+            writable.delete(EmaKey.copyOf(run, name));
+        } else {
+            writable.put(EmaKey.copyOf(run, name), stored);
+        }
     }
 
     /** Stores the entry, sealed; returns the bytes stored, for a copy kept elsewhere. */

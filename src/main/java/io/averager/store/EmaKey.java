@@ -15,12 +15,13 @@ public final class EmaKey {
     }
 
     /**
-     * Key of the copy of the run's progress that a store without a changelog keeps next to the
-     * run's entries: a profile length of -1, which no entry's key has.
+     * Key of a copy of the run's state that a store without a changelog keeps next to the run's
+     * entries, {@code name} naming which: a profile length of -1, which no entry's key has.
      */
-    public static Bytes progressOf(String run) {
+    public static Bytes copyOf(String run, String name) {
         byte[] r = run.getBytes(StandardCharsets.UTF_8);
-        return Bytes.wrap(ByteBuffer.allocate(8 + r.length).putInt(r.length).put(r).putInt(-1).array());
+        byte[] n = name.getBytes(StandardCharsets.UTF_8);
+        return Bytes.wrap(ByteBuffer.allocate(8 + r.length + n.length).putInt(r.length).put(r).putInt(-1).put(n).array());
     }
 
     public static Bytes of(String run, String profile, String tensor, long offset) {

@@ -49,6 +49,20 @@ public final class RestorePoints {
         writable.put(listKey(run), WireCodec.encode(new io.averager.wire.avro.RestorePoints(List.copyOf(points))));
     }
 
+    /** The run's list as stored, or null: for a copy kept elsewhere. */
+    public byte[] storedList(String run) {
+        return store.get(listKey(run));
+    }
+
+    /** Puts back a list {@link #storedList} gave; null deletes it. */
+    public void putStoredList(String run, byte[] stored) {
+        if (stored == null) {
+            writable.delete(listKey(run));
+        } else {
+            writable.put(listKey(run), stored);
+        }
+    }
+
     /**
      * The entry of the run's profile at element {@code offset} of {@code tensor} as it was at
      * {@code step}, or null.

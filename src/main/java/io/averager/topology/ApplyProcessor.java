@@ -1,6 +1,5 @@
 package io.averager.topology;
 
-import io.averager.AveragerException;
 import io.averager.ema.Profile;
 import io.averager.lifecycle.Decision;
 import io.averager.lifecycle.Decision.DistanceChange;
@@ -17,7 +16,6 @@ import io.averager.store.RunStore;
 import io.averager.store.Stores;
 import io.averager.wire.Rebuilds;
 import io.averager.wire.StrictUtf8;
-import io.averager.wire.WireCodec;
 import io.averager.wire.avro.ForkAnswer;
 import io.averager.wire.avro.ForkRequest;
 import io.averager.wire.avro.RebuildMark;
@@ -25,7 +23,6 @@ import io.averager.wire.avro.RebuildRequest;
 import io.averager.wire.avro.RestorePoint;
 import io.averager.wire.avro.RewindAnswer;
 import io.averager.wire.avro.RewindRequest;
-import io.averager.wire.avro.RunProgress;
 import io.averager.wire.avro.SeedChunk;
 import io.averager.wire.avro.SeedMark;
 import io.averager.wire.avro.SeedRequest;
@@ -33,10 +30,14 @@ import io.averager.wire.avro.SnapshotChunk;
 import io.averager.wire.avro.SnapshotCommit;
 import io.averager.wire.avro.SnapshotHeader;
 import java.nio.ByteBuffer;
-import java.util.Arrays;
+import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.common.header.Header;
+import org.apache.kafka.streams.processor.Cancellable;
+import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -57,9 +58,15 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
     private final TopologyObserver observer;
     private final RunMeters meters;
     private final int restorePointsKept;
-    /** The EMA store has no changelog: it keeps a copy of each run's progress, checked when the task starts. */
+    /** The EMA store has no changelog: see {@link LocalEma}. */
     private final boolean localEma;
+    private final SnapshotHistory history;
+    private final RecordCheck check;
     private ProcessorContext<Object, Object> context;
+    private LocalEma local;
+    /** Runs whose local EMA is behind, with their committed progress: they catch up before the task goes on. */
+    private final Map<String, byte[]> behind = new LinkedHashMap<>();
+    private Cancellable catchingUp;
     private RunStore runs;
     private EmaEntries ema;
     private Distances distances;
@@ -73,6 +80,8 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         this.meters = settings.meters();
         this.restorePointsKept = settings.restorePoints();
         this.localEma = !settings.changelog();
+        this.history = settings.history();
+        this.check = new RecordCheck(settings);
     }
 
     @Override
@@ -83,31 +92,26 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         this.distances = Distances.writable(context.getStateStore(Stores.DISTANCES), profiles);
         this.restorePoints = RestorePoints.writable(context.getStateStore(Stores.RESTORE_POINTS));
         if (localEma) {
-            runs.forEachStored(this::checkLocalEma);
+            local = new LocalEma(context.taskId(), ema, context.getStateStore(Stores.RUNS),
+                    context.getStateStore(Stores.LAYOUTS), context.getStateStore(Stores.DISTANCES), restorePoints, history, check);
+            behind.putAll(local.behind());
+            if (!behind.isEmpty()) {
+                // Soon after the start, records or not: a punctuation, unlike init, may write to logged stores.
+                catchingUp = context.schedule(Duration.ofMillis(1), PunctuationType.WALL_CLOCK_TIME, t -> catchUp());
+            }
         }
     }
 
-    /**
-     * Stops the task if the run's EMA on local disk is not the state its committed progress was
-     * reached with: the copy of the progress kept with the entries differs. Averaging onto it
-     * would corrupt the run's EMA without a trace.
-     */
-    private void checkLocalEma(String run, byte[] committed) {
-        byte[] local = ema.progress(run);
-        if (Arrays.equals(local, committed)) {
-            return;
+    /** Brings the runs whose local EMA is behind up to their committed progress, or stops the task (see {@link LocalEma}). */
+    private void catchUp() {
+        for (Map.Entry<String, byte[]> run : behind.entrySet()) {
+            LocalEma.Gap gap = local.rollBack(run.getKey(), run.getValue());
+            // Layouts cached from before the roll-back are not the run's until it has caught up.
+            runs = RunStore.writable(context.getStateStore(Stores.RUNS), context.getStateStore(Stores.LAYOUTS));
+            local.catchUp(run.getKey(), gap, this::apply);
         }
-        RunProgress at = WireCodec.decode(committed, RunProgress.class);
-        String held = local == null ? "holds none of it"
-                : "holds it as of step " + WireCodec.decode(local, RunProgress.class).getLastStep();
-        throw new AveragerException("Run " + run + " (task " + context.taskId() + "): its committed progress is step "
-                + at.getLastStep() + " (" + at.getSnapshots() + " snapshots averaged, last checkpoint at step "
-                + at.getLastCheckpointStep() + "), but the EMA on this instance's disk " + held + ". With "
-                + "averager.state.changelog=false the EMA is kept in the local state directory only, and this one was lost"
-                + " or left behind: the task moved to an instance without it, the state directory was deleted, or the"
-                + " instance was killed (Kafka Streams writes RocksDB without its write-ahead log). The service stops rather than"
-                + " average onto a stale EMA. Restore the state directory, or fork the run from its last checkpoint"
-                + " (averager fork --from " + run + " --step " + at.getLastCheckpointStep() + " --to NEW_RUN)");
+        behind.clear();
+        catchingUp.cancel();
     }
 
     @Override
@@ -121,16 +125,23 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
 
     @Override
     public void process(Record<String, Inbound> record) {
-        String run = record.key();
-        Run state = runs.get(run);
-        SpecificRecordBase message = record.value().message();
+        if (!behind.isEmpty()) {
+            catchUp();
+        }
         long offset = offset();
-        Decision d = lifecycle.admit(state, message, rebuildId(record));
+        Decision d = apply(record.key(), record.value().message(), rebuildId(record), record.timestamp(), offset);
+        forward(record, d, offset);
+    }
+
+    /** Gets the run's state, decides what the record does and puts what changed. */
+    private Decision apply(String run, SpecificRecordBase message, String rebuildId, long timestamp, long offset) {
+        Run state = runs.get(run);
+        Decision d = lifecycle.admit(state, message, rebuildId);
         if (d == null) {
-            d = decide(run, state, message, record.timestamp(), offset);
+            d = decide(run, state, message, timestamp, offset);
         }
         put(run, d, offset);
-        forward(record, d, offset);
+        return d;
     }
 
     private Decision decide(String run, Run state, Object message, long timestamp, long offset) {
@@ -195,8 +206,8 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
             // Every change, a fork's seed chunks too, moves the offset: the copy beside a local EMA tells each apart.
             d.run().progress().setAppliedOffset(offset);
             byte[] progress = runs.put(run, d.run(), d.layoutChanged());
-            if (localEma) {
-                ema.putProgress(run, progress);
+            if (local != null) {
+                local.keep(run, progress);
             }
         }
     }

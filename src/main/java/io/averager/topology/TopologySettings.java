@@ -20,6 +20,8 @@ import java.util.Objects;
  * @param nonFinite what to do with chunks holding NaN or infinities
  * @param changelog back the EMA store with a changelog topic; false keeps it on local disk only, with a
  *     copy of each run's progress to tell whether it is the state the committed progress was reached with
+ * @param history where a local EMA left behind its committed progress reads the records it missed
+ *     ({@link SnapshotHistory#NONE}: it cannot, and the service stops)
  * @param signatures the runs whose records must be signed, and their keys
  * @param selection the runs and steps averaged: {@link Selection#ALL} for the live service
  * @param observer told of progress: {@link TopologyObserver#NONE} for the live service
@@ -40,6 +42,7 @@ public record TopologySettings(
         int maxMessageBytes,
         NonFinitePolicy nonFinite,
         boolean changelog,
+        SnapshotHistory history,
         Signatures signatures,
         Selection selection,
         TopologyObserver observer,
@@ -48,6 +51,7 @@ public record TopologySettings(
     public TopologySettings {
         profiles = List.copyOf(profiles);
         Objects.requireNonNull(nonFinite, "nonFinite");
+        Objects.requireNonNull(history, "history");
         Objects.requireNonNull(signatures, "signatures");
         Objects.requireNonNull(selection, "selection");
         Objects.requireNonNull(observer, "observer");
@@ -64,13 +68,13 @@ public record TopologySettings(
     public TopologySettings scoped(Selection selection, TopologyObserver observer) {
         return new TopologySettings(snapshotsTopic, checkpointsTopic, deadLettersTopic, runEventsTopic, profiles, kernel,
                 checkpointEverySteps, checkpointEveryMs, restorePoints, maxGrid, maxTensorElements, maxMessageBytes,
-                nonFinite, changelog, signatures, selection, observer, meters);
+                nonFinite, changelog, history, signatures, selection, observer, meters);
     }
 
     /** These settings recording to {@code meters}. */
     public TopologySettings withMeters(RunMeters meters) {
         return new TopologySettings(snapshotsTopic, checkpointsTopic, deadLettersTopic, runEventsTopic, profiles, kernel,
                 checkpointEverySteps, checkpointEveryMs, restorePoints, maxGrid, maxTensorElements, maxMessageBytes,
-                nonFinite, changelog, signatures, selection, observer, meters);
+                nonFinite, changelog, history, signatures, selection, observer, meters);
     }
 }

@@ -2,6 +2,7 @@ package io.averager.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.averager.config.AveragerConfig;
 import io.averager.it.CheckpointComparison.Output;
 import io.averager.it.Workload.CheckpointKey;
 import io.averager.wire.WireCodec;
@@ -25,9 +26,10 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.avro.specific.SpecificRecordBase;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,8 +73,13 @@ class CrashRecoveryTest {
     @TempDir
     Path dir;
 
-    @Test
-    void serviceKilledAtRandomMomentsStoresExactlyWhatAnUninterruptedServiceStores() throws Exception {
+    /**
+     * @param changelog the EMA store's changelog; without it, each restart catches the runs' local
+     *     EMA up from the snapshots topic (killed, RocksDB has only what it had flushed)
+     */
+    @ParameterizedTest(name = "averager.state.changelog={0}")
+    @ValueSource(booleans = {true, false})
+    void serviceKilledAtRandomMomentsStoresExactlyWhatAnUninterruptedServiceStores(boolean changelog) throws Exception {
         String name = SharedKafka.unique("crash");
         Workload workload = new Workload(name, RUNS, SNAPSHOTS_PER_RUN, STEP_GAP);
         Set<CheckpointKey> expected = workload.checkpointsEvery(EVERY_STEPS, PROFILES);
@@ -80,7 +87,9 @@ class CrashRecoveryTest {
         long began = System.nanoTime();
 
         List<CheckpointManifest> manifests;
-        try (ServiceProcess service = new ServiceProcess(crashed, serviceSettings(name, crashed), "-Xmx256m",
+        Properties settings = serviceSettings(name, crashed);
+        settings.put(AveragerConfig.STATE_CHANGELOG_CONFIG, Boolean.toString(changelog));
+        try (ServiceProcess service = new ServiceProcess(crashed, settings, "-Xmx256m",
                 ServiceProcess.LOG_STREAMS_STATE).start()) {
             Semaphore allowance = new Semaphore(0);
             CompletableFuture<Void> publishing = CompletableFuture.runAsync(

@@ -22,9 +22,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code averager.state.changelog=false}: the EMA store on local disk only. A clean restart
- * keeps it, and the run's checkpoints stay bitwise those of a service with the changelog; an EMA
- * store lost (as when a task moves to an instance without it) stops the service with an error
- * naming the run and its committed step, instead of averaging onto an empty EMA.
+ * keeps it; an EMA store put back to an earlier commit (what a killed instance restarts with)
+ * catches up from the run's partition of snapshots; either way the run's checkpoints stay bitwise
+ * those of a service with the changelog. An EMA store lost (as when a task moves to an instance
+ * without it) stops the service with an error naming the run and its committed step, instead of
+ * averaging onto an empty EMA.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 class LocalEmaTest {
@@ -35,30 +37,42 @@ class LocalEmaTest {
     Path dir;
 
     @Test
-    void aCleanRestartKeepsTheLocalEmaAndALostOneStopsTheService() throws Exception {
+    void aLocalEmaLeftBehindCatchesUpAndALostOneStopsTheService() throws Exception {
         String run = SharedKafka.unique("local-ema");
-        try (ServiceUnderTest service = new ServiceUnderTest(dir.resolve("local"))) {
+        Path stateDir = dir.resolve("local").resolve("state");
+        Path backup = dir.resolve("backup");
+        try (ServiceUnderTest service = new ServiceUnderTest(dir.resolve("local"));
+             ServiceUnderTest reference = new ServiceUnderTest(dir.resolve("reference"))) {
             configure(service.settings);
             service.settings.put(AveragerConfig.STATE_CHANGELOG_CONFIG, "false");
             service.start();
+            configure(reference.settings);
+            reference.settings.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, service.snapshotsTopic());
+            reference.start();
             publish(service, run, 1, 2);
             service.awaitCheckpoints(run, 2, List.of("ema"), TIMEOUT);
             service.close();
+            copyEmaStores(stateDir, backup);
 
+            // A clean restart keeps the local EMA.
             service.start();
             publish(service, run, 3, 4);
-            Path local = file(service.awaitCheckpoints(run, 4, List.of("ema"), TIMEOUT).get("ema"));
-            try (ServiceUnderTest reference = new ServiceUnderTest(dir.resolve("reference"))) {
-                configure(reference.settings);
-                reference.settings.put(AveragerConfig.TOPIC_SNAPSHOTS_CONFIG, service.snapshotsTopic());
-                reference.start();
-                Path logged = file(reference.awaitCheckpoints(run, 4, List.of("ema"), TIMEOUT).get("ema"));
-                assertThat(Files.mismatch(local, logged)).as("checkpoint of step 4 against the changelogged service's")
-                        .isEqualTo(-1L);
-            }
+            assertSameCheckpoint(service, reference, run, 4);
             service.close();
 
-            List<Path> emaStores = emaStores(dir.resolve("local").resolve("state"));
+            // The EMA of step 2 put back, as a killed instance's RocksDB would be: it catches up on steps 3 and 4,
+            // whose checkpoint dropped step 2's restore point.
+            for (Path store : emaStores(stateDir)) {
+                Utils.delete(store.toFile());
+            }
+            copyEmaStores(backup, stateDir);
+            service.start();
+            publish(service, run, 5, 6);
+            assertSameCheckpoint(service, reference, run, 6);
+            service.close();
+
+            // No local EMA at all, as on an instance the task moved to.
+            List<Path> emaStores = emaStores(stateDir);
             assertThat(emaStores).as("EMA stores of the tasks").isNotEmpty();
             for (Path store : emaStores) {
                 Utils.delete(store.toFile());
@@ -66,8 +80,32 @@ class LocalEmaTest {
             service.start();
             Throwable failure = service.service().failure().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
             assertThat(messages(failure)).contains("Run " + run + " (task ",
-                    "its committed progress is step 4 (4 snapshots averaged, last checkpoint at step 4)",
-                    "the EMA on this instance's disk holds none of it", "averager fork --from " + run + " --step 4");
+                    "its committed progress is step 6 (6 snapshots averaged, last checkpoint at step 6)",
+                    "the EMA on this instance's disk holds none of it", "averager fork --from " + run + " --step 6");
+        }
+    }
+
+    private static void assertSameCheckpoint(ServiceUnderTest service, ServiceUnderTest reference, String run, long step)
+            throws Exception {
+        Path local = file(service.awaitCheckpoints(run, step, List.of("ema"), TIMEOUT).get("ema"));
+        Path logged = file(reference.awaitCheckpoints(run, step, List.of("ema"), TIMEOUT).get("ema"));
+        assertThat(Files.mismatch(local, logged)).as("checkpoint of step %d against the changelogged service's", step)
+                .isEqualTo(-1L);
+    }
+
+    /** Copies every task's EMA store under {@code from} to the same place under {@code to}. */
+    private static void copyEmaStores(Path from, Path to) throws Exception {
+        for (Path store : emaStores(from)) {
+            try (Stream<Path> files = Files.walk(store)) {
+                for (Path f : files.toList()) {
+                    Path target = to.resolve(from.relativize(f).toString());
+                    if (Files.isDirectory(f)) {
+                        Files.createDirectories(target);
+                    } else {
+                        Files.copy(f, target);
+                    }
+                }
+            }
         }
     }
 
@@ -75,6 +113,7 @@ class LocalEmaTest {
         settings.put(AveragerConfig.PROFILES_CONFIG, "ema");
         settings.put("averager.profile.ema.decay", "0.9");
         settings.put(AveragerConfig.CHECKPOINT_EVERY_STEPS_CONFIG, "2");
+        settings.put(AveragerConfig.REWIND_RESTORE_POINTS_CONFIG, "1");
     }
 
     private static void publish(ServiceUnderTest service, String run, long... steps) throws Exception {

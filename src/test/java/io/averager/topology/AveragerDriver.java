@@ -79,7 +79,7 @@ final class AveragerDriver implements AutoCloseable {
                    long checkpointEveryMs, Profile... profiles) {
         TopologySettings settings = new TopologySettings(SNAPSHOTS, CHECKPOINTS, DEAD_LETTERS, RUN_EVENTS, List.of(profiles),
                 Kernels.byName(Kernels.JAVA), checkpointEverySteps, checkpointEveryMs, RESTORE_POINTS, 16L << 20, 1L << 36,
-                64 * 1024 * 1024 + 64 * 1024, nonFinite, true, signatures, Selection.ALL, TopologyObserver.NONE,
+                64 * 1024 * 1024 + 64 * 1024, nonFinite, true, SnapshotHistory.NONE, signatures, Selection.ALL, TopologyObserver.NONE,
                 new RunMeters(meters));
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "averager-test");
