@@ -74,7 +74,7 @@ public final class StateBench {
             PendingSnapshot pending = new PendingSnapshot(100L, false, false, 1L, 5, 7L,
                     ByteBuffer.wrap(new byte[(int) ((chunks + 7) / 8)]), null);
             byte[] state = WireCodec.encode(new RunState(tensors, GRID, (int) chunks, 99L, 10L, 90L, 1L, pending));
-            byte[] progress = WireCodec.encode(new RunProgress(1L, 99L, 10L, 90L, 1L, pending, 0, -1L, -1L, null, null, -1L, false, -1L));
+            byte[] progress = WireCodec.encode(new RunProgress(1L, 99L, 10L, 90L, 1L, pending, 0, -1L, -1L, null, null, -1L, false, -1L, -1L));
             byte[] layout = WireCodec.encode(new RunLayout(1L, tensors, GRID, (int) chunks, List.of()));
             double before = micros(() -> WireCodec.encode(WireCodec.decode(state, RunState.class)));
             double decoded = micros(() -> {

@@ -144,10 +144,11 @@ public final class AveragerConfig extends AbstractConfig {
             + " stores (runs, layouts, distances, restore points) keep their changelogs. With each change the EMA store"
             + " keeps a copy of the run's small state. A killed instance restarts with the EMA of an earlier commit (Kafka"
             + " Streams writes RocksDB without its write-ahead log): its runs catch up, applying their snapshots since then"
-            + " again from the snapshots topic, checked to reach the committed state byte for byte. A run with no local"
-            + " EMA (its task moved to an instance without it, or its state directory was lost), or with a rewind, rebuild"
-            + " or fork to catch up on, stops the service with an error naming the run and its step, rather than average"
-            + " onto a stale EMA (docs/performance.md#sizing).";
+            + " again from the snapshots topic, checked to reach the committed state byte for byte; a run with no local"
+            + " EMA (never flushed, its task moved to an instance without it, its state directory lost) does so from its"
+            + " first record. A run that cannot (its history no longer retained, a rewind, rebuild or fork to catch up on)"
+            + " stops the service with an error naming the run and its step, rather than average onto a stale EMA"
+            + " (docs/performance.md#sizing).";
     public static final String NONFINITE_CONFIG = "averager.nonfinite";
     private static final String NONFINITE_DOC = "What to do with a chunk of a floating tensor holding NaN or an infinity:"
             + " 'reject' (dead-letter it, naming the first bad element, and checkpoint nothing of its snapshot)"

@@ -123,7 +123,7 @@ public final class SnapshotLifecycle {
         boolean checkpoint = cadence.isDue(progress, h.getStep(), timestamp, h.getEndOfRun() || h.getCheckpoint());
         if (progress == null) {
             progress = new RunProgress(h.getStep(), -1L, 0L, h.getStep(), timestamp, null, 0, -1L, -1L, null, null, -1L,
-                    false, -1L);
+                    false, -1L, -1L);
         }
         RunLayout layout = set ? new RunLayout(h.getStep(), h.getTensors(), h.getGrid(), h.getChunkCount(), h.getCopy())
                 : run.layout();
@@ -523,7 +523,7 @@ public final class SnapshotLifecycle {
             RunLayout layout = new RunLayout(m.getStep(), m.getTensors(), m.getGrid(), (int) chunks, List.of());
             RunProgress progress = new RunProgress(m.getStep(), -1L, m.getSnapshots(), m.getStep(), timestamp, null, 0,
                     -1L, -1L, new PendingRebuild(m.getRequestId(), m.getStep(), m.getStep(), true), m.getParent(),
-                    m.getStep(), true, -1L);
+                    m.getStep(), true, -1L, -1L);
             d.run = new Run(layout, progress);
             d.progressChanged = true;
             d.layoutChanged = true;

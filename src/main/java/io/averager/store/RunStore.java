@@ -136,7 +136,7 @@ public final class RunStore {
         if (record instanceof RunState legacy) {
             Run migrated = new Run(new RunLayout(MIGRATED, legacy.getTensors(), legacy.getGrid(), legacy.getChunkCount(), List.of()),
                     new RunProgress(MIGRATED, legacy.getLastStep(), legacy.getSnapshots(), legacy.getLastCheckpointStep(),
-                            legacy.getLastCheckpointTime(), legacy.getPending(), 0, -1L, -1L, null, null, -1L, false, -1L));
+                            legacy.getLastCheckpointTime(), legacy.getPending(), 0, -1L, -1L, null, null, -1L, false, -1L, -1L));
             if (writableProgress != null) {
                 put(run, migrated, true);
             }

@@ -140,6 +140,9 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         if (d == null) {
             d = decide(run, state, message, timestamp, offset);
         }
+        if (state == null && d.run() != null) {
+            d.run().progress().setStartOffset(offset);
+        }
         put(run, d, offset);
         return d;
     }

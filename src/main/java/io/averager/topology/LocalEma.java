@@ -33,18 +33,20 @@ import org.slf4j.LoggerFactory;
  * writes RocksDB without its write-ahead log, so a killed instance's EMA is that of an earlier
  * commit. It catches up: the small stores are put back to the copies, and the run's records
  * between the two are read again from its partition of snapshots and applied again, checked as
- * they were the first time; the result must be the committed progress, byte for byte. A run with
- * no local copy (its task moved to an instance without it, or its state directory was lost), or
- * with a rewind, rebuild or fork between the two, stops the service naming it: averaging onto a
- * stale EMA would corrupt it without a trace.
+ * they were the first time; the result must be the committed state, byte for byte. A run RocksDB
+ * never flushed, or whose task moved to an instance without it, has no copy: it catches up from
+ * the record that started it, if its partition still holds it. A run that cannot catch up (its
+ * history gone, a rewind, rebuild or fork among the records, another result) stops the service
+ * naming it: averaging onto a stale EMA would corrupt it without a trace.
  */
 final class LocalEma {
 
     /**
      * The records a run behind has to apply again, offsets {@code from} to {@code to}, and the
-     * small state they must lead to: the committed one, as {@link #small} reads it.
+     * small state they must lead to: the committed one, as {@link #small} reads it; {@code held}
+     * says what the local EMA held, for messages.
      */
-    record Gap(long from, long to, List<byte[]> committed) {
+    record Gap(long from, long to, List<byte[]> committed, String held) {
     }
 
     /** Applies one record to its run, as the processor does, forwarding nothing. */
@@ -114,24 +116,23 @@ final class LocalEma {
     Gap rollBack(String run, byte[] committed) {
         RunProgress at = WireCodec.decode(committed, RunProgress.class);
         byte[] copied = ema.copy(run, Stores.RUNS);
-        if (copied == null) {
-            throw lost(run, at, "holds none of it", "");
-        }
-        RunProgress was = WireCodec.decode(copied, RunProgress.class);
-        String held = "holds it as of step " + was.getLastStep() + " (offset " + was.getAppliedOffset() + ")";
-        if (was.getAppliedOffset() < 0 || at.getAppliedOffset() <= was.getAppliedOffset()) {
+        // None at all (RocksDB never flushed the run): it catches up from the record that started it.
+        long from = copied == null ? at.getStartOffset() : WireCodec.decode(copied, RunProgress.class).getAppliedOffset() + 1;
+        String held = copied == null ? "holds none of it"
+                : "holds it as of step " + WireCodec.decode(copied, RunProgress.class).getLastStep() + " (offset " + (from - 1) + ")";
+        if (from < 0 || copied == null && at.getStartOffset() < 0 || at.getAppliedOffset() < from) {
             throw lost(run, at, held, "");
         }
         if (!history.available()) {
             throw lost(run, at, held, "; no snapshots history to catch up from is configured");
         }
         List<byte[]> state = small(run);
-        runs.put(run, copied);
+        putBack(runs, run, copied);
         putBack(layouts, run, ema.copy(run, Stores.LAYOUTS));
         putBack(distances, PendingDistances.key(run), ema.copy(run, PENDING));
         putBack(distances, DistanceHistory.key(run), ema.copy(run, HISTORY));
         restorePoints.putStoredList(run, ema.copy(run, Stores.RESTORE_POINTS));
-        return new Gap(was.getAppliedOffset() + 1, at.getAppliedOffset(), state);
+        return new Gap(from, at.getAppliedOffset(), state, held);
     }
 
     /**
@@ -142,7 +143,7 @@ final class LocalEma {
      */
     void catchUp(String run, Gap gap, Apply apply) {
         RunProgress at = WireCodec.decode(gap.committed().get(0), RunProgress.class);
-        String held = "holds it as of offset " + (gap.from() - 1);
+        String held = gap.held();
         long start = System.nanoTime();
         long[] applied = new long[2];
         try {

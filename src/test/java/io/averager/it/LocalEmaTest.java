@@ -11,10 +11,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.utils.Utils;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -23,10 +28,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code averager.state.changelog=false}: the EMA store on local disk only. A clean restart
  * keeps it; an EMA store put back to an earlier commit (what a killed instance restarts with)
- * catches up from the run's partition of snapshots; either way the run's checkpoints stay bitwise
- * those of a service with the changelog. An EMA store lost (as when a task moves to an instance
- * without it) stops the service with an error naming the run and its committed step, instead of
- * averaging onto an empty EMA.
+ * catches up from the run's partition of snapshots, and so does one lost altogether (as when a
+ * task moves to an instance without it), from the run's first record; each time the run's
+ * checkpoints stay bitwise those of a service with the changelog. Lost with its history gone, it
+ * stops the service with an error naming the run and its committed step, instead of averaging
+ * onto an empty EMA.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 class LocalEmaTest {
@@ -37,7 +43,7 @@ class LocalEmaTest {
     Path dir;
 
     @Test
-    void aLocalEmaLeftBehindCatchesUpAndALostOneStopsTheService() throws Exception {
+    void aLocalEmaLeftBehindOrLostCatchesUpAndStopsTheServiceWhereItCannot() throws Exception {
         String run = SharedKafka.unique("local-ema");
         Path stateDir = dir.resolve("local").resolve("state");
         Path backup = dir.resolve("backup");
@@ -62,26 +68,45 @@ class LocalEmaTest {
 
             // The EMA of step 2 put back, as a killed instance's RocksDB would be: it catches up on steps 3 and 4,
             // whose checkpoint dropped step 2's restore point.
-            for (Path store : emaStores(stateDir)) {
-                Utils.delete(store.toFile());
-            }
+            deleteEmaStores(stateDir);
             copyEmaStores(backup, stateDir);
             service.start();
             publish(service, run, 5, 6);
             assertSameCheckpoint(service, reference, run, 6);
             service.close();
 
-            // No local EMA at all, as on an instance the task moved to.
-            List<Path> emaStores = emaStores(stateDir);
-            assertThat(emaStores).as("EMA stores of the tasks").isNotEmpty();
-            for (Path store : emaStores) {
-                Utils.delete(store.toFile());
+            // No local EMA at all, as on an instance the task moved to: it catches up from the run's first record.
+            deleteEmaStores(stateDir);
+            service.start();
+            publish(service, run, 7, 8);
+            assertSameCheckpoint(service, reference, run, 8);
+            service.close();
+
+            // Again, with the snapshots history gone: it cannot.
+            try (Admin admin = Admin.create(Map.of("bootstrap.servers", SharedKafka.bootstrapServers()))) {
+                Map<TopicPartition, OffsetSpec> ends = new HashMap<>();
+                for (int p = 0; p < 2; p++) {
+                    ends.put(new TopicPartition(service.snapshotsTopic(), p), OffsetSpec.latest());
+                }
+                Map<TopicPartition, RecordsToDelete> deleted = new HashMap<>();
+                admin.listOffsets(ends).all().get().forEach((p, o) -> deleted.put(p, RecordsToDelete.beforeOffset(o.offset())));
+                admin.deleteRecords(deleted).all().get();
             }
+            deleteEmaStores(stateDir);
             service.start();
             Throwable failure = service.service().failure().get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
             assertThat(messages(failure)).contains("Run " + run + " (task ",
-                    "its committed progress is step 6 (6 snapshots averaged, last checkpoint at step 6)",
-                    "the EMA on this instance's disk holds none of it", "averager fork --from " + run + " --step 6");
+                    "its committed progress is step 8 (8 snapshots averaged, last checkpoint at step 8)",
+                    "the EMA on this instance's disk holds none of it; its snapshots could not be read again",
+                    "averager fork --from " + run + " --step 8");
+        }
+    }
+
+    private static void deleteEmaStores(Path stateDir) throws Exception {
+        List<Path> stores = emaStores(stateDir);
+        assertThat(stores).as("EMA stores of the tasks").isNotEmpty();
+        for (Path store : stores) {
+            Utils.delete(store.toFile());
         }
     }
 

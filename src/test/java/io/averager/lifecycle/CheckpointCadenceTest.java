@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 class CheckpointCadenceTest {
 
     /** A run whose first snapshot, step 7, is averaged. */
-    private static final RunProgress FIRST = new RunProgress(7L, 7L, 1L, 7L, 70_000L, null, 0, -1L, -1L, null, null, -1L, false, -1L);
+    private static final RunProgress FIRST = new RunProgress(7L, 7L, 1L, 7L, 70_000L, null, 0, -1L, -1L, null, null, -1L, false, -1L, -1L);
 
     @Test
     void namesTheStepTheNextCheckpointIsDueAt() {

@@ -121,7 +121,7 @@ class SnapshotLifecycleRewindTest {
 
     private static Run run(long lastStep, PendingSnapshot pending, long layoutStep) {
         RunLayout layout = new RunLayout(layoutStep, List.of(new TensorInfo("w", Dtype.F32, List.of(8L))), 4L, 2, List.of());
-        return new Run(layout, new RunProgress(layoutStep, lastStep, 15L, 30L, 30_000L, pending, 0, -1L, -1L, null, null, -1L, false, -1L));
+        return new Run(layout, new RunProgress(layoutStep, lastStep, 15L, 30L, 30_000L, pending, 0, -1L, -1L, null, null, -1L, false, -1L, -1L));
     }
 
     private static PendingSnapshot pending(long step, int chunksSeen) {

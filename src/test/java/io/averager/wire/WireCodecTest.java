@@ -131,7 +131,7 @@ class WireCodecTest {
 
         RunProgress progress = WireCodec.decode(message, RunProgress.class);
 
-        assertThat(progress).isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 0, -1L, -1L, null, null, -1L, false, -1L));
+        assertThat(progress).isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 0, -1L, -1L, null, null, -1L, false, -1L, -1L));
     }
 
     @Test
@@ -163,7 +163,7 @@ class WireCodecTest {
         points.put("points", List.of(point));
 
         assertThat(WireCodec.decode(encode(progressV2, progress), RunProgress.class))
-                .isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 2, 24L, -1L, null, null, -1L, false, -1L));
+                .isEqualTo(new RunProgress(3L, 40L, 9L, 30L, 1234L, null, 2, 24L, -1L, null, null, -1L, false, -1L, -1L));
         assertThat(WireCodec.decode(encode(pointsV1, points), RestorePoints.class).getPoints())
                 .containsExactly(new RestorePoint(30L, 5L, 9L, 3L, null, -1L));
     }
@@ -183,7 +183,7 @@ class WireCodecTest {
         progress.put("snapshots", 9L);
 
         assertThat(WireCodec.decode(encode(progressV3, progress), RunProgress.class))
-                .isEqualTo(new RunProgress(3L, 40L, 9L, -1L, -1L, null, 0, -1L, -1L, null, null, -1L, false, -1L));
+                .isEqualTo(new RunProgress(3L, 40L, 9L, -1L, -1L, null, 0, -1L, -1L, null, null, -1L, false, -1L, -1L));
     }
 
     private static byte[] encode(org.apache.avro.Schema schema, org.apache.avro.generic.GenericRecord record) throws Exception {
