@@ -2,6 +2,7 @@ package io.averager.rebuild;
 
 import io.averager.AveragerException;
 import io.averager.ema.TensorSpec;
+import io.averager.topology.SnapshotHistory;
 import io.averager.wire.Rebuilds;
 import io.averager.wire.Signatures;
 import io.averager.wire.StrictUtf8;
@@ -101,16 +102,7 @@ public final class Rebuilder implements Runnable, AutoCloseable {
         c.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, TRANSACTION_TIMEOUT_MS + 60_000);
         c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 16);
         this.requests = new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-        Map<String, Object> h = new HashMap<>(consumerProperties);
-        h.remove(ConsumerConfig.GROUP_ID_CONFIG);
-        h.remove(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG);
-        h.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        h.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        // Bounded in records and bytes: chunks are large, and the heap must not grow with the model.
-        h.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 4);
-        h.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 8 << 20);
-        h.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 4 << 20);
-        this.history = new KafkaConsumer<>(h, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        this.history = SnapshotHistory.reader(consumerProperties);
         Map<String, Object> p = new HashMap<>(producerProperties);
         p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);

@@ -36,6 +36,24 @@ public final class SnapshotHistory {
         this.topic = topic;
     }
 
+    /**
+     * A consumer that reads snapshots history as the service does (read_committed), assigned
+     * rather than in a group, holding a few chunks at most: the heap must not grow with the model.
+     *
+     * @param consumerProperties connection and security settings; a group in them is ignored
+     */
+    public static KafkaConsumer<byte[], byte[]> reader(Map<String, Object> consumerProperties) {
+        Map<String, Object> props = new HashMap<>(consumerProperties);
+        props.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        props.remove(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG);
+        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 4);
+        props.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 8 << 20);
+        props.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 4 << 20);
+        return new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+    }
+
     boolean available() {
         return consumerProperties != null;
     }
@@ -48,18 +66,8 @@ public final class SnapshotHistory {
      *     record came for {@value #STALL_SECONDS} seconds
      */
     void read(int partition, long from, long to, Consumer<ConsumerRecord<byte[], byte[]>> action) {
-        Map<String, Object> props = new HashMap<>(consumerProperties);
-        props.remove(ConsumerConfig.GROUP_ID_CONFIG);
-        props.remove(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG);
-        props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        // Bounded in records and bytes: chunks are large, and the heap must not grow with the model.
-        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 4);
-        props.put(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, 8 << 20);
-        props.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 4 << 20);
         TopicPartition p = new TopicPartition(topic, partition);
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(),
-                new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> consumer = reader(consumerProperties)) {
             consumer.assign(List.of(p));
             long retained = consumer.beginningOffsets(List.of(p)).get(p);
             if (retained > from) {

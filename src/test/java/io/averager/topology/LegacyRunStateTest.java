@@ -74,8 +74,10 @@ class LegacyRunStateTest {
                     .isInstanceOf(RunProgress.class);
             assertThat(after.layout().getTensors()).isEqualTo(expected.layout().getTensors());
             assertThat(after.progress().getLastStep()).isEqualTo(50);
-            // Progress is the reference's but for the step its layout was set at, which the legacy record did not keep.
+            // Progress is the reference's but for the step its layout was set at and the offset the run started at,
+            // which the legacy record did not keep.
             after.progress().setLayoutStep(expected.progress().getLayoutStep());
+            after.progress().setStartOffset(expected.progress().getStartOffset());
             assertThat(after.progress()).isEqualTo(expected.progress());
         }
     }
