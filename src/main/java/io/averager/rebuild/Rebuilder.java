@@ -5,7 +5,6 @@ import io.averager.ema.TensorSpec;
 import io.averager.topology.SnapshotHistory;
 import io.averager.wire.Rebuilds;
 import io.averager.wire.Signatures;
-import io.averager.wire.StrictUtf8;
 import io.averager.wire.WireCodec;
 import io.averager.wire.WireException;
 import io.averager.wire.avro.RebuildMark;
@@ -289,8 +288,7 @@ public final class Rebuilder implements Runnable, AutoCloseable {
                     }
                     continue;
                 }
-                Header h = r.headers().lastHeader(Rebuilds.HEADER);
-                String by = h == null || h.value() == null ? null : StrictUtf8.decodeOrNull(h.value());
+                String by = Rebuilds.idOf(r.headers());
                 boolean counted = window == null ? by == null : window.equals(by);
                 if (!counted || step <= request.getFromStep() || step > request.getToStep()) {
                     continue;

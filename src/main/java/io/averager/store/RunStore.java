@@ -106,13 +106,6 @@ public final class RunStore {
         return stored;
     }
 
-    /** Every run's progress as stored, in key order, undecoded. */
-    public void forEachStored(BiConsumer<String, byte[]> action) {
-        try (KeyValueIterator<String, byte[]> it = progress.all()) {
-            it.forEachRemaining(kv -> action.accept(kv.key, kv.value));
-        }
-    }
-
     /**
      * Every run in the progress store, in key order, with its layout (null where it is missing or
      * from another side of a change: views of standby copies restore the two stores separately).

@@ -15,7 +15,6 @@ import io.averager.store.Run;
 import io.averager.store.RunStore;
 import io.averager.store.Stores;
 import io.averager.wire.Rebuilds;
-import io.averager.wire.StrictUtf8;
 import io.averager.wire.avro.ForkAnswer;
 import io.averager.wire.avro.ForkRequest;
 import io.averager.wire.avro.RebuildMark;
@@ -35,7 +34,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.avro.specific.SpecificRecordBase;
-import org.apache.kafka.common.header.Header;
 import org.apache.kafka.streams.processor.Cancellable;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -129,7 +127,8 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
             catchUp();
         }
         long offset = offset();
-        Decision d = apply(record.key(), record.value().message(), rebuildId(record), record.timestamp(), offset);
+        Decision d = apply(record.key(), record.value().message(), Rebuilds.idOf(record.headers()), record.timestamp(),
+                offset);
         forward(record, d, offset);
     }
 
@@ -175,12 +174,6 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
         return context.recordMetadata().map(m -> m.partition()).orElse(-1);
     }
 
-    /** The record's rebuild header: the request whose rebuild published it again, or null. */
-    private static String rebuildId(Record<String, Inbound> record) {
-        Header h = record.headers().lastHeader(Rebuilds.HEADER);
-        return h == null || h.value() == null ? null : StrictUtf8.decodeOrNull(h.value());
-    }
-
     /** The entry as of the run's current branch: an entry of an earlier one reads as the restore point's copy. */
     private EmaEntry entry(String run, Run state, String profile, String tensor, long offset) {
         return restorePoints.asOfBranch(ema.get(run, profile, tensor, offset), run, state.progress(), profile, tensor, offset);
@@ -210,7 +203,7 @@ final class ApplyProcessor implements Processor<String, Inbound, Object, Object>
             d.run().progress().setAppliedOffset(offset);
             byte[] progress = runs.put(run, d.run(), d.layoutChanged());
             if (local != null) {
-                local.keep(run, progress);
+                local.keep(run, progress, d);
             }
         }
     }

@@ -1,13 +1,14 @@
 package io.averager.topology;
 
 import io.averager.AveragerException;
+import io.averager.lifecycle.Decision;
+import io.averager.lifecycle.Decision.DistanceChange;
 import io.averager.store.DistanceHistory;
 import io.averager.store.EmaEntries;
 import io.averager.store.PendingDistances;
 import io.averager.store.RestorePoints;
 import io.averager.store.Stores;
 import io.averager.wire.Rebuilds;
-import io.averager.wire.StrictUtf8;
 import io.averager.wire.WireCodec;
 import io.averager.wire.avro.RunProgress;
 import io.averager.wire.avro.SnapshotChunk;
@@ -18,7 +19,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.avro.specific.SpecificRecordBase;
-import org.apache.kafka.common.header.Header;
 import org.apache.kafka.streams.processor.TaskId;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
@@ -92,13 +92,25 @@ final class LocalEma {
         return behind;
     }
 
-    /** Copies the run's small state, as its stores now hold it, next to its entries. */
-    void keep(String run, byte[] progress) {
+    /**
+     * Copies what {@code d} changed of the run's small state, as its stores now hold it, next to
+     * its entries: the progress always, the rest only when the decision changed it (a chunk changes
+     * the pending distances alone).
+     */
+    void keep(String run, byte[] progress, Decision d) {
         ema.putCopy(run, Stores.RUNS, progress);
-        ema.putCopy(run, Stores.LAYOUTS, layouts.get(run));
-        ema.putCopy(run, PENDING, distances.get(PendingDistances.key(run)));
-        ema.putCopy(run, HISTORY, distances.get(DistanceHistory.key(run)));
-        ema.putCopy(run, Stores.RESTORE_POINTS, restorePoints.storedList(run));
+        if (d.layoutChanged()) {
+            ema.putCopy(run, Stores.LAYOUTS, layouts.get(run));
+        }
+        if (!(d.distances() instanceof DistanceChange.Keep)) {
+            ema.putCopy(run, PENDING, distances.get(PendingDistances.key(run)));
+        }
+        if (!(d.distances() instanceof DistanceChange.Keep || d.distances() instanceof DistanceChange.Save)) {
+            ema.putCopy(run, HISTORY, distances.get(DistanceHistory.key(run)));
+        }
+        if (d.restorePointCompleted() != null || !d.restorePointsDropped().isEmpty()) {
+            ema.putCopy(run, Stores.RESTORE_POINTS, restorePoints.storedList(run));
+        }
     }
 
     /** The run's small state as its stores hold it: progress, layout, pending distances, history, restore points. */
@@ -116,11 +128,12 @@ final class LocalEma {
     Gap rollBack(String run, byte[] committed) {
         RunProgress at = WireCodec.decode(committed, RunProgress.class);
         byte[] copied = ema.copy(run, Stores.RUNS);
+        RunProgress was = copied == null ? null : WireCodec.decode(copied, RunProgress.class);
         // None at all (RocksDB never flushed the run): it catches up from the record that started it.
-        long from = copied == null ? at.getStartOffset() : WireCodec.decode(copied, RunProgress.class).getAppliedOffset() + 1;
-        String held = copied == null ? "holds none of it"
-                : "holds it as of step " + WireCodec.decode(copied, RunProgress.class).getLastStep() + " (offset " + (from - 1) + ")";
-        if (from < 0 || copied == null && at.getStartOffset() < 0 || at.getAppliedOffset() < from) {
+        long from = was == null ? at.getStartOffset() : was.getAppliedOffset() + 1;
+        String held = was == null ? "holds none of it"
+                : "holds it as of step " + was.getLastStep() + " (offset " + was.getAppliedOffset() + ")";
+        if (was == null && at.getStartOffset() < 0 || was != null && was.getAppliedOffset() < 0 || at.getAppliedOffset() < from) {
             throw lost(run, at, held, "");
         }
         if (!history.available()) {
@@ -157,9 +170,7 @@ final class LocalEma {
                     throw lost(run, at, held, "; the " + c.message().getSchema().getName() + " at offset " + r.offset()
                             + " lies in between, and catching up replays snapshots only");
                 }
-                Header h = r.headers().lastHeader(Rebuilds.HEADER);
-                apply.apply(run, c.message(), h == null || h.value() == null ? null : StrictUtf8.decodeOrNull(h.value()),
-                        r.timestamp(), r.offset());
+                apply.apply(run, c.message(), Rebuilds.idOf(r.headers()), r.timestamp(), r.offset());
                 applied[0]++;
                 applied[1] += r.serializedValueSize();
             });

@@ -1,5 +1,8 @@
 package io.averager.wire;
 
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.Headers;
+
 /** How the snapshots a rebuild publishes again are told from the others. */
 public final class Rebuilds {
 
@@ -10,5 +13,11 @@ public final class Rebuilds {
     public static final String HEADER = "averager.rebuild";
 
     private Rebuilds() {
+    }
+
+    /** The request whose rebuild published a record again, from its {@link #HEADER}; null for any other record. */
+    public static String idOf(Headers headers) {
+        Header h = headers.lastHeader(HEADER);
+        return h == null || h.value() == null ? null : StrictUtf8.decodeOrNull(h.value());
     }
 }
